@@ -1,0 +1,1 @@
+"""review-operator: a Kubernetes-native AI pull-request reviewer."""

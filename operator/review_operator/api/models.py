@@ -1,0 +1,304 @@
+"""The ReviewJob API: pydantic models that are the single source of truth for the CRD schema.
+
+Every field carries a description; it becomes the CRD's documentation (`kubectl explain rj.spec`).
+Constraints declared here (patterns, bounds, enums) are enforced by the API server through the
+generated structural schema, so a malformed ReviewJob is rejected before any controller sees it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "review-operator.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "ReviewJob"
+PLURAL = "reviewjobs"
+SINGULAR = "reviewjob"
+SHORT_NAMES = ("rj",)
+
+SHA_PATTERN = r"^[0-9a-f]{40}$"
+# GitHub logins: alphanumerics and single hyphens, at most 39 characters; bots end in "[bot]".
+LOGIN_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
+OWNER_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
+REPO_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+REASON_PATTERN = r"^[A-Z][A-Za-z0-9]{0,63}$"
+
+
+class _Model(BaseModel):
+    """Shared configuration: camelCase on the wire, unknown fields rejected in code as in the CRD."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
+
+
+def _f(description: str, **kwargs: Any) -> Any:
+    return Field(description=description, **kwargs)
+
+
+class AuthorAssociation(StrEnum):
+    OWNER = "OWNER"
+    MEMBER = "MEMBER"
+    COLLABORATOR = "COLLABORATOR"
+    CONTRIBUTOR = "CONTRIBUTOR"
+    FIRST_TIME_CONTRIBUTOR = "FIRST_TIME_CONTRIBUTOR"
+    FIRST_TIMER = "FIRST_TIMER"
+    MANNEQUIN = "MANNEQUIN"
+    NONE = "NONE"
+
+
+class TriggerEvent(StrEnum):
+    PULL_REQUEST = "pull_request"
+    ISSUE_COMMENT = "issue_comment"
+    MANUAL = "manual"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    SUPERSEDED = "Superseded"
+    CANCELLED = "Cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_PHASES
+
+
+FINAL_PHASES = frozenset(
+    {Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.SUPERSEDED, Phase.CANCELLED}
+)
+
+
+class CancelReason(StrEnum):
+    PULL_REQUEST_CLOSED = "PullRequestClosed"
+    CONVERTED_TO_DRAFT = "ConvertedToDraft"
+    MANUAL = "Manual"
+
+
+class PostingState(StrEnum):
+    NOT_STARTED = "NotStarted"
+    POSTING = "Posting"
+    POSTED = "Posted"
+    SKIPPED = "Skipped"
+    FAILED = "Failed"
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Repository(_Model):
+    owner: Annotated[str, _f("Repository owner (user or organisation login).", pattern=OWNER_PATTERN)]
+    name: Annotated[str, _f("Repository name without the owner.", pattern=REPO_NAME_PATTERN)]
+    id: Annotated[int, _f("GitHub's numeric repository id; stable across renames.", ge=1)]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class PullRequest(_Model):
+    number: Annotated[int, _f("Pull request number.", ge=1, le=2**31 - 1)]
+    head_sha: Annotated[
+        str | None,
+        _f(
+            "Head commit to review (40 lowercase hex). Absent for a `/review` command until the "
+            "controller resolves the current head.",
+            alias="headSha",
+            pattern=SHA_PATTERN,
+            default=None,
+        ),
+    ]
+    base_sha: Annotated[
+        str | None,
+        _f("Base commit the diff is taken against.", alias="baseSha", pattern=SHA_PATTERN, default=None),
+    ]
+    base_ref: Annotated[
+        str | None,
+        _f("Base branch name, for display and review rules.", alias="baseRef", max_length=255, default=None),
+    ]
+    title: Annotated[str, _f("Pull request title (untrusted text).", max_length=1024, default="")]
+    author: Annotated[str, _f("Login of the pull request's author.", pattern=LOGIN_PATTERN)]
+    author_association: Annotated[
+        AuthorAssociation,
+        _f("The author's association with the repository, as GitHub reports it.", alias="authorAssociation"),
+    ]
+    draft: Annotated[bool, _f("Whether the pull request was a draft when recorded.", default=False)]
+
+
+class Trigger(_Model):
+    event: Annotated[TriggerEvent, _f("Kind of event that asked for this review.")]
+    action: Annotated[str, _f("The event's action, e.g. opened or synchronize.", max_length=64, default="")]
+    delivery_id: Annotated[
+        str,
+        _f("X-GitHub-Delivery of the webhook delivery that created this object.", alias="deliveryId",
+           max_length=128, default=""),
+    ]
+    sender: Annotated[str, _f("Login of the user whose action triggered the review.", pattern=LOGIN_PATTERN)]
+    comment_id: Annotated[
+        int | None, _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1, default=None)
+    ]
+
+
+class Overrides(_Model):
+    model: Annotated[str | None, _f("Claude model for this review.", pattern=MODEL_PATTERN, default=None)]
+    max_turns: Annotated[
+        int | None, _f("Upper bound on agent turns.", alias="maxTurns", ge=1, le=200, default=None)
+    ]
+    max_budget_usd: Annotated[
+        float | None,
+        _f("Upper bound on model spend for one attempt, in USD.", alias="maxBudgetUsd", gt=0, le=100, default=None),
+    ]
+    timeout_seconds: Annotated[
+        int | None,
+        _f("Wall-clock limit of the agent run, in seconds.", alias="timeoutSeconds", ge=30, le=7200, default=None),
+    ]
+
+
+class Cancel(_Model):
+    reason: Annotated[CancelReason, _f("Why the review should stop.")]
+    requested_at: Annotated[datetime, _f("When cancellation was requested.", alias="requestedAt")]
+    delivery_id: Annotated[
+        str, _f("Delivery that requested cancellation.", alias="deliveryId", max_length=128, default="")
+    ]
+
+
+class ReviewJobSpec(_Model):
+    repository: Annotated[Repository, _f("Repository holding the pull request.")]
+    pull_request: Annotated[PullRequest, _f("The pull request under review.", alias="pullRequest")]
+    installation_id: Annotated[
+        int | None,
+        _f("GitHub App installation that covers the repository (absent with a personal access token).",
+           alias="installationId", ge=1, default=None),
+    ]
+    trigger: Annotated[Trigger, _f("What asked for this review.")]
+    overrides: Annotated[
+        Overrides, _f("Per-review limits that replace the controller's defaults.", default_factory=Overrides)
+    ]
+    cancel: Annotated[
+        Cancel | None, _f("Set to stop the review (PR closed, turned draft, or by hand).", default=None)
+    ]
+
+
+class Condition(_Model):
+    type: Annotated[str, _f("Condition type, e.g. Admitted, PodReady, Posted.", pattern=REASON_PATTERN)]
+    status: Annotated[ConditionStatus, _f("True, False or Unknown.")]
+    reason: Annotated[str, _f("Machine-readable reason in CamelCase.", pattern=REASON_PATTERN)]
+    message: Annotated[str, _f("Human-readable detail.", max_length=1024, default="")]
+    last_transition_time: Annotated[
+        datetime, _f("When the status last changed.", alias="lastTransitionTime")
+    ]
+    observed_generation: Annotated[
+        int | None, _f("Spec generation the condition was computed for.", alias="observedGeneration",
+                       ge=0, default=None)
+    ]
+
+
+class Tokens(_Model):
+    input: Annotated[int, _f("Input tokens billed.", ge=0, default=0)]
+    output: Annotated[int, _f("Output tokens billed.", ge=0, default=0)]
+    cache_read: Annotated[int, _f("Prompt-cache read tokens.", alias="cacheRead", ge=0, default=0)]
+    cache_creation: Annotated[int, _f("Prompt-cache write tokens.", alias="cacheCreation", ge=0, default=0)]
+
+
+class ResultSummary(_Model):
+    outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64, default="")]
+    cost_usd: Annotated[float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0, default=0)]
+    turns: Annotated[int, _f("Agent turns used.", ge=0, default=0)]
+    duration_ms: Annotated[int, _f("Agent wall time in milliseconds.", alias="durationMs", ge=0, default=0)]
+    tokens: Annotated[Tokens, _f("Token usage.", default_factory=Tokens)]
+    findings: Annotated[int, _f("Findings reported.", ge=0, default=0)]
+    dropped: Annotated[int, _f("Findings dropped by thresholds or size limits.", ge=0, default=0)]
+    skipped_files: Annotated[int, _f("Files not reviewed (lockfiles, generated, caps).", alias="skippedFiles",
+                                     ge=0, default=0)]
+    tools_used: Annotated[
+        dict[str, int], _f("Tool calls by tool name.", alias="toolsUsed", default_factory=dict)
+    ]
+
+
+class Posting(_Model):
+    state: Annotated[PostingState, _f("Where posting the review stands.", default=PostingState.NOT_STARTED)]
+    review_id: Annotated[int | None, _f("Id of the posted pull request review.", alias="reviewId", default=None)]
+    review_url: Annotated[str | None, _f("Link to the posted review.", alias="reviewUrl", max_length=2048,
+                                         default=None)]
+    summary_comment_id: Annotated[
+        int | None, _f("Id of the PR's summary comment.", alias="summaryCommentId", default=None)
+    ]
+    attempts: Annotated[int, _f("Posting attempts made.", ge=0, default=0)]
+    posted_at: Annotated[datetime | None, _f("When the review was posted.", alias="postedAt", default=None)]
+    message: Annotated[str, _f("Why posting failed or was skipped.", max_length=1024, default="")]
+
+
+class ReviewJobStatus(_Model):
+    phase: Annotated[Phase, _f("Lifecycle phase.", default=Phase.PENDING)]
+    reason: Annotated[
+        str | None, _f("Machine-readable reason for the phase, e.g. OOMKilled.", pattern=REASON_PATTERN,
+                       default=None)
+    ]
+    message: Annotated[str, _f("Human-readable explanation of the phase.", max_length=1024, default="")]
+    conditions: Annotated[
+        list[Condition],
+        _f("Latest observations, one per type.", max_length=16, default_factory=list,
+           json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}),
+    ]
+    attempts: Annotated[int, _f("Pods started for this review so far.", ge=0, le=100, default=0)]
+    pod_name: Annotated[str | None, _f("Pod of the current or last attempt.", alias="podName", max_length=253,
+                                       default=None)]
+    head_sha: Annotated[
+        str | None, _f("Head commit actually reviewed (resolved for commands).", alias="headSha",
+                       pattern=SHA_PATTERN, default=None)
+    ]
+    queued_at: Annotated[datetime | None, _f("When the review entered the queue.", alias="queuedAt", default=None)]
+    start_time: Annotated[datetime | None, _f("When the current attempt's pod was created.", alias="startTime",
+                                              default=None)]
+    completion_time: Annotated[datetime | None, _f("When the review reached a final phase.",
+                                                   alias="completionTime", default=None)]
+    next_attempt_at: Annotated[datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt",
+                                                   default=None)]
+    result: Annotated[ResultSummary | None, _f("What the review produced.", default=None)]
+    posting: Annotated[Posting, _f("Posting state.", default_factory=Posting)]
+    observed_generation: Annotated[
+        int | None, _f("Spec generation last acted on.", alias="observedGeneration", ge=0, default=None)
+    ]
+
+
+class ObjectMeta(BaseModel):
+    """The subset of metadata the code reads; everything else is kept but ignored."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str = ""
+    namespace: str = ""
+    uid: str = ""
+    generation: int = 0
+    resource_version: str = Field(default="", alias="resourceVersion")
+    creation_timestamp: datetime | None = Field(default=None, alias="creationTimestamp")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class ReviewJob(BaseModel):
+    """A request to review one pull request at one head commit."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    api_version: str = Field(default=API_VERSION, alias="apiVersion")
+    kind: str = KIND
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: ReviewJobSpec
+    status: ReviewJobStatus = Field(default_factory=ReviewJobStatus)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The object as the API server expects it (camelCase, no unset optionals)."""
+        body: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return body
