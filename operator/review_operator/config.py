@@ -23,8 +23,12 @@ class CommonSettings(BaseSettings):
         Field(description="Namespace holding ReviewJobs, review pods and per-review Secrets."),
     ] = "review-operator"
     log_level: Annotated[
-        str, Field(description="Log level: DEBUG, INFO, WARNING or ERROR.", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+        str,
+        Field(
+            description="Log level: DEBUG, INFO, WARNING or ERROR.", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$"
+        ),
     ] = "INFO"
     log_format: Annotated[
-        str, Field(description="Log format: `json` (one object per line) or `text`.", pattern=r"^(json|text)$")
+        str,
+        Field(description="Log format: `json` (one object per line) or `text`.", pattern=r"^(json|text)$"),
     ] = "json"

@@ -72,9 +72,7 @@ class Phase(StrEnum):
         return self in FINAL_PHASES
 
 
-FINAL_PHASES = frozenset(
-    {Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.SUPERSEDED, Phase.CANCELLED}
-)
+FINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.SUPERSEDED, Phase.CANCELLED})
 
 
 class CancelReason(StrEnum):
@@ -141,12 +139,17 @@ class Trigger(_Model):
     action: Annotated[str, _f("The event's action, e.g. opened or synchronize.", max_length=64, default="")]
     delivery_id: Annotated[
         str,
-        _f("X-GitHub-Delivery of the webhook delivery that created this object.", alias="deliveryId",
-           max_length=128, default=""),
+        _f(
+            "X-GitHub-Delivery of the webhook delivery that created this object.",
+            alias="deliveryId",
+            max_length=128,
+            default="",
+        ),
     ]
     sender: Annotated[str, _f("Login of the user whose action triggered the review.", pattern=LOGIN_PATTERN)]
     comment_id: Annotated[
-        int | None, _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1, default=None)
+        int | None,
+        _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1, default=None),
     ]
 
 
@@ -157,11 +160,23 @@ class Overrides(_Model):
     ]
     max_budget_usd: Annotated[
         float | None,
-        _f("Upper bound on model spend for one attempt, in USD.", alias="maxBudgetUsd", gt=0, le=100, default=None),
+        _f(
+            "Upper bound on model spend for one attempt, in USD.",
+            alias="maxBudgetUsd",
+            gt=0,
+            le=100,
+            default=None,
+        ),
     ]
     timeout_seconds: Annotated[
         int | None,
-        _f("Wall-clock limit of the agent run, in seconds.", alias="timeoutSeconds", ge=30, le=7200, default=None),
+        _f(
+            "Wall-clock limit of the agent run, in seconds.",
+            alias="timeoutSeconds",
+            ge=30,
+            le=7200,
+            default=None,
+        ),
     ]
 
 
@@ -178,8 +193,12 @@ class ReviewJobSpec(_Model):
     pull_request: Annotated[PullRequest, _f("The pull request under review.", alias="pullRequest")]
     installation_id: Annotated[
         int | None,
-        _f("GitHub App installation that covers the repository (absent with a personal access token).",
-           alias="installationId", ge=1, default=None),
+        _f(
+            "GitHub App installation that covers the repository (absent with a personal access token).",
+            alias="installationId",
+            ge=1,
+            default=None,
+        ),
     ]
     trigger: Annotated[Trigger, _f("What asked for this review.")]
     overrides: Annotated[
@@ -195,12 +214,10 @@ class Condition(_Model):
     status: Annotated[ConditionStatus, _f("True, False or Unknown.")]
     reason: Annotated[str, _f("Machine-readable reason in CamelCase.", pattern=REASON_PATTERN)]
     message: Annotated[str, _f("Human-readable detail.", max_length=1024, default="")]
-    last_transition_time: Annotated[
-        datetime, _f("When the status last changed.", alias="lastTransitionTime")
-    ]
+    last_transition_time: Annotated[datetime, _f("When the status last changed.", alias="lastTransitionTime")]
     observed_generation: Annotated[
-        int | None, _f("Spec generation the condition was computed for.", alias="observedGeneration",
-                       ge=0, default=None)
+        int | None,
+        _f("Spec generation the condition was computed for.", alias="observedGeneration", ge=0, default=None),
     ]
 
 
@@ -213,14 +230,17 @@ class Tokens(_Model):
 
 class ResultSummary(_Model):
     outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64, default="")]
-    cost_usd: Annotated[float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0, default=0)]
+    cost_usd: Annotated[
+        float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0, default=0)
+    ]
     turns: Annotated[int, _f("Agent turns used.", ge=0, default=0)]
     duration_ms: Annotated[int, _f("Agent wall time in milliseconds.", alias="durationMs", ge=0, default=0)]
     tokens: Annotated[Tokens, _f("Token usage.", default_factory=Tokens)]
     findings: Annotated[int, _f("Findings reported.", ge=0, default=0)]
     dropped: Annotated[int, _f("Findings dropped by thresholds or size limits.", ge=0, default=0)]
-    skipped_files: Annotated[int, _f("Files not reviewed (lockfiles, generated, caps).", alias="skippedFiles",
-                                     ge=0, default=0)]
+    skipped_files: Annotated[
+        int, _f("Files not reviewed (lockfiles, generated, caps).", alias="skippedFiles", ge=0, default=0)
+    ]
     tools_used: Annotated[
         dict[str, int], _f("Tool calls by tool name.", alias="toolsUsed", default_factory=dict)
     ]
@@ -228,9 +248,12 @@ class ResultSummary(_Model):
 
 class Posting(_Model):
     state: Annotated[PostingState, _f("Where posting the review stands.", default=PostingState.NOT_STARTED)]
-    review_id: Annotated[int | None, _f("Id of the posted pull request review.", alias="reviewId", default=None)]
-    review_url: Annotated[str | None, _f("Link to the posted review.", alias="reviewUrl", max_length=2048,
-                                         default=None)]
+    review_id: Annotated[
+        int | None, _f("Id of the posted pull request review.", alias="reviewId", default=None)
+    ]
+    review_url: Annotated[
+        str | None, _f("Link to the posted review.", alias="reviewUrl", max_length=2048, default=None)
+    ]
     summary_comment_id: Annotated[
         int | None, _f("Id of the PR's summary comment.", alias="summaryCommentId", default=None)
     ]
@@ -242,29 +265,44 @@ class Posting(_Model):
 class ReviewJobStatus(_Model):
     phase: Annotated[Phase, _f("Lifecycle phase.", default=Phase.PENDING)]
     reason: Annotated[
-        str | None, _f("Machine-readable reason for the phase, e.g. OOMKilled.", pattern=REASON_PATTERN,
-                       default=None)
+        str | None,
+        _f("Machine-readable reason for the phase, e.g. OOMKilled.", pattern=REASON_PATTERN, default=None),
     ]
     message: Annotated[str, _f("Human-readable explanation of the phase.", max_length=1024, default="")]
     conditions: Annotated[
         list[Condition],
-        _f("Latest observations, one per type.", max_length=16, default_factory=list,
-           json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}),
+        _f(
+            "Latest observations, one per type.",
+            max_length=16,
+            default_factory=list,
+            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        ),
     ]
     attempts: Annotated[int, _f("Pods started for this review so far.", ge=0, le=100, default=0)]
-    pod_name: Annotated[str | None, _f("Pod of the current or last attempt.", alias="podName", max_length=253,
-                                       default=None)]
-    head_sha: Annotated[
-        str | None, _f("Head commit actually reviewed (resolved for commands).", alias="headSha",
-                       pattern=SHA_PATTERN, default=None)
+    pod_name: Annotated[
+        str | None, _f("Pod of the current or last attempt.", alias="podName", max_length=253, default=None)
     ]
-    queued_at: Annotated[datetime | None, _f("When the review entered the queue.", alias="queuedAt", default=None)]
-    start_time: Annotated[datetime | None, _f("When the current attempt's pod was created.", alias="startTime",
-                                              default=None)]
-    completion_time: Annotated[datetime | None, _f("When the review reached a final phase.",
-                                                   alias="completionTime", default=None)]
-    next_attempt_at: Annotated[datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt",
-                                                   default=None)]
+    head_sha: Annotated[
+        str | None,
+        _f(
+            "Head commit actually reviewed (resolved for commands).",
+            alias="headSha",
+            pattern=SHA_PATTERN,
+            default=None,
+        ),
+    ]
+    queued_at: Annotated[
+        datetime | None, _f("When the review entered the queue.", alias="queuedAt", default=None)
+    ]
+    start_time: Annotated[
+        datetime | None, _f("When the current attempt's pod was created.", alias="startTime", default=None)
+    ]
+    completion_time: Annotated[
+        datetime | None, _f("When the review reached a final phase.", alias="completionTime", default=None)
+    ]
+    next_attempt_at: Annotated[
+        datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt", default=None)
+    ]
     result: Annotated[ResultSummary | None, _f("What the review produced.", default=None)]
     posting: Annotated[Posting, _f("Posting state.", default_factory=Posting)]
     observed_generation: Annotated[
