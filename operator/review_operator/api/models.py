@@ -114,50 +114,46 @@ class PullRequest(_Model):
             "controller resolves the current head.",
             alias="headSha",
             pattern=SHA_PATTERN,
-            default=None,
         ),
-    ]
+    ] = None
     base_sha: Annotated[
         str | None,
-        _f("Base commit the diff is taken against.", alias="baseSha", pattern=SHA_PATTERN, default=None),
-    ]
+        _f("Base commit the diff is taken against.", alias="baseSha", pattern=SHA_PATTERN),
+    ] = None
     base_ref: Annotated[
         str | None,
-        _f("Base branch name, for display and review rules.", alias="baseRef", max_length=255, default=None),
-    ]
-    title: Annotated[str, _f("Pull request title (untrusted text).", max_length=1024, default="")]
+        _f("Base branch name, for display and review rules.", alias="baseRef", max_length=255),
+    ] = None
+    title: Annotated[str, _f("Pull request title (untrusted text).", max_length=1024)] = ""
     author: Annotated[str, _f("Login of the pull request's author.", pattern=LOGIN_PATTERN)]
     author_association: Annotated[
         AuthorAssociation,
         _f("The author's association with the repository, as GitHub reports it.", alias="authorAssociation"),
     ]
-    draft: Annotated[bool, _f("Whether the pull request was a draft when recorded.", default=False)]
+    draft: Annotated[bool, _f("Whether the pull request was a draft when recorded.")] = False
 
 
 class Trigger(_Model):
     event: Annotated[TriggerEvent, _f("Kind of event that asked for this review.")]
-    action: Annotated[str, _f("The event's action, e.g. opened or synchronize.", max_length=64, default="")]
+    action: Annotated[str, _f("The event's action, e.g. opened or synchronize.", max_length=64)] = ""
     delivery_id: Annotated[
         str,
         _f(
             "X-GitHub-Delivery of the webhook delivery that created this object.",
             alias="deliveryId",
             max_length=128,
-            default="",
         ),
-    ]
+    ] = ""
     sender: Annotated[str, _f("Login of the user whose action triggered the review.", pattern=LOGIN_PATTERN)]
     comment_id: Annotated[
         int | None,
-        _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1, default=None),
-    ]
+        _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1),
+    ] = None
 
 
 class Overrides(_Model):
-    model: Annotated[str | None, _f("Claude model for this review.", pattern=MODEL_PATTERN, default=None)]
-    max_turns: Annotated[
-        int | None, _f("Upper bound on agent turns.", alias="maxTurns", ge=1, le=200, default=None)
-    ]
+    model: Annotated[str | None, _f("Claude model for this review.", pattern=MODEL_PATTERN)] = None
+    max_turns: Annotated[int | None, _f("Upper bound on agent turns.", alias="maxTurns", ge=1, le=200)] = None
     max_budget_usd: Annotated[
         float | None,
         _f(
@@ -165,9 +161,8 @@ class Overrides(_Model):
             alias="maxBudgetUsd",
             gt=0,
             le=100,
-            default=None,
         ),
-    ]
+    ] = None
     timeout_seconds: Annotated[
         int | None,
         _f(
@@ -175,17 +170,16 @@ class Overrides(_Model):
             alias="timeoutSeconds",
             ge=30,
             le=7200,
-            default=None,
         ),
-    ]
+    ] = None
 
 
 class Cancel(_Model):
     reason: Annotated[CancelReason, _f("Why the review should stop.")]
     requested_at: Annotated[datetime, _f("When cancellation was requested.", alias="requestedAt")]
     delivery_id: Annotated[
-        str, _f("Delivery that requested cancellation.", alias="deliveryId", max_length=128, default="")
-    ]
+        str, _f("Delivery that requested cancellation.", alias="deliveryId", max_length=128)
+    ] = ""
 
 
 class ReviewJobSpec(_Model):
@@ -197,117 +191,108 @@ class ReviewJobSpec(_Model):
             "GitHub App installation that covers the repository (absent with a personal access token).",
             alias="installationId",
             ge=1,
-            default=None,
         ),
-    ]
+    ] = None
     trigger: Annotated[Trigger, _f("What asked for this review.")]
-    overrides: Annotated[
-        Overrides, _f("Per-review limits that replace the controller's defaults.", default_factory=Overrides)
-    ]
-    cancel: Annotated[
-        Cancel | None, _f("Set to stop the review (PR closed, turned draft, or by hand).", default=None)
-    ]
+    overrides: Annotated[Overrides, _f("Per-review limits that replace the controller's defaults.")] = Field(
+        default_factory=Overrides
+    )
+    cancel: Annotated[Cancel | None, _f("Set to stop the review (PR closed, turned draft, or by hand).")] = (
+        None
+    )
 
 
 class Condition(_Model):
     type: Annotated[str, _f("Condition type, e.g. Admitted, PodReady, Posted.", pattern=REASON_PATTERN)]
     status: Annotated[ConditionStatus, _f("True, False or Unknown.")]
     reason: Annotated[str, _f("Machine-readable reason in CamelCase.", pattern=REASON_PATTERN)]
-    message: Annotated[str, _f("Human-readable detail.", max_length=1024, default="")]
+    message: Annotated[str, _f("Human-readable detail.", max_length=1024)] = ""
     last_transition_time: Annotated[datetime, _f("When the status last changed.", alias="lastTransitionTime")]
     observed_generation: Annotated[
         int | None,
-        _f("Spec generation the condition was computed for.", alias="observedGeneration", ge=0, default=None),
-    ]
+        _f("Spec generation the condition was computed for.", alias="observedGeneration", ge=0),
+    ] = None
 
 
 class Tokens(_Model):
-    input: Annotated[int, _f("Input tokens billed.", ge=0, default=0)]
-    output: Annotated[int, _f("Output tokens billed.", ge=0, default=0)]
-    cache_read: Annotated[int, _f("Prompt-cache read tokens.", alias="cacheRead", ge=0, default=0)]
-    cache_creation: Annotated[int, _f("Prompt-cache write tokens.", alias="cacheCreation", ge=0, default=0)]
+    input: Annotated[int, _f("Input tokens billed.", ge=0)] = 0
+    output: Annotated[int, _f("Output tokens billed.", ge=0)] = 0
+    cache_read: Annotated[int, _f("Prompt-cache read tokens.", alias="cacheRead", ge=0)] = 0
+    cache_creation: Annotated[int, _f("Prompt-cache write tokens.", alias="cacheCreation", ge=0)] = 0
 
 
 class ResultSummary(_Model):
-    outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64, default="")]
-    cost_usd: Annotated[
-        float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0, default=0)
-    ]
-    turns: Annotated[int, _f("Agent turns used.", ge=0, default=0)]
-    duration_ms: Annotated[int, _f("Agent wall time in milliseconds.", alias="durationMs", ge=0, default=0)]
-    tokens: Annotated[Tokens, _f("Token usage.", default_factory=Tokens)]
-    findings: Annotated[int, _f("Findings reported.", ge=0, default=0)]
-    dropped: Annotated[int, _f("Findings dropped by thresholds or size limits.", ge=0, default=0)]
+    outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64)] = ""
+    cost_usd: Annotated[float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0)] = 0
+    turns: Annotated[int, _f("Agent turns used.", ge=0)] = 0
+    duration_ms: Annotated[int, _f("Agent wall time in milliseconds.", alias="durationMs", ge=0)] = 0
+    tokens: Annotated[Tokens, _f("Token usage.")] = Field(default_factory=Tokens)
+    findings: Annotated[int, _f("Findings reported.", ge=0)] = 0
+    dropped: Annotated[int, _f("Findings dropped by thresholds or size limits.", ge=0)] = 0
     skipped_files: Annotated[
-        int, _f("Files not reviewed (lockfiles, generated, caps).", alias="skippedFiles", ge=0, default=0)
-    ]
-    tools_used: Annotated[
-        dict[str, int], _f("Tool calls by tool name.", alias="toolsUsed", default_factory=dict)
-    ]
+        int, _f("Files not reviewed (lockfiles, generated, caps).", alias="skippedFiles", ge=0)
+    ] = 0
+    tools_used: Annotated[dict[str, int], _f("Tool calls by tool name.", alias="toolsUsed")] = Field(
+        default_factory=dict
+    )
 
 
 class Posting(_Model):
-    state: Annotated[PostingState, _f("Where posting the review stands.", default=PostingState.NOT_STARTED)]
-    review_id: Annotated[
-        int | None, _f("Id of the posted pull request review.", alias="reviewId", default=None)
-    ]
+    state: Annotated[PostingState, _f("Where posting the review stands.")] = PostingState.NOT_STARTED
+    review_id: Annotated[int | None, _f("Id of the posted pull request review.", alias="reviewId")] = None
     review_url: Annotated[
-        str | None, _f("Link to the posted review.", alias="reviewUrl", max_length=2048, default=None)
-    ]
+        str | None, _f("Link to the posted review.", alias="reviewUrl", max_length=2048)
+    ] = None
     summary_comment_id: Annotated[
-        int | None, _f("Id of the PR's summary comment.", alias="summaryCommentId", default=None)
-    ]
-    attempts: Annotated[int, _f("Posting attempts made.", ge=0, default=0)]
-    posted_at: Annotated[datetime | None, _f("When the review was posted.", alias="postedAt", default=None)]
-    message: Annotated[str, _f("Why posting failed or was skipped.", max_length=1024, default="")]
+        int | None, _f("Id of the PR's summary comment.", alias="summaryCommentId")
+    ] = None
+    attempts: Annotated[int, _f("Posting attempts made.", ge=0)] = 0
+    posted_at: Annotated[datetime | None, _f("When the review was posted.", alias="postedAt")] = None
+    message: Annotated[str, _f("Why posting failed or was skipped.", max_length=1024)] = ""
 
 
 class ReviewJobStatus(_Model):
-    phase: Annotated[Phase, _f("Lifecycle phase.", default=Phase.PENDING)]
+    phase: Annotated[Phase, _f("Lifecycle phase.")] = Phase.PENDING
     reason: Annotated[
         str | None,
-        _f("Machine-readable reason for the phase, e.g. OOMKilled.", pattern=REASON_PATTERN, default=None),
-    ]
-    message: Annotated[str, _f("Human-readable explanation of the phase.", max_length=1024, default="")]
+        _f("Machine-readable reason for the phase, e.g. OOMKilled.", pattern=REASON_PATTERN),
+    ] = None
+    message: Annotated[str, _f("Human-readable explanation of the phase.", max_length=1024)] = ""
     conditions: Annotated[
         list[Condition],
         _f(
             "Latest observations, one per type.",
             max_length=16,
-            default_factory=list,
             json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
         ),
-    ]
-    attempts: Annotated[int, _f("Pods started for this review so far.", ge=0, le=100, default=0)]
+    ] = Field(default_factory=list)
+    attempts: Annotated[int, _f("Pods started for this review so far.", ge=0, le=100)] = 0
     pod_name: Annotated[
-        str | None, _f("Pod of the current or last attempt.", alias="podName", max_length=253, default=None)
-    ]
+        str | None, _f("Pod of the current or last attempt.", alias="podName", max_length=253)
+    ] = None
     head_sha: Annotated[
         str | None,
         _f(
             "Head commit actually reviewed (resolved for commands).",
             alias="headSha",
             pattern=SHA_PATTERN,
-            default=None,
         ),
-    ]
-    queued_at: Annotated[
-        datetime | None, _f("When the review entered the queue.", alias="queuedAt", default=None)
-    ]
+    ] = None
+    queued_at: Annotated[datetime | None, _f("When the review entered the queue.", alias="queuedAt")] = None
     start_time: Annotated[
-        datetime | None, _f("When the current attempt's pod was created.", alias="startTime", default=None)
-    ]
+        datetime | None, _f("When the current attempt's pod was created.", alias="startTime")
+    ] = None
     completion_time: Annotated[
-        datetime | None, _f("When the review reached a final phase.", alias="completionTime", default=None)
-    ]
+        datetime | None, _f("When the review reached a final phase.", alias="completionTime")
+    ] = None
     next_attempt_at: Annotated[
-        datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt", default=None)
-    ]
-    result: Annotated[ResultSummary | None, _f("What the review produced.", default=None)]
-    posting: Annotated[Posting, _f("Posting state.", default_factory=Posting)]
+        datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt")
+    ] = None
+    result: Annotated[ResultSummary | None, _f("What the review produced.")] = None
+    posting: Annotated[Posting, _f("Posting state.")] = Field(default_factory=Posting)
     observed_generation: Annotated[
-        int | None, _f("Spec generation last acted on.", alias="observedGeneration", ge=0, default=None)
-    ]
+        int | None, _f("Spec generation last acted on.", alias="observedGeneration", ge=0)
+    ] = None
 
 
 class ObjectMeta(BaseModel):
