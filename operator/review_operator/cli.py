@@ -14,6 +14,12 @@ def _crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _runner(args: argparse.Namespace) -> int:
+    from review_operator.runner.main import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(prog="review-operator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -21,6 +27,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     sub.add_parser("crd", help="print the ReviewJob CustomResourceDefinition generated from the API models")
     handlers["crd"] = _crd
+
+    from review_operator.runner.args import add_runner_arguments
+
+    add_runner_arguments(sub.add_parser("runner", help="review one PR inside a review pod (see README)"))
+    handlers["runner"] = _runner
     return parser, handlers
 
 

@@ -7,9 +7,10 @@ Secrets are `SecretStr` so they never show up in a repr or a log line.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,3 +33,55 @@ class CommonSettings(BaseSettings):
         str,
         Field(description="Log format: `json` (one object per line) or `text`.", pattern=r"^(json|text)$"),
     ] = "json"
+
+class RunnerSettings(BaseSettings):
+    """The in-pod review runner (`review-operator runner`); command-line arguments override these."""
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWOP_RUNNER_", extra="ignore", frozen=True)
+
+    repo: Annotated[str, Field(description="Repository under review, `owner/name`.")] = ""
+    pr_number: Annotated[int, Field(description="Pull request number.", ge=0)] = 0
+    base_sha: Annotated[str, Field(description="Base commit; the diff is `git diff base...head`.")] = ""
+    head_sha: Annotated[str, Field(description="Head commit under review.")] = ""
+    pr_title: Annotated[str, Field(description="PR title (untrusted: shown to the model as data only).")] = ""
+    pr_body: Annotated[str, Field(description="PR body (untrusted: shown to the model as data only).")] = ""
+    checkout: Annotated[
+        Path, Field(description="Git checkout left by the `checkout` init container; the agent's only root.")
+    ] = Path("/workspace/repo")
+    work_dir: Annotated[
+        Path, Field(description="Scratch space outside the checkout: diff, PR metadata, CLI config dir.")
+    ] = Path("/workspace/run")
+    model: Annotated[str, Field(description="Claude model id (or provider-specific id).")] = "claude-sonnet-4-5"
+    max_turns: Annotated[int, Field(description="Agent turn limit.", ge=1)] = 30
+    max_budget_usd: Annotated[float, Field(description="Spend limit per review in USD.", gt=0)] = 2.0
+    timeout_seconds: Annotated[
+        float, Field(description="Wall-clock limit of the agent run; keep it below the pod deadline.", gt=0)
+    ] = 900.0
+    max_retries: Annotated[
+        int, Field(description="CLAUDE_CODE_MAX_RETRIES for API errors; retries must fit the timeout.", ge=0)
+    ] = 3
+    cli_path: Annotated[str | None, Field(description="Claude Code CLI to run instead of the bundled one.")] = None
+    termination_message_path: Annotated[
+        Path, Field(description="Where the encoded result is written (the container termination message).")
+    ] = Path("/dev/termination-log")
+    min_severity: Annotated[
+        str,
+        Field(description="Findings below this severity are dropped.", pattern=r"^(critical|high|medium|low|nit)$"),
+    ] = "low"
+    min_confidence: Annotated[float, Field(description="Findings below this confidence are dropped.", ge=0, le=1)] = 0.5
+    max_findings: Annotated[int, Field(description="At most this many findings are kept.", ge=0)] = 20
+    max_files: Annotated[int, Field(description="At most this many changed files are reviewed.", ge=1)] = 300
+    max_diff_lines: Annotated[int, Field(description="At most this many changed lines are reviewed.", ge=1)] = 20000
+    skip_globs: Annotated[
+        list[str], Field(description="Extra path globs never reviewed (lockfiles etc. are always skipped).")
+    ] = []
+    secret_files: Annotated[
+        list[Path], Field(description="Mounted secret files whose contents are scrubbed from every output.")
+    ] = []
+    denied_paths: Annotated[
+        list[Path], Field(description="Paths the tools may never touch, even if under the checkout.")
+    ] = [Path("/proc"), Path("/sys"), Path("/var/run/secrets"), Path("/run/secrets"), Path("/etc")]
+    anthropic_api_key: Annotated[
+        SecretStr | None,
+        Field(description="Model key; when unset the CLI uses ANTHROPIC_API_KEY or its provider switches."),
+    ] = None

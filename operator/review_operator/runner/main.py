@@ -1,0 +1,194 @@
+"""`review-operator runner`: the review container's entrypoint.
+
+It always ends the same way, whatever happened: a scrubbed ReviewResult encoded into the
+termination message, a final progress line, and the exit code of the outcome class (the table is in
+`review_operator.runner.outcome`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import anyio
+
+from review_operator.api.result import Outcome, ReviewResult, Severity, encode_result
+from review_operator.api.scrub import Scrubber, secret_values_from_env
+from review_operator.config import RunnerSettings
+from review_operator.runner.agent import RunState, build_options, run_agent
+from review_operator.runner.args import add_runner_arguments, overrides
+from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
+from review_operator.runner.guard import AuditTrail, Roots, make_hooks
+from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
+from review_operator.runner.procs import stop_children
+from review_operator.runner.progress import Progress
+from review_operator.runner.workspace import (
+    SYSTEM_PROMPT,
+    CheckoutError,
+    PullRequest,
+    git_diff,
+    prepare_context,
+    user_prompt,
+)
+
+
+def build_scrubber(settings: RunnerSettings, environ: Mapping[str, str]) -> Scrubber:
+    secrets = secret_values_from_env(environ)
+    if settings.anthropic_api_key is not None:
+        secrets.append(settings.anthropic_api_key.get_secret_value())
+    for path in settings.secret_files:
+        try:
+            secrets.extend(line for line in path.read_text(errors="replace").splitlines() if line.strip())
+            secrets.append(path.read_text(errors="replace"))
+        except OSError:
+            continue
+    return Scrubber(secrets)
+
+
+def _facts(state: RunState) -> RunFacts:
+    msg = state.result
+    if msg is None:
+        return RunFacts(turns=state.assistant_turns, text=state.final_text)
+    return RunFacts(
+        subtype=msg.subtype,
+        is_error=msg.is_error,
+        api_error_status=msg.api_error_status,
+        errors=msg.errors,
+        text=msg.result if msg.result is not None else state.final_text,
+        structured=msg.structured_output,
+        cost_usd=msg.total_cost_usd or 0.0,
+        turns=msg.num_turns,
+        usage=msg.usage,
+    )
+
+
+async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[str, str]) -> ReviewResult:
+    """One review: diff → context files → guarded agent run → assembled (unscrubbed) result."""
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    context_dir = settings.work_dir / "context"
+    config_dir = settings.work_dir / "claude-config"
+    pr = PullRequest(
+        settings.repo,
+        settings.pr_number,
+        settings.base_sha,
+        settings.head_sha,
+        settings.pr_title,
+        settings.pr_body,
+    )
+    try:
+        diff_text = await asyncio.to_thread(git_diff, settings.checkout, pr.base_sha, pr.head_sha)
+        selection = prepare_context(
+            context_dir,
+            pr,
+            diff_text,
+            max_files=settings.max_files,
+            max_lines=settings.max_diff_lines,
+            skip_globs=settings.skip_globs,
+        )
+        config_dir.mkdir(parents=True, exist_ok=True)
+    except (CheckoutError, OSError) as exc:
+        return ReviewResult(outcome=Outcome.CHECKOUT_FAILED, error=str(exc)[:1000], duration_ms=elapsed_ms())
+    progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
+
+    roots = Roots.resolved(settings.checkout, [context_dir], settings.denied_paths)
+    audit = AuditTrail()
+    options = build_options(
+        settings,
+        system_prompt=SYSTEM_PROMPT,
+        context_dir=context_dir,
+        config_dir=config_dir,
+        hooks=make_hooks(roots, audit, progress),
+        stderr=lambda line: progress({"event": "cli_stderr", "line": line[:500]}),
+        environ=environ,
+    )
+    state = RunState()
+    terminated = False
+    # An anyio scope (not a bare task.cancel) so the SDK's shielded close still escalates to kill.
+    scope = anyio.CancelScope(deadline=anyio.current_time() + settings.timeout_seconds)
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        scope.cancel()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
+    try:
+        with scope:
+            await run_agent(user_prompt(context_dir, selection), options, state, progress)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        leftover = await asyncio.to_thread(stop_children)
+        if leftover:
+            progress({"event": "stopped_children", "pids": leftover})
+    if scope.cancel_called and state.result is None:
+        why = "terminated by SIGTERM" if terminated else f"timed out after {settings.timeout_seconds:g}s"
+        state.stopped = Classified(Outcome.TIMEOUT, why)
+    return assemble(
+        _facts(state),
+        stopped=state.stopped,
+        selection=selection,
+        limits=Limits(Severity(settings.min_severity), settings.min_confidence, settings.max_findings),
+        tools=dict(audit.used),
+        denied=audit.denied,
+        duration_ms=elapsed_ms(),
+        retry_after_s=state.retry_after_s,
+    )
+
+
+def _write_result(path: Path, message: str, progress: Progress) -> None:
+    try:
+        path.write_text(message)
+    except OSError as exc:
+        progress({"event": "termination_message_unwritable", "path": str(path), "error": type(exc).__name__})
+
+
+def run(
+    settings: RunnerSettings, *, environ: Mapping[str, str] | None = None, stdout: TextIO | None = None
+) -> int:
+    env = os.environ if environ is None else environ
+    scrubber = build_scrubber(settings, env)
+    progress = Progress(scrubber, stdout)
+    progress({"event": "start", "repo": settings.repo, "pr": settings.pr_number, "head": settings.head_sha})
+    try:
+        result = asyncio.run(review(settings, progress, env))
+        code = exit_code(result.outcome)
+    except Exception as exc:  # noqa: BLE001 - process boundary: the controller must always get a result
+        result = ReviewResult(
+            outcome=Outcome.AGENT_ERROR, error=f"runner failed: {type(exc).__name__}: {exc}"[:1000]
+        )
+        code = EXIT_RUNNER_BUG
+    result = scrub_result(result, scrubber)
+    message = encode_result(result)
+    _write_result(settings.termination_message_path, message, progress)
+    compact = json.loads(result.model_dump_json(exclude_defaults=True))
+    progress({"event": "done", "outcome": result.outcome.value, "exit_code": code, "result": compact})
+    return code
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """The `review-operator runner` handler: command-line values override the environment."""
+    return run(RunnerSettings(**overrides(args)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="review-operator runner", description=__doc__)
+    add_runner_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""How a run ended: classification of the CLI's results and errors, and the runner's exit codes.
+
+Runner exit codes (one per outcome class, so `kubectl describe pod` tells the story even when the
+termination message is lost):
+
+| exit | outcome           | meaning                                                        |
+|------|-------------------|----------------------------------------------------------------|
+| 0    | success           | review produced (it may have no findings)                      |
+| 1    | agent_error       | unexpected runner failure (a bug); the result says agent_error |
+| 10   | agent_error       | the agent failed: garbled output, CLI missing or crashed       |
+| 11   | max_turns         | the agent hit the turn limit                                   |
+| 12   | budget_exceeded   | the agent hit the USD budget                                   |
+| 20   | rate_limited      | API 429/529/5xx after the CLI's retries; retryable             |
+| 21   | unauthorized      | API 401/403: the model credential is wrong; never retried      |
+| 30   | timeout           | wall-clock timeout or SIGTERM                                   |
+| 40   | checkout_failed   | no usable checkout, or the diff could not be computed          |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from review_operator.api.result import Outcome
+
+EXIT_CODES: dict[Outcome, int] = {
+    Outcome.SUCCESS: 0,
+    Outcome.AGENT_ERROR: 10,
+    Outcome.MAX_TURNS: 11,
+    Outcome.BUDGET_EXCEEDED: 12,
+    Outcome.RATE_LIMITED: 20,
+    Outcome.UNAUTHORIZED: 21,
+    Outcome.TIMEOUT: 30,
+    Outcome.CHECKOUT_FAILED: 40,
+}
+EXIT_RUNNER_BUG = 1
+
+UNAUTHORIZED_STATUSES = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class Classified:
+    outcome: Outcome
+    error: str = ""
+
+
+def classify_api_status(status: int | None) -> Outcome | None:
+    """The class of an API error status, or None when the status says nothing."""
+    if status is None:
+        return None
+    if status in UNAUTHORIZED_STATUSES:
+        return Outcome.UNAUTHORIZED
+    if status in (408, 429, 529) or status >= 500:
+        return Outcome.RATE_LIMITED
+    return Outcome.AGENT_ERROR
+
+
+def classify_result(
+    *, subtype: str, is_error: bool, api_error_status: int | None, errors: list[str] | None, text: str | None
+) -> Classified:
+    """Classifies the CLI's final ResultMessage.
+
+    `is_error` wins over `subtype`: the CLI reports an API failure on the last turn as subtype
+    `success` with `is_error=True` and the HTTP status in `api_error_status`.
+    """
+    detail = "; ".join(errors or []) or (text or "")
+    if subtype == "error_max_turns":
+        return Classified(Outcome.MAX_TURNS, detail)
+    if subtype == "error_max_budget_usd":
+        return Classified(Outcome.BUDGET_EXCEEDED, detail)
+    if not is_error and subtype == "success":
+        return Classified(Outcome.SUCCESS)
+    by_status = classify_api_status(api_error_status)
+    if by_status is not None:
+        return Classified(by_status, f"API status {api_error_status}: {detail}")
+    return Classified(Outcome.AGENT_ERROR, f"{subtype}: {detail}")
+
+
+def classify_assistant_error(error: str | None) -> Outcome | None:
+    """The CLI's synthetic assistant messages name the failure (`authentication_failed`, ...)."""
+    return {
+        "authentication_failed": Outcome.UNAUTHORIZED,
+        "billing_error": Outcome.UNAUTHORIZED,
+        "rate_limit": Outcome.RATE_LIMITED,
+        "server_error": Outcome.RATE_LIMITED,
+    }.get(error or "")
+
+
+def exit_code(outcome: Outcome) -> int:
+    return EXIT_CODES[outcome]
