@@ -1,0 +1,72 @@
+"""The only place that talks to GitHub: App auth, per-review scoped tokens, checkout, posting.
+
+Public API (all async calls are safe to repeat; errors are the typed ones in `errors`):
+
+    factory = make_github(settings: GitHubSettings) -> GitHubClientFactory
+    await mint_checkout_token(factory, job: ReviewJob) -> ScopedToken
+        # token: SecretStr, expires_at, repository_id, permissions == {"contents": "read"}
+    gh = factory.for_job(job) -> RepoClient
+        # installation token limited to job's repository id, {"pull_requests": "write"}
+        # (+ {"checks": "write"} when check runs are on); PAT client in the fallback
+    await get_pull_head(gh, job) -> str
+    await post_review(gh, job, result: ReviewResult, *, head_sha: str) -> PostOutcome
+        # PostOutcome.status: posted | already_posted | superseded; review_id, review_url,
+        # summary_comment_id, inline_comments, body_findings, check_run_id, current_head_sha
+    await post_failure_note(gh, job, phase, reason, message) -> PostOutcome
+    await start_check_run(gh, job, head_sha) -> int            # when settings.check_runs
+    checkout(CheckoutRequest(...)) -> None                       # the `checkout` init container
+
+Errors: Unauthorized (401/403: fail closed, never retried), RateLimited(retry_after),
+NotFound, Transient (5xx, timeouts, drops once retries are exhausted), Rejected (422),
+CheckoutError. Messages never contain a token, a JWT or the private key.
+"""
+
+from review_operator.github.auth import (
+    GitHubClientFactory,
+    RepoClient,
+    ScopedToken,
+    make_github,
+    mint_checkout_token,
+)
+from review_operator.github.checkout import CheckoutRequest, checkout, git_url_for
+from review_operator.github.checks import start as start_check_run
+from review_operator.github.errors import (
+    CheckoutError,
+    GitHubError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    Transient,
+    Unauthorized,
+)
+from review_operator.github.posting import (
+    PostOutcome,
+    PostStatus,
+    get_pull_head,
+    post_failure_note,
+    post_review,
+)
+
+__all__ = [
+    "CheckoutError",
+    "CheckoutRequest",
+    "GitHubClientFactory",
+    "GitHubError",
+    "NotFound",
+    "PostOutcome",
+    "PostStatus",
+    "RateLimited",
+    "Rejected",
+    "RepoClient",
+    "ScopedToken",
+    "Transient",
+    "Unauthorized",
+    "checkout",
+    "get_pull_head",
+    "git_url_for",
+    "make_github",
+    "mint_checkout_token",
+    "post_failure_note",
+    "post_review",
+    "start_check_run",
+]

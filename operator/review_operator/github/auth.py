@@ -1,0 +1,242 @@
+"""GitHub credentials: App JWT, per-review installation tokens, the PAT fallback, and client construction.
+
+Every per-review token is restricted to ONE repository id and the minimal permissions for its use
+(`CHECKOUT_PERMISSIONS` for the review pod, `posting_permissions()` for the controller). githubkit mints
+and caches the posting tokens (until a minute before expiry) in a cache owned by the factory, so
+tokens never cross factories (or API URLs). Token values live in `SecretStr` and are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
+from githubkit.retry import RetryOption
+from githubkit.utils import Unset
+from githubkit_schemas.latest.types import AppPermissionsType
+from pydantic import SecretStr
+
+from review_operator.api.models import ReviewJob
+from review_operator.config import GitHubSettings
+from review_operator.github.errors import GitHubError, Unauthorized, translate
+
+log = logging.getLogger(__name__)
+
+CHECKOUT_PERMISSIONS: Mapping[str, str] = {"contents": "read"}
+# A checkout token minted less than this before its expiry is replaced: the pod may queue a while.
+CHECKOUT_TOKEN_MIN_VALIDITY = timedelta(minutes=15)
+# Methods whose repetition cannot create a second object; others are retried by the poster after a look-up.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+def posting_permissions(settings: GitHubSettings) -> AppPermissionsType:
+    """Permissions of the controller's per-review token: write reviews/comments, and checks if enabled."""
+    if settings.check_runs:
+        return AppPermissionsType(pull_requests="write", checks="write")
+    return AppPermissionsType(pull_requests="write")
+
+
+@dataclass(frozen=True)
+class ScopedToken:
+    """An installation token limited to one repository; `token` is secret, the rest is safe to log."""
+
+    token: SecretStr
+    expires_at: datetime
+    repository_id: int
+    permissions: Mapping[str, str]
+    scoped: bool = True  # False for the PAT fallback: not limited to the repository or the permissions
+
+
+class SafeRetry:
+    """githubkit retry decision: never repeats a request that may have created something.
+
+    Rate-limited requests were not processed, so any method is retried after retry-after (if short
+    enough). 5xx, timeouts and dropped connections are retried only for idempotent methods; a POST that
+    fails that way is handed back to the poster, which looks for its marker before trying again.
+    """
+
+    def __init__(self, settings: GitHubSettings) -> None:
+        self.max_attempts = settings.max_attempts
+        self.max_retry_after = settings.max_retry_after_seconds
+        self.backoff = settings.retry_backoff_seconds
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        if retry_count + 1 >= self.max_attempts:
+            return RetryOption(False)
+        if isinstance(exc, RateLimitExceeded):
+            wait = exc.retry_after.total_seconds()
+            return RetryOption(wait <= self.max_retry_after, timedelta(seconds=wait))
+        if isinstance(exc, RequestFailed):
+            if exc.response.status_code < 500 or exc.request.method not in _IDEMPOTENT:
+                return RetryOption(False)
+        elif isinstance(exc, RequestError):
+            try:
+                method = exc.exc.request.method
+            except RuntimeError:  # httpx raises when the error has no request attached
+                return RetryOption(False)
+            if method not in _IDEMPOTENT:
+                return RetryOption(False)
+        else:
+            return RetryOption(False)
+        return RetryOption(True, timedelta(seconds=backoff_delay(self.backoff, retry_count)))
+
+
+def backoff_delay(base: float, attempt: int, cap: float = 30.0) -> float:
+    """Capped exponential backoff with full jitter (pure apart from the random draw)."""
+    return random.uniform(0, min(cap, base * (2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+@dataclass
+class RepoClient:
+    """A GitHub client for one ReviewJob's repository plus what posting needs around it."""
+
+    github: GitHub[Any]
+    settings: GitHubSettings
+    limiter: ContentLimiter
+    app_mode: bool
+
+
+@dataclass
+class ContentLimiter:
+    """Keeps content-creating requests under GitHub's limits (about 80 a minute, 500 an hour)."""
+
+    per_minute: int = 80
+    per_hour: int = 500
+    _stamps: list[float] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            while True:
+                now = loop.time()
+                self._stamps = [t for t in self._stamps if now - t < 3600]
+                last_minute = [t for t in self._stamps if now - t < 60]
+                if len(last_minute) < self.per_minute and len(self._stamps) < self.per_hour:
+                    self._stamps.append(now)
+                    return
+                oldest = (
+                    last_minute[0] + 60 if len(last_minute) >= self.per_minute else self._stamps[0] + 3600
+                )
+                await asyncio.sleep(max(oldest - now, 0.05))
+
+
+class GitHubClientFactory:
+    """Builds GitHub clients from settings; one per process, passed to whoever talks to GitHub."""
+
+    def __init__(self, settings: GitHubSettings, *, private_key: str | None = None) -> None:
+        self.settings = settings
+        self._private_key = private_key
+        self._cache = MemCacheStrategy()
+        self._limiter = ContentLimiter()
+        self._checkout_tokens: dict[tuple[int, int], ScopedToken] = {}
+        self._app: GitHub[Any] | None = None
+        if settings.app_id is None and settings.token is None:
+            raise GitHubError("configure a GitHub App (app id + private key file) or a token")
+
+    @property
+    def app_mode(self) -> bool:
+        return self.settings.app_id is not None
+
+    def _key(self) -> str:
+        if self._private_key is None:
+            if not self.settings.private_key_file:
+                raise GitHubError("REVIEWOP_GITHUB_PRIVATE_KEY_FILE is required with an App id")
+            self._private_key = Path(self.settings.private_key_file).read_text()
+        return self._private_key
+
+    def _client(self, auth: Any) -> GitHub[Any]:
+        return GitHub(
+            auth,
+            base_url=self.settings.api_url,
+            user_agent="review-operator",
+            timeout=self.settings.request_timeout_seconds,
+            cache_strategy=self._cache,
+            http_cache=False,
+            auto_retry=SafeRetry(self.settings),
+        )
+
+    def app_client(self) -> GitHub[Any]:
+        """Authenticated as the App itself (JWT): only for /app endpoints."""
+        if self.settings.app_id is None:
+            raise GitHubError("no GitHub App configured")
+        if self._app is None:
+            self._app = self._client(AppAuthStrategy(self.settings.app_id, self._key()))
+        return self._app
+
+    def for_job(self, job: ReviewJob) -> RepoClient:
+        """A client whose installation token covers only the job's repository, for posting."""
+        if self.settings.app_id is None:
+            assert self.settings.token is not None
+            gh = self._client(TokenAuthStrategy(self.settings.token.get_secret_value()))
+            return RepoClient(gh, self.settings, self._limiter, app_mode=False)
+        if job.spec.installation_id is None:
+            raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
+        strategy = AppInstallationAuthStrategy(
+            self.settings.app_id,
+            self._key(),
+            job.spec.installation_id,
+            repository_ids=[job.spec.repository.id],
+            permissions=posting_permissions(self.settings),
+        )
+        return RepoClient(self._client(strategy), self.settings, self._limiter, app_mode=True)
+
+    async def mint_checkout_token(self, job: ReviewJob) -> ScopedToken:
+        """A `contents: read` token for the job's repository only, cached until shortly before expiry."""
+        repo_id = job.spec.repository.id
+        if self.settings.app_id is None:
+            assert self.settings.token is not None
+            log.warning("using the personal access token for checkout: it is not scoped to one repository")
+            return ScopedToken(
+                self.settings.token, datetime.now(UTC) + timedelta(hours=1), repo_id, {}, scoped=False
+            )
+        installation = job.spec.installation_id
+        if installation is None:
+            raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
+        cached = self._checkout_tokens.get((installation, repo_id))
+        if cached is not None and cached.expires_at - datetime.now(UTC) > CHECKOUT_TOKEN_MIN_VALIDITY:
+            return cached
+        try:
+            app = self.app_client()
+            resp = await app.rest.apps.async_create_installation_access_token(
+                installation,
+                repository_ids=[repo_id],
+                permissions=AppPermissionsType(contents="read"),
+            )
+        except GitHubException as exc:
+            raise translate(exc, "mint checkout token") from None
+        data = resp.parsed_data
+        raw_perms = data.permissions
+        perms: dict[str, Any] = {}
+        if raw_perms is not None and not isinstance(raw_perms, Unset):
+            perms = raw_perms.model_dump(exclude_unset=True)
+        granted = {str(k): str(v) for k, v in perms.items() if v}
+        if granted != dict(CHECKOUT_PERMISSIONS):
+            # GitHub never widens a request, but a token we did not ask for must not reach a pod.
+            raise Unauthorized(f"checkout token came back with unexpected permissions {sorted(granted)}")
+        token = ScopedToken(
+            SecretStr(data.token),
+            datetime.fromisoformat(data.expires_at.replace("Z", "+00:00")),
+            repo_id,
+            granted,
+        )
+        self._checkout_tokens[(installation, repo_id)] = token
+        log.info("minted checkout token", extra={"repository_id": repo_id, "expires_at": data.expires_at})
+        return token
+
+
+def make_github(settings: GitHubSettings, *, private_key: str | None = None) -> GitHubClientFactory:
+    return GitHubClientFactory(settings, private_key=private_key)
+
+
+async def mint_checkout_token(factory: GitHubClientFactory, job: ReviewJob) -> ScopedToken:
+    return await factory.mint_checkout_token(job)

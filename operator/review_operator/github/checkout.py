@@ -1,0 +1,146 @@
+"""The review pod's `checkout` init container: fetch exactly the head and base commits, shallow.
+
+The token is read from a file (a mounted per-review Secret) and handed to git only through the
+environment of the git child processes (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` =
+`http.extraHeader`), so it is never written to `.git/config`, to the remote URL, or to any file, and
+never set in this process's own environment. No remote is configured: the URL is passed per fetch.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from review_operator.api.scrub import scrub_token_shapes
+from review_operator.github.errors import CheckoutError
+
+log = logging.getLogger(__name__)
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+DEFAULT_MAX_BYTES = 2 * 1024**3
+DEFAULT_TIMEOUT_SECONDS = 600.0
+# Everything git would otherwise pick up from the host or the repository and that could run code or
+# leak the header: hooks, credential helpers, system and global config, prompts.
+_BASE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+    "LC_ALL": "C",
+}
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    git_url: str  # https://github.com/OWNER/REPO.git (no credentials in it)
+    head_sha: str
+    base_sha: str | None
+    workspace: Path
+    token_file: Path | None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+def git_url_for(api_url: str, owner: str, name: str) -> str:
+    """The smart-HTTP URL of a repository, derived from the REST API URL (github.com, GHES, tests)."""
+    parts = urlsplit(api_url)
+    host, path = parts.netloc, parts.path.rstrip("/")
+    if host == "api.github.com":
+        host = "github.com"
+    path = path.removesuffix("/api/v3")
+    return urlunsplit((parts.scheme, host, f"{path}/{owner}/{name}.git", "", ""))
+
+
+def _auth_env(token: str | None) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.devnull, **_BASE_ENV}
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        env |= {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+    return env
+
+
+def _classify(stderr: str, head_sha: str) -> str:
+    text = stderr.lower()
+    if any(s in text for s in ("authentication failed", "401", "403", "terminal prompts disabled")):
+        return "the repository token was rejected (revoked, expired, or not valid for this repository)"
+    if any(s in text for s in ("not our ref", "couldn't find remote ref", "no such remote ref", "404")):
+        return f"commit {head_sha[:12]} (or the base commit) was not found in the repository"
+    if "repository not found" in text:
+        return "the repository was not found (or the token cannot see it)"
+    last = scrub_token_shapes(stderr.strip().splitlines()[-1]) if stderr.strip() else "no output"
+    return f"git failed: {last[:300]}"
+
+
+def _git(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float, what: str, sha: str) -> None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CheckoutError(f"{what} timed out after {timeout:.0f}s") from None
+    if proc.returncode != 0:
+        raise CheckoutError(f"{what}: {_classify(proc.stderr, sha)}")
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _check_size(path: Path, limit: int, what: str) -> None:
+    if _size(path) > limit:
+        raise CheckoutError(f"{what} exceed the size limit of {limit} bytes")
+
+
+def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
+    plain, authed = _auth_env(None), _auth_env(token)
+    run = {"cwd": req.workspace, "timeout": req.timeout_seconds, "sha": req.head_sha}
+    _git(["init", "-q", "--template=", "."], env=plain, what="git init", **run)  # type: ignore[arg-type]
+    wants = [req.head_sha] + ([req.base_sha] if req.base_sha and req.base_sha != req.head_sha else [])
+    fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head", "--depth=1"]
+    _git([*fetch, req.git_url, *wants], env=authed, what="git fetch", **run)  # type: ignore[arg-type]
+    _check_size(req.workspace / ".git", req.max_bytes, "the fetched commits")
+    checkout_args = ["checkout", "-q", "--detach", req.head_sha]
+    _git(checkout_args, env=plain, what="git checkout", **run)  # type: ignore[arg-type]
+    _check_size(req.workspace, req.max_bytes, "the checkout and its objects")
+
+
+def checkout(req: CheckoutRequest) -> None:
+    """Fetches head (and base) with depth 1 into `req.workspace` and checks out head, detached.
+
+    On failure the workspace is emptied, so a half-fetched tree never reaches the review container.
+    """
+    for sha in (req.head_sha, req.base_sha):
+        if sha is not None and not SHA.match(sha):
+            raise CheckoutError("commit ids must be 40 lowercase hex characters")
+    token = req.token_file.read_text().strip() if req.token_file else None
+    if req.token_file and not token:
+        raise CheckoutError("the token file is empty")
+    req.workspace.mkdir(parents=True, exist_ok=True)
+    if any(req.workspace.iterdir()):
+        raise CheckoutError(f"workspace {req.workspace} is not empty")
+    try:
+        _fetch_and_checkout(req, token)
+    except CheckoutError:
+        _empty(req.workspace)
+        raise
+    log.info("checked out", extra={"head_sha": req.head_sha, "base_sha": req.base_sha})
+
+
+def _empty(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

@@ -1,0 +1,89 @@
+"""Typed GitHub errors: every githubkit/httpx failure is translated here, once.
+
+Messages name the operation and the HTTP status only; they never carry a response body, a header or a
+URL with credentials, so they are safe to log, to put on a ReviewJob and to show on a pull request.
+"""
+
+from __future__ import annotations
+
+from githubkit.exception import (
+    GitHubException,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
+
+
+class GitHubError(Exception):
+    """Base class of every error this package raises."""
+
+
+class Unauthorized(GitHubError):
+    """401 (or 403 without rate limiting): the credential is revoked, expired or lacks permission.
+
+    Fail closed: retrying cannot help and a retry storm gets an App flagged.
+    """
+
+
+class NotFound(GitHubError):
+    """404: the repository, pull request or commit does not exist (or the token cannot see it)."""
+
+
+class RateLimited(GitHubError):
+    """Primary or secondary rate limit; retry no sooner than `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Transient(GitHubError):
+    """5xx, timeout or dropped connection: the outcome of a write is unknown, look before retrying."""
+
+
+class Rejected(GitHubError):
+    """422 or another 4xx: GitHub refused the request as invalid; retrying the same request won't help."""
+
+
+class CheckoutError(GitHubError):
+    """The checkout failed (missing commit, revoked token, size limit); the message says which."""
+
+
+def status_of(exc: GitHubException) -> int | None:
+    return exc.response.status_code if isinstance(exc, RequestFailed) else None
+
+
+def translate(exc: GitHubException, operation: str) -> GitHubError:
+    """Maps a githubkit exception to a typed error whose message is safe to show."""
+    if isinstance(exc, RateLimitExceeded):
+        seconds = max(exc.retry_after.total_seconds(), 0.0)
+        return RateLimited(f"{operation}: rate limited, retry after {seconds:.0f}s", seconds)
+    if isinstance(exc, RequestFailed):
+        status = exc.response.status_code
+        if status == 401:
+            return Unauthorized(f"{operation}: GitHub answered 401 (credential revoked or expired)")
+        if status == 403:
+            return Unauthorized(f"{operation}: GitHub answered 403 (credential lacks permission)")
+        if status == 404:
+            return NotFound(f"{operation}: GitHub answered 404")
+        if status >= 500:
+            return Transient(f"{operation}: GitHub answered {status}")
+        return Rejected(f"{operation}: GitHub answered {status}")
+    if isinstance(exc, RequestTimeout):
+        return Transient(f"{operation}: request timed out")
+    if isinstance(exc, RequestError):
+        return Transient(f"{operation}: connection failed ({type(exc.exc).__name__})")
+    return Transient(f"{operation}: {type(exc).__name__}")
+
+
+__all__ = [
+    "CheckoutError",
+    "GitHubError",
+    "NotFound",
+    "RateLimited",
+    "Rejected",
+    "Transient",
+    "Unauthorized",
+    "translate",
+]

@@ -1,0 +1,152 @@
+"""Pure formatting of everything posted to GitHub: review body, inline comments, summary, failure notes.
+
+Every text that reaches GitHub passes through `safe()`: token shapes are redacted (api.scrub) and HTML
+comment openers in untrusted text are neutralised, so a finding can neither leak a credential nor forge
+the hidden markers the poster relies on for exactly-once posting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from review_operator.api.result import Finding, ReviewResult, Severity, Side
+from review_operator.api.scrub import scrub_token_shapes
+
+# GitHub's limit for a comment or review body is 65,536 characters; stay clear of it.
+MAX_BODY_CHARS = 60_000
+SUMMARY_MARKER = "<!-- review-operator:summary -->"
+_KEY_SAFE = re.compile(r"[^a-z0-9.\-]")
+_SEVERITY_ICON = {
+    Severity.CRITICAL: "🔴",
+    Severity.HIGH: "🟠",
+    Severity.MEDIUM: "🟡",
+    Severity.LOW: "🔵",
+    Severity.NIT: "⚪",
+}
+
+
+def safe(text: str) -> str:
+    """Untrusted or derived text made safe to post: no token shapes, no hidden markers."""
+    return scrub_token_shapes(text).replace("<!--", "&lt;!--")
+
+
+def _key(job_key: str) -> str:
+    return _KEY_SAFE.sub("-", job_key.lower())
+
+
+def review_marker(job_key: str) -> str:
+    """Hidden marker on the review itself: lets a restarted poster find what it already posted."""
+    return f"<!-- review-operator:review job={_key(job_key)} -->"
+
+
+def job_marker(job_key: str) -> str:
+    """Hidden marker in the summary comment naming the ReviewJob that last wrote it."""
+    return f"<!-- review-operator:job={_key(job_key)} -->"
+
+
+def has_review_marker(body: str | None, job_key: str) -> bool:
+    return body is not None and review_marker(job_key) in body
+
+
+def is_summary(body: str | None) -> bool:
+    return body is not None and body.startswith(SUMMARY_MARKER)
+
+
+def summary_written_by(body: str | None, job_key: str) -> bool:
+    return is_summary(body) and job_marker(job_key) in (body or "")
+
+
+def _clip(text: str, limit: int = MAX_BODY_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 40] + "\n\n…(truncated)"
+
+
+def _heading(finding: Finding) -> str:
+    title = safe(finding.title.strip()) or "Finding"
+    return f"{_SEVERITY_ICON[finding.severity]} **{finding.severity.value}**: {title}"
+
+
+def format_inline_comment(finding: Finding) -> str:
+    parts = [_heading(finding)]
+    if finding.body.strip():
+        parts.append(safe(finding.body.strip()))
+    if finding.suggestion is not None and finding.side is Side.RIGHT:
+        parts.append("```suggestion\n" + safe(finding.suggestion).rstrip("\n") + "\n```")
+    return _clip("\n\n".join(parts), 20_000)
+
+
+def _outside_diff_section(findings: Sequence[Finding]) -> str:
+    lines = ["### Findings outside the diff", ""]
+    for f in findings:
+        lines.append(f"- {_heading(f)} — `{safe(f.path)}` line {f.line}")
+        if f.body.strip():
+            lines.append("  " + safe(f.body.strip()).replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
+def format_review_body(
+    job_key: str, result: ReviewResult, head_sha: str, outside_diff: Sequence[Finding]
+) -> str:
+    """The review's top-level body: the model's summary, findings that could not go inline, the marker."""
+    parts = [f"**review-operator** reviewed `{head_sha[:12]}`."]
+    if result.summary.strip():
+        parts.append(safe(result.summary.strip()))
+    if not result.findings:
+        parts.append("No findings.")
+    if outside_diff:
+        parts.append(_outside_diff_section(outside_diff))
+    body = _clip("\n\n".join(parts), MAX_BODY_CHARS - 200)
+    return body + "\n\n" + review_marker(job_key)
+
+
+def _counts(findings: Sequence[Finding]) -> str:
+    counts = Counter(f.severity for f in findings)
+    shown = [f"{counts[s]} {s.value}" for s in Severity if counts[s]]
+    return ", ".join(shown) if shown else "none"
+
+
+def format_summary(
+    job_key: str,
+    result: ReviewResult,
+    head_sha: str,
+    *,
+    review_url: str | None,
+    inline: int,
+    outside_diff: int,
+) -> str:
+    """The per-PR summary comment (edited in place on later reviews)."""
+    lines = [
+        SUMMARY_MARKER,
+        "## review-operator",
+        "",
+        f"Reviewed commit `{head_sha[:12]}`"
+        + (f" — [see the review]({review_url})" if review_url else "")
+        + ".",
+        "",
+        f"- Findings: {_counts(result.findings)} ({inline} inline, {outside_diff} in the review body)",
+        f"- Cost: ${result.cost_usd:.4f} · {result.turns} turns · {result.duration_ms / 1000:.1f}s",
+    ]
+    if result.dropped:
+        lines.append(f"- {result.dropped} lower-severity findings were dropped to fit size limits")
+    if result.skipped or result.skipped_files:
+        skipped = ", ".join(f"`{safe(p)}`" for p in result.skipped_files[:20])
+        count = max(result.skipped, len(result.skipped_files))
+        lines.append(f"- Skipped {count} files" + (f": {skipped}" if skipped else ""))
+    lines += ["", job_marker(job_key)]
+    return _clip("\n".join(lines))
+
+
+def format_failure_summary(job_key: str, head_sha: str | None, phase: str, reason: str, message: str) -> str:
+    """The summary comment when a review could not be produced: users never face silence."""
+    commit = f" of commit `{head_sha[:12]}`" if head_sha else ""
+    lines = [
+        SUMMARY_MARKER,
+        "## review-operator",
+        "",
+        f"The review{commit} did not complete: **{safe(phase)}** ({safe(reason)}).",
+    ]
+    if message.strip():
+        lines += ["", "> " + safe(message.strip())[:1000].replace("\n", "\n> ")]
+    lines += ["", job_marker(job_key)]
+    return _clip("\n".join(lines))

@@ -1,0 +1,248 @@
+"""Posting a review on a pull request exactly once, plus the per-PR summary comment.
+
+Exactly once: before any create, the poster looks for an object carrying this ReviewJob's hidden
+marker; after an uncertain failure (5xx, dropped connection, timeout) it looks again before it
+repeats the POST. The summary comment is one per PR, found by its marker and edited in place.
+The PR head is re-checked before posting: a moved head means the review is superseded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from githubkit.utils import Unset
+from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview
+from githubkit_schemas.latest.types import (
+    ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
+)
+
+from review_operator.api.models import ReviewJob
+from review_operator.api.result import Finding, ReviewResult
+from review_operator.github import checks
+from review_operator.github.auth import RepoClient
+from review_operator.github.calls import call, create_once, job_key, pr_coordinates
+from review_operator.github.diff import diff_index, is_commentable
+from review_operator.github.errors import Rejected, Transient
+from review_operator.github.format import (
+    format_failure_summary,
+    format_inline_comment,
+    format_review_body,
+    format_summary,
+    has_review_marker,
+    is_summary,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PostStatus(StrEnum):
+    POSTED = "posted"
+    ALREADY_POSTED = "already_posted"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    status: PostStatus
+    review_id: int | None = None
+    review_url: str | None = None
+    summary_comment_id: int | None = None
+    inline_comments: int = 0
+    body_findings: int = 0
+    check_run_id: int | None = None
+    current_head_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class _Review:
+    id: int
+    html_url: str
+
+
+async def get_pull_head(gh: RepoClient, job: ReviewJob) -> str:
+    """The pull request's current head SHA."""
+    owner, repo, number = pr_coordinates(job)
+    resp = await call("get pull request", lambda: gh.github.rest.pulls.async_get(owner, repo, number))
+    return resp.parsed_data.head.sha
+
+
+async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
+    owner, repo, number = pr_coordinates(job)
+
+    async def files() -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        f: DiffEntry
+        async for f in gh.github.rest.paginate(
+            gh.github.rest.pulls.async_list_files, owner=owner, repo=repo, pull_number=number, per_page=100
+        ):
+            out.append((f.filename, None if isinstance(f.patch, Unset) else f.patch))
+        return out
+
+    return diff_index(await call("list pull request files", files))
+
+
+async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
+    """The review carrying this ReviewJob's marker, if one was posted (by any earlier attempt)."""
+    owner, repo, number = pr_coordinates(job)
+    key = job_key(job)
+
+    async def scan() -> _Review | None:
+        r: PullRequestReview
+        async for r in gh.github.rest.paginate(
+            gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
+        ):
+            if has_review_marker(r.body, key):
+                return _Review(r.id, r.html_url)
+        return None
+
+    return await call("list reviews", scan)
+
+
+async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
+    """Id of the PR's summary comment (ours: in App mode, written by a bot account)."""
+    owner, repo, number = pr_coordinates(job)
+
+    async def scan() -> int | None:
+        c: IssueComment
+        async for c in gh.github.rest.paginate(
+            gh.github.rest.issues.async_list_comments,
+            owner=owner,
+            repo=repo,
+            issue_number=number,
+            per_page=100,
+        ):
+            body = None if isinstance(c.body, Unset) else c.body
+            user_type = None if c.user is None else c.user.type
+            if is_summary(body) and (not gh.app_mode or user_type == "Bot"):
+                return int(c.id)
+        return None
+
+    return await call("list issue comments", scan)
+
+
+async def upsert_summary(gh: RepoClient, job: ReviewJob, body: str) -> int:
+    """Edits the PR's summary comment in place, or creates it (once) when there is none."""
+    owner, repo, number = pr_coordinates(job)
+    existing = await find_summary(gh, job)
+    if existing is not None:
+        await gh.limiter.acquire()
+        await call(
+            "update summary comment",
+            lambda: gh.github.rest.issues.async_update_comment(owner, repo, existing, body=body),
+        )
+        return existing
+
+    async def create() -> int:
+        resp = await call(
+            "create summary comment",
+            lambda: gh.github.rest.issues.async_create_comment(owner, repo, number, body=body),
+        )
+        return resp.parsed_data.id
+
+    comment_id, _ = await create_once(gh, "summary comment", lambda: find_summary(gh, job), create)
+    return comment_id
+
+
+def _split(findings: list[Finding], index: dict[str, Any]) -> tuple[list[Finding], list[Finding]]:
+    inline = [f for f in findings if is_commentable(index, f.path, f.side.value, f.line)]
+    outside = [f for f in findings if not is_commentable(index, f.path, f.side.value, f.line)]
+    return inline, outside
+
+
+async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, head_sha: str) -> PostOutcome:
+    """Posts one review (inline comments on diff lines, the rest in the body) and the summary comment.
+
+    Idempotent: a second call for the same ReviewJob finds the first review by its marker, posts no
+    second one, and only refreshes the summary. A moved head returns SUPERSEDED and posts nothing.
+    """
+    key = job_key(job)
+    review = await find_review(gh, job)
+    status = PostStatus.ALREADY_POSTED
+    index = await _diff(gh, job)
+    inline, outside = _split(result.findings, index)
+    if review is None:
+        current = await get_pull_head(gh, job)
+        if current != head_sha:
+            log.info("head moved before posting; not posting", extra={"reviewjob": key})
+            return PostOutcome(PostStatus.SUPERSEDED, current_head_sha=current)
+        review = await _create_review(gh, job, result, head_sha, inline, outside)
+        status = PostStatus.POSTED
+        log.info("posted review", extra={"reviewjob": key, "review_id": review.id})
+    summary = format_summary(
+        key, result, head_sha, review_url=review.html_url, inline=len(inline), outside_diff=len(outside)
+    )
+    comment_id = await upsert_summary(gh, job, summary)
+    check_run_id = await checks.complete(gh, job, head_sha, result) if gh.settings.check_runs else None
+    return PostOutcome(
+        status,
+        review_id=review.id,
+        review_url=review.html_url,
+        summary_comment_id=comment_id,
+        inline_comments=len(inline),
+        body_findings=len(outside),
+        check_run_id=check_run_id,
+        current_head_sha=head_sha,
+    )
+
+
+async def _create_review(
+    gh: RepoClient,
+    job: ReviewJob,
+    result: ReviewResult,
+    head_sha: str,
+    inline: list[Finding],
+    outside: list[Finding],
+) -> _Review:
+    owner, repo, number = pr_coordinates(job)
+    key = job_key(job)
+    state = {"inline": list(inline), "outside": list(outside)}
+
+    async def create() -> _Review:
+        comments: list[ReviewCommentBody] = [
+            {"path": f.path, "line": f.line, "side": f.side.value, "body": format_inline_comment(f)}
+            for f in state["inline"]
+        ]
+        body = format_review_body(key, result, head_sha, state["outside"])
+        try:
+            resp = await call(
+                "create review",
+                lambda: gh.github.rest.pulls.async_create_review(
+                    owner,
+                    repo,
+                    number,
+                    commit_id=head_sha,
+                    body=body,
+                    event=gh.settings.review_event,
+                    comments=comments,
+                ),
+            )
+        except Rejected:
+            if not state["inline"]:
+                raise
+            # 422 means nothing was created; GitHub disagreed about the diff, so go body-only.
+            log.warning("review with inline comments rejected; retrying with all findings in the body")
+            state["outside"] = state["inline"] + state["outside"]
+            state["inline"] = []
+            raise Transient("create review: inline comments rejected") from None
+        return _Review(resp.parsed_data.id, resp.parsed_data.html_url)
+
+    review, _ = await create_once(gh, "review", lambda: find_review(gh, job), create)
+    inline[:] = state["inline"]
+    outside[:] = state["outside"]
+    return review
+
+
+async def post_failure_note(
+    gh: RepoClient, job: ReviewJob, phase: str, reason: str, message: str
+) -> PostOutcome:
+    """Writes why the review failed into the PR's summary comment (edited in place, never duplicated)."""
+    key = job_key(job)
+    head = job.status.head_sha or job.spec.pull_request.head_sha
+    comment_id = await upsert_summary(gh, job, format_failure_summary(key, head, phase, reason, message))
+    check_run_id = None
+    if gh.settings.check_runs and head:
+        check_run_id = await checks.fail(gh, job, head, f"{phase}: {reason}")
+    return PostOutcome(PostStatus.POSTED, summary_comment_id=comment_id, check_run_id=check_run_id)

@@ -1,0 +1,99 @@
+"""GitHub's official OpenAPI description (npm `@octokit/openapi`): route lookup, request validation,
+and response templates taken from the description's own examples."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+SPEC_FILE = (
+    Path(__file__).resolve().parents[1] / "npm/node_modules/@octokit/openapi/generated/api.github.com.json"
+)
+_BASE = "urn:github-openapi"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    literal_chars: int
+
+
+def _escape_pointer(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+class OpenAPI:
+    """The loaded description; one per test session (loading takes about a second)."""
+
+    def __init__(self, spec_file: Path = SPEC_FILE) -> None:
+        if not spec_file.exists():
+            raise FileNotFoundError(f"{spec_file} is missing: run `make testdata`")
+        self.spec: dict[str, Any] = json.loads(spec_file.read_text())
+        resource = Resource.from_contents(self.spec, default_specification=DRAFT4)
+        self._registry: Registry[Any] = Registry().with_resource(_BASE, resource)
+        self.operations: list[Operation] = []
+        for template, methods in self.spec["paths"].items():
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            for method in methods:
+                if method in ("get", "post", "patch", "put", "delete"):
+                    self.operations.append(Operation(method.upper(), template, re.compile(regex), literal))
+
+    def find(self, method: str, path: str) -> Operation | None:
+        matches = [op for op in self.operations if op.method == method and op.pattern.match(path)]
+        return max(matches, key=lambda op: op.literal_chars, default=None)
+
+    def _op(self, op: Operation) -> dict[str, Any]:
+        result: dict[str, Any] = self.spec["paths"][op.template][op.method.lower()]
+        return result
+
+    @functools.cache  # noqa: B019 - one instance per session
+    def _validator(self, method: str, template: str) -> Draft4Validator | None:
+        op = self.spec["paths"][template][method.lower()]
+        if "requestBody" not in op:
+            return None
+        pointer = "/".join(
+            _escape_pointer(p)
+            for p in (
+                "paths",
+                template,
+                method.lower(),
+                "requestBody",
+                "content",
+                "application/json",
+                "schema",
+            )
+        )
+        return Draft4Validator({"$ref": f"{_BASE}#/{pointer}"}, registry=self._registry)
+
+    def validate_body(self, op: Operation, body: Any) -> list[str]:
+        """Errors of a JSON request body against the operation's schema (empty when valid)."""
+        validator = self._validator(op.method, op.template)
+        if validator is None:
+            return [] if body is None else ["operation takes no request body"]
+        required = self._op(op)["requestBody"].get("required", False)
+        if body is None:
+            return ["request body is required"] if required else []
+        return [
+            f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message}"
+            for e in validator.iter_errors(body)
+        ]
+
+    def example(self, method: str, template: str, status: str) -> Any:
+        """A deep copy of the description's default example response for the operation."""
+        content = self.spec["paths"][template][method.lower()]["responses"][status]["content"]
+        example = next(iter(content["application/json"]["examples"].values()))
+        if "$ref" in example:
+            example = self.spec["components"]["examples"][example["$ref"].rsplit("/", 1)[1]]
+        return copy.deepcopy(example["value"])

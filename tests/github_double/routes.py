@@ -1,0 +1,271 @@
+"""Endpoint handlers of the GitHub double: state changes and responses built from GitHub's examples."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from tests.github_double.openapi import Operation
+    from tests.github_double.server import GitHubDouble, Grant, Pull
+
+from tests.github_double import server as s
+from tests.github_double.git import diff_lines
+
+Handler = Any
+
+
+def _page(request: web.Request, items: list[Any]) -> list[Any]:
+    page = int(request.query.get("page", "1"))
+    per_page = int(request.query.get("per_page", "30"))
+    return items[(page - 1) * per_page : page * per_page]
+
+
+def _paged(request: web.Request, items: list[Any]) -> web.Response:
+    """A list response with GitHub's `Link: <…>; rel="next"` header when more pages exist."""
+    page = int(request.query.get("page", "1"))
+    per_page = int(request.query.get("per_page", "30"))
+    headers = {}
+    if page * per_page < len(items):
+        nxt = request.url.update_query(page=str(page + 1), per_page=str(per_page))
+        headers["Link"] = f'<{nxt}>; rel="next"'
+    return web.json_response(_page(request, items), headers=headers)
+
+
+def _pull(
+    d: GitHubDouble, params: dict[str, str], grant: Grant, perm: str, level: str, number_key: str
+) -> Pull | web.Response:
+    repo = d.repo_for(params["owner"], params["repo"])
+    if repo is None:
+        return s._error(404, "Not Found")
+    if not d.allowed(grant, repo, perm, level):
+        # GitHub answers 403 "Resource not accessible by integration" (404 for other repos).
+        in_scope = grant.repository_ids is None or repo.id in grant.repository_ids
+        return s._error(403 if in_scope else 404, "Resource not accessible by integration")
+    pull = d.pulls.get((repo.id, int(params[number_key])))
+    return s._error(404, "Not Found") if pull is None else pull
+
+
+async def mint_token(
+    d: GitHubDouble,
+    request: web.Request,
+    op: Operation,
+    params: dict[str, str],
+    body: Any,
+    grant: Grant | None,
+) -> web.Response:
+    installation = int(params["installation_id"])
+    body = body or {}
+    repos = [r for r in d.repos.values() if r.installation_id == installation]
+    if not repos:
+        return s._error(404, "Not Found")
+    repo_ids = body.get("repository_ids")
+    if repo_ids is not None and not set(repo_ids) <= {r.id for r in repos}:
+        return s._error(422, "There is at least one repository that does not exist or is not accessible")
+    perms = body.get("permissions") or dict(d.app_permissions)
+    for name, level in perms.items():
+        if s._LEVELS[level] > s._LEVELS.get(d.app_permissions.get(name, ""), 0):
+            return s._error(422, f"The permissions requested are not granted to this installation ({name})")
+    token = "ghs_" + s._random(36)
+    d.mints.append({"installation_id": installation, "repository_ids": repo_ids, "permissions": perms})
+    d.grants[token] = s.Grant(
+        token, repo_ids if repo_ids is not None else [r.id for r in repos], perms, s.BOT
+    )
+    data = d.openapi.example("POST", op.template, "201")
+    data.update(
+        token=token,
+        expires_at=s.now_iso(timedelta(hours=1)),
+        permissions=perms,
+        repository_selection="selected",
+    )
+    data.pop("repositories", None)
+    return web.json_response(data, status=201)
+
+
+async def get_pull(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "read", "pull_number")
+    if isinstance(pull, web.Response):
+        return pull
+    data = d.openapi.example("GET", op.template, "200")
+    data["number"] = pull.number
+    data["state"] = "open"
+    # GitHub's own example predates fields its schema now requires; the double answers schema-valid.
+    data["labels"] = []
+    data["requested_teams"] = []
+    data["head"]["sha"] = pull.head_sha
+    data["base"]["sha"] = pull.base_sha
+    return web.json_response(data)
+
+
+async def list_files(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "read", "pull_number")
+    if isinstance(pull, web.Response):
+        return pull
+    template = d.openapi.example("GET", op.template, "200")[0]
+    out = []
+    for f in pull.files:
+        item = dict(template, **f)
+        if f["patch"] is None:
+            item.pop("patch")
+        out.append(item)
+    return _paged(request, out)
+
+
+async def list_reviews(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "read", "pull_number")
+    if isinstance(pull, web.Response):
+        return pull
+    return _paged(request, pull.reviews)
+
+
+async def create_review(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "write", "pull_number")
+    if isinstance(pull, web.Response):
+        return pull
+    files = {f["filename"]: diff_lines(f["patch"]) for f in pull.files}
+    for c in body.get("comments", []):
+        right, left = files.get(c["path"], (set(), set()))
+        lines = left if c.get("side") == "LEFT" else right
+        if "line" not in c or c["line"] not in lines:
+            # Real GitHub fails the whole review when one comment is outside the diff.
+            return web.json_response(
+                {
+                    "message": "Unprocessable Entity",
+                    "errors": ["Line could not be resolved"],
+                    "status": "422",
+                },
+                status=422,
+            )
+    review_id = d.next_id()
+    data = d.openapi.example("POST", op.template, "200")
+    data.update(
+        id=review_id,
+        body=body.get("body", ""),
+        commit_id=body.get("commit_id", pull.head_sha),
+        state="COMMENTED" if body.get("event") == "COMMENT" else body.get("event", "PENDING"),
+        user=dict(data["user"], **grant.user),
+        html_url=f"https://github.com/{pull.repo.owner}/{pull.repo.name}/pull/{pull.number}#pullrequestreview-{review_id}",
+    )
+    pull.reviews.append(data)
+    for c in body.get("comments", []):
+        pull.review_comments.append({**c, "review_id": review_id, "commit_id": data["commit_id"]})
+    return web.json_response(data)
+
+
+async def list_comments(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "read", "issue_number")
+    if isinstance(pull, web.Response):
+        return pull
+    return _paged(request, pull.comments)
+
+
+async def create_comment(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    pull = _pull(d, params, grant, "pull_requests", "write", "issue_number")
+    if isinstance(pull, web.Response):
+        return pull
+    data = d.openapi.example("POST", op.template, "201")
+    data.update(id=d.next_id(), body=body["body"], user=dict(data["user"], **grant.user))
+    pull.comments.append(data)
+    return web.json_response(data, status=201)
+
+
+async def update_comment(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    for pull in d.pulls.values():
+        for c in pull.comments:
+            if c["id"] == int(params["comment_id"]) and pull.repo.owner == params["owner"]:
+                if not d.allowed(grant, pull.repo, "pull_requests", "write"):
+                    return s._error(403, "Resource not accessible by integration")
+                c["body"] = body["body"]
+                return web.json_response(c)
+    return s._error(404, "Not Found")
+
+
+def _check_repo(d: GitHubDouble, params: dict[str, str], grant: Grant, level: str) -> Any:
+    repo = d.repo_for(params["owner"], params["repo"])
+    if repo is None:
+        return s._error(404, "Not Found")
+    if not d.allowed(grant, repo, "checks", level):
+        return s._error(403, "Resource not accessible by integration")
+    return repo
+
+
+async def create_check_run(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    repo = _check_repo(d, params, grant, "write")
+    if isinstance(repo, web.Response):
+        return repo
+    data = d.openapi.example("POST", op.template, "201")
+    data.update(
+        {k: v for k, v in body.items() if k in ("name", "head_sha", "external_id", "status", "conclusion")}
+    )
+    data.update(
+        id=d.next_id(),
+        repo_id=repo.id,
+        output=dict(
+            data["output"], **{k: v for k, v in body.get("output", {}).items() if k != "annotations"}
+        ),
+    )
+    data["annotations"] = body.get("output", {}).get("annotations", [])
+    d.check_runs.append(data)
+    return web.json_response(data, status=201)
+
+
+async def update_check_run(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    repo = _check_repo(d, params, grant, "write")
+    if isinstance(repo, web.Response):
+        return repo
+    for run in d.check_runs:
+        if run["id"] == int(params["check_run_id"]):
+            run.update({k: v for k, v in body.items() if k in ("status", "conclusion", "name")})
+            run["annotations"] = run["annotations"] + body.get("output", {}).get("annotations", [])
+            return web.json_response(run)
+    return s._error(404, "Not Found")
+
+
+async def list_check_runs(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    repo = _check_repo(d, params, grant, "read")
+    if isinstance(repo, web.Response):
+        return repo
+    name = request.query.get("check_name")
+    runs = [
+        r
+        for r in d.check_runs
+        if r["repo_id"] == repo.id and r["head_sha"] == params["ref"] and name in (None, r["name"])
+    ]
+    return web.json_response({"total_count": len(runs), "check_runs": _page(request, runs)})
+
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "/app/installations/{installation_id}/access_tokens"): mint_token,
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"): get_pull,
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): list_files,
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"): list_reviews,
+    ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"): create_review,
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): list_comments,
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): create_comment,
+    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): update_comment,
+    ("POST", "/repos/{owner}/{repo}/check-runs"): create_check_run,
+    ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"): update_check_run,
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"): list_check_runs,
+}

@@ -1,0 +1,255 @@
+"""Posting reviews against the GitHub double: exactly once, inline only inside the diff, faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, Side
+from review_operator.github import (
+    PostStatus,
+    Unauthorized,
+    get_pull_head,
+    make_github,
+    post_failure_note,
+    post_review,
+    start_check_run,
+)
+from review_operator.github.format import SUMMARY_MARKER
+from tests.github_double import fixtures
+from tests.github_double.fixtures import World, make_job, settings_for
+
+pytestmark = pytest.mark.integration
+# Fixtures shared by the GitHub tests (a conftest here is not ours to own).
+openapi, app_key, world = fixtures.openapi, fixtures.app_key, fixtures.world
+
+IN_DIFF = [
+    Finding(path="app.py", line=10, severity=Severity.HIGH, title="Changed line", body="Check this."),
+    Finding(
+        path="app.py", line=31, severity=Severity.LOW, title="Added line", body="Nit.", suggestion="x = 1"
+    ),
+    Finding(path="docs/guide.md", line=3, side=Side.LEFT, title="Removed text", body="Why removed?"),
+]
+OUT_OF_DIFF = [
+    Finding(path="app.py", line=1, severity=Severity.MEDIUM, title="Far from the change", body="Old code."),
+    Finding(
+        path="untouched.py", line=1, severity=Severity.CRITICAL, title="Unchanged file", body="Also old."
+    ),
+]
+
+
+def result(findings: list[Finding] | None = None) -> ReviewResult:
+    return ReviewResult(
+        outcome=Outcome.SUCCESS,
+        summary="Looks mostly fine.",
+        findings=IN_DIFF + OUT_OF_DIFF if findings is None else findings,
+        cost_usd=0.1234,
+        turns=7,
+        duration_ms=42_000,
+    )
+
+
+def client(world: World, **settings: object):  # type: ignore[no-untyped-def]
+    return make_github(settings_for(world, **settings)).for_job(make_job(world))
+
+
+async def test_review_with_inline_comments_is_posted_once(world: World) -> None:
+    job = make_job(world)
+    outcome = await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+
+    assert outcome.status is PostStatus.POSTED
+    assert (outcome.inline_comments, outcome.body_findings) == (3, 2)
+    [review] = world.pull.reviews
+    assert review["id"] == outcome.review_id
+    assert review["state"] == "COMMENTED"
+    assert review["commit_id"] == world.pull.head_sha
+    assert "rj-hello-world-1-abc" in review["body"]
+    assert "Far from the change" in review["body"] and "Unchanged file" in review["body"]
+    placed = sorted((c["path"], c["line"], c["side"]) for c in world.pull.review_comments)
+    assert placed == [("app.py", 10, "RIGHT"), ("app.py", 31, "RIGHT"), ("docs/guide.md", 3, "LEFT")]
+    assert all(c["commit_id"] == world.pull.head_sha for c in world.pull.review_comments)
+    assert "```suggestion\nx = 1\n```" in next(
+        c["body"] for c in world.pull.review_comments if c["line"] == 31
+    )
+    [summary] = world.pull.comments
+    assert summary["id"] == outcome.summary_comment_id
+    assert summary["body"].startswith(SUMMARY_MARKER)
+    assert world.double.count("POST", "/reviews$") == 1
+
+
+async def test_out_of_diff_lines_never_reach_github_as_inline_comments(world: World) -> None:
+    outcome = await post_review(
+        client(world), make_job(world), result(OUT_OF_DIFF), head_sha=world.pull.head_sha
+    )
+    assert outcome.status is PostStatus.POSTED
+    assert outcome.inline_comments == 0
+    assert world.pull.review_comments == []
+    assert [r.status for r in world.double.requests if r.status == 422] == []
+    [post] = world.double.calls("POST", "/reviews$")
+    assert "comments" not in post.body or post.body["comments"] == []
+
+
+async def test_review_rejected_for_its_inline_comments_is_reposted_body_only(world: World) -> None:
+    world.double.fail_next("POST", "/reviews$", status=422)
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert outcome.status is PostStatus.POSTED
+    assert len(world.pull.reviews) == 1
+    assert outcome.inline_comments == 0 and outcome.body_findings == 5
+    assert "Changed line" in world.pull.reviews[0]["body"]
+
+
+async def test_second_run_edits_the_summary_instead_of_adding_one(world: World) -> None:
+    first = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    second_job = make_job(world, name="rj-hello-world-1-second")
+    second = await post_review(client(world), second_job, result([]), head_sha=world.pull.head_sha)
+
+    assert second.status is PostStatus.POSTED
+    assert len(world.pull.reviews) == 2  # two ReviewJobs, two reviews
+    assert len(world.pull.comments) == 1
+    assert second.summary_comment_id == first.summary_comment_id
+    assert "rj-hello-world-1-second" in world.pull.comments[0]["body"]
+    assert world.double.count("POST", "/issues/1/comments$") == 1
+    assert world.double.count("PATCH", "/issues/comments/") == 1
+
+
+async def test_crash_between_post_and_status_update_does_not_duplicate_after_restart(world: World) -> None:
+    job = make_job(world)
+    first = await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+    # The controller died before recording `first`; a new process (new factory, no memory) retries.
+    again = await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+
+    assert again.status is PostStatus.ALREADY_POSTED
+    assert again.review_id == first.review_id
+    assert len(world.pull.reviews) == 1
+    assert len(world.pull.comments) == 1
+    assert world.double.count("POST", "/reviews$") == 1
+
+
+async def test_5xx_during_posting_is_retried_and_still_one_review(world: World) -> None:
+    world.double.fail_next("POST", "/reviews$", count=2, status=502)
+    world.double.fail_next("GET", "/pulls/1$", count=1, status=503)
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+
+    assert outcome.status is PostStatus.POSTED
+    assert len(world.pull.reviews) == 1
+    assert world.double.count("POST", "/reviews$") == 3
+    # Every repeated POST was preceded by a look-up for the marker.
+    sequence = [(r.method, r.status) for r in world.double.requests if r.path.endswith("/reviews")]
+    assert [x for x in sequence if x[0] == "POST"] == [("POST", 502), ("POST", 502), ("POST", 200)]
+    assert all(sequence[i - 1] == ("GET", 200) for i, x in enumerate(sequence) if x[0] == "POST")
+
+
+async def test_connection_drop_after_the_review_was_created_is_not_duplicated(world: World) -> None:
+    world.double.drop_after_next("POST", "/reviews$")
+    world.double.drop_after_next("POST", "/issues/1/comments$")
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+
+    assert outcome.status is PostStatus.POSTED
+    assert len(world.pull.reviews) == 1 and outcome.review_id == world.pull.reviews[0]["id"]
+    assert len(world.pull.comments) == 1 and outcome.summary_comment_id == world.pull.comments[0]["id"]
+    assert world.double.count("POST", "/reviews$") == 1
+    assert world.double.count("POST", "/issues/1/comments$") == 1
+
+
+async def test_secondary_rate_limit_waits_per_retry_after(world: World) -> None:
+    world.double.rate_limit_next("POST", "/reviews$", retry_after=1)
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+
+    assert outcome.status is PostStatus.POSTED
+    assert len(world.pull.reviews) == 1
+    limited, accepted = world.double.calls("POST", "/reviews$")
+    assert (limited.status, accepted.status) == (403, 200)
+    assert accepted.at - limited.at >= 0.9  # waited at least the announced second
+
+
+async def test_revoked_token_fails_closed_without_a_retry_storm(world: World) -> None:
+    gh = client(world)
+    await get_pull_head(gh, make_job(world))  # token minted and cached
+    world.double.revoke_all()
+    before = len(world.double.requests)
+
+    with pytest.raises(Unauthorized) as info:
+        await post_review(gh, make_job(world), result(), head_sha=world.pull.head_sha)
+
+    assert "401" in str(info.value)
+    assert len(world.double.requests) - before == 1
+    assert world.pull.reviews == [] and world.pull.comments == []
+
+
+async def test_moved_head_returns_superseded_and_posts_nothing(world: World) -> None:
+    old_head = world.pull.head_sha
+    world.pull.head_sha = "f" * 40
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=old_head)
+    assert outcome.status is PostStatus.SUPERSEDED
+    assert outcome.current_head_sha == "f" * 40
+    assert world.pull.reviews == [] and world.pull.comments == []
+    assert [r for r in world.double.requests if r.method in ("POST", "PATCH") and "/repos/" in r.path] == []
+
+
+async def test_failure_note_is_written_into_the_single_summary(world: World) -> None:
+    job = make_job(world)
+    await post_failure_note(client(world), job, "Failed", "OOMKilled", "The review pod ran out of memory.")
+    outcome = await post_failure_note(client(world), job, "TimedOut", "DeadlineExceeded", "Took too long.")
+    [comment] = world.pull.comments
+    assert comment["id"] == outcome.summary_comment_id
+    assert "DeadlineExceeded" in comment["body"] and "OOMKilled" not in comment["body"]
+    assert world.pull.reviews == []
+
+
+async def test_summary_with_a_forged_marker_from_a_user_is_not_edited(world: World) -> None:
+    forged = {"id": 5, "body": SUMMARY_MARKER + " hi", "user": {"login": "mallory", "id": 66, "type": "User"}}
+    template = world.double.openapi.example(
+        "POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "201"
+    )
+    world.pull.comments.append({**template, **forged, "user": {**template["user"], **forged["user"]}})
+    await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert world.pull.comments[0]["body"] == SUMMARY_MARKER + " hi"
+    assert len(world.pull.comments) == 2
+
+
+async def test_untrusted_text_cannot_forge_a_marker_or_leak_a_token(world: World) -> None:
+    token = "ghp_" + "A" * 36
+    evil = Finding(path="app.py", line=10, title="<!-- review-operator:review job=rj-other -->", body=token)
+    await post_review(client(world), make_job(world), result([evil]), head_sha=world.pull.head_sha)
+    texts = [world.pull.reviews[0]["body"], world.pull.comments[0]["body"]] + [
+        c["body"] for c in world.pull.review_comments
+    ]
+    assert all("job=rj-other -->" not in t or "&lt;!--" in t for t in texts)
+    assert not any(token in t for t in texts)
+    assert "[REDACTED]" in world.pull.review_comments[0]["body"]
+
+
+async def test_check_run_goes_in_progress_then_completed_once(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    run_id = await start_check_run(gh, job, world.pull.head_sha)
+    assert world.double.check_runs[0]["status"] == "in_progress"
+    outcome = await post_review(gh, job, result(), head_sha=world.pull.head_sha)
+    again = await post_review(gh, job, result(), head_sha=world.pull.head_sha)
+    [run] = world.double.check_runs
+    assert run["id"] == run_id == outcome.check_run_id == again.check_run_id
+    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
+    assert {a["path"] for a in run["annotations"]} >= {"app.py", "untouched.py"}
+
+
+async def test_pat_fallback_posts_and_finds_its_own_summary(world: World) -> None:
+    pat = world.double.add_pat()
+    gh = make_github(settings_for(world, app_id=None, private_key_file=None, token=pat)).for_job(
+        make_job(world)
+    )
+    await post_review(gh, make_job(world), result(), head_sha=world.pull.head_sha)
+    await post_review(gh, make_job(world, name="rj-two"), result(), head_sha=world.pull.head_sha)
+    assert len(world.pull.comments) == 1 and len(world.pull.reviews) == 2
+
+
+async def test_summary_is_found_beyond_the_first_page_of_comments(world: World) -> None:
+    template = world.double.openapi.example(
+        "POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "201"
+    )
+    world.pull.comments.extend({**template, "id": 10_000 + i, "body": f"chatter {i}"} for i in range(150))
+    first = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    second = await post_review(
+        client(world), make_job(world, name="rj-two"), result([]), head_sha=world.pull.head_sha
+    )
+    assert first.summary_comment_id == second.summary_comment_id
+    assert len(world.pull.comments) == 151
+    assert world.double.count("GET", "/issues/1/comments$") >= 4  # two pages, twice
