@@ -8,7 +8,7 @@ Secrets are `SecretStr` so they never show up in a repr or a log line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,69 @@ class CommonSettings(BaseSettings):
         str,
         Field(description="Log format: `json` (one object per line) or `text`.", pattern=r"^(json|text)$"),
     ] = "json"
+
+
+class GitHubSettings(BaseSettings):
+    """How the controller and the checkout init container reach GitHub (see `review_operator.github`).
+
+    Prefer a GitHub App (`app_id` + `private_key_file`): every review then gets tokens limited to one
+    repository and the minimal permissions, valid for at most an hour. `token` (a personal access
+    token) is a fallback for local use: it is long-lived and carries all of its owner's rights.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWOP_GITHUB_", extra="ignore", frozen=True)
+
+    api_url: Annotated[
+        str,
+        Field(
+            description="REST API base URL: https://api.github.com, or `https://HOST/api/v3` for "
+            "GitHub Enterprise Server (and a local double in tests).",
+            pattern=r"^https?://",
+        ),
+    ] = "https://api.github.com"
+    app_id: Annotated[int | None, Field(description="GitHub App id (the App's numeric id).", ge=1)] = None
+    private_key_file: Annotated[
+        str | None,
+        Field(description="Path of the GitHub App's PEM private key (a mounted Secret)."),
+    ] = None
+    token: Annotated[
+        SecretStr | None,
+        Field(
+            description="Personal access token used when no App is configured. Less safe: not scoped "
+            "per review, long-lived; use only for local runs."
+        ),
+    ] = None
+    review_event: Annotated[
+        Literal["COMMENT", "REQUEST_CHANGES", "APPROVE"],
+        Field(
+            description="Event of posted reviews: COMMENT (default), or REQUEST_CHANGES / APPROVE when "
+            "a team explicitly wants the bot to gate merges.",
+        ),
+    ] = "COMMENT"
+    check_runs: Annotated[
+        bool,
+        Field(description="Also report each review as a check run (the App then needs `checks: write`)."),
+    ] = False
+    request_timeout_seconds: Annotated[
+        float, Field(description="Timeout of one GitHub API request, in seconds.", gt=0, le=300)
+    ] = 30.0
+    max_attempts: Annotated[
+        int,
+        Field(description="Attempts per posting step on 5xx, dropped connections or rate limits.", ge=1),
+    ] = 5
+    max_retry_after_seconds: Annotated[
+        float,
+        Field(
+            description="Longest retry-after the poster waits in-process; a longer one is returned to "
+            "the controller as RateLimited so it can requeue instead of blocking.",
+            ge=0,
+        ),
+    ] = 120.0
+    retry_backoff_seconds: Annotated[
+        float,
+        Field(description="Base of the capped, jittered exponential backoff after 5xx or drops.", ge=0),
+    ] = 1.0
+
 
 class RunnerSettings(BaseSettings):
     """The in-pod review runner (`review-operator runner`); command-line arguments override these."""

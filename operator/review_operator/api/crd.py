@@ -132,9 +132,8 @@ def _printer_columns() -> list[dict[str, Any]]:
     return [
         col("Repo", "string", ".spec.repository.name", description="Repository name"),
         col("PR", "integer", ".spec.pullRequest.number", description="Pull request number"),
-        # JSONPath cannot slice strings; the SHA column shows the full head SHA at priority 1
-        # (kubectl get -o wide) and the short form is in the object name.
-        col("SHA", "string", ".spec.pullRequest.headSha", priority=1, description="Head commit"),
+        # JSONPath cannot slice strings, so the short SHA comes from the label the webhook sets.
+        col("SHA", "string", r".metadata.labels.review-operator\.dev/sha", description="Head commit (short)"),
         col("Phase", "string", ".status.phase"),
         col("Reason", "string", ".status.reason"),
         col("Cost", "number", ".status.result.costUsd", description="Model spend in USD"),

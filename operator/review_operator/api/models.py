@@ -96,6 +96,8 @@ class ConditionStatus(StrEnum):
 
 
 class Repository(_Model):
+    """A GitHub repository."""
+
     owner: Annotated[str, _f("Repository owner (user or organisation login).", pattern=OWNER_PATTERN)]
     name: Annotated[str, _f("Repository name without the owner.", pattern=REPO_NAME_PATTERN)]
     id: Annotated[int, _f("GitHub's numeric repository id; stable across renames.", ge=1)]
@@ -106,6 +108,8 @@ class Repository(_Model):
 
 
 class PullRequest(_Model):
+    """The pull request as GitHub described it when the review was requested."""
+
     number: Annotated[int, _f("Pull request number.", ge=1, le=2**31 - 1)]
     head_sha: Annotated[
         str | None,
@@ -134,6 +138,8 @@ class PullRequest(_Model):
 
 
 class Trigger(_Model):
+    """The event that asked for the review."""
+
     event: Annotated[TriggerEvent, _f("Kind of event that asked for this review.")]
     action: Annotated[str, _f("The event's action, e.g. opened or synchronize.", max_length=64)] = ""
     delivery_id: Annotated[
@@ -152,6 +158,8 @@ class Trigger(_Model):
 
 
 class Overrides(_Model):
+    """Per-review limits."""
+
     model: Annotated[str | None, _f("Claude model for this review.", pattern=MODEL_PATTERN)] = None
     max_turns: Annotated[int | None, _f("Upper bound on agent turns.", alias="maxTurns", ge=1, le=200)] = None
     max_budget_usd: Annotated[
@@ -175,6 +183,8 @@ class Overrides(_Model):
 
 
 class Cancel(_Model):
+    """A request to stop the review."""
+
     reason: Annotated[CancelReason, _f("Why the review should stop.")]
     requested_at: Annotated[datetime, _f("When cancellation was requested.", alias="requestedAt")]
     delivery_id: Annotated[
@@ -183,6 +193,8 @@ class Cancel(_Model):
 
 
 class ReviewJobSpec(_Model):
+    """What to review: one pull request at one head commit, and the limits of the review."""
+
     repository: Annotated[Repository, _f("Repository holding the pull request.")]
     pull_request: Annotated[PullRequest, _f("The pull request under review.", alias="pullRequest")]
     installation_id: Annotated[
@@ -203,6 +215,8 @@ class ReviewJobSpec(_Model):
 
 
 class Condition(_Model):
+    """One observation of the ReviewJob, in the Kubernetes conditions convention."""
+
     type: Annotated[str, _f("Condition type, e.g. Admitted, PodReady, Posted.", pattern=REASON_PATTERN)]
     status: Annotated[ConditionStatus, _f("True, False or Unknown.")]
     reason: Annotated[str, _f("Machine-readable reason in CamelCase.", pattern=REASON_PATTERN)]
@@ -215,6 +229,8 @@ class Condition(_Model):
 
 
 class Tokens(_Model):
+    """Model token usage."""
+
     input: Annotated[int, _f("Input tokens billed.", ge=0)] = 0
     output: Annotated[int, _f("Output tokens billed.", ge=0)] = 0
     cache_read: Annotated[int, _f("Prompt-cache read tokens.", alias="cacheRead", ge=0)] = 0
@@ -222,6 +238,8 @@ class Tokens(_Model):
 
 
 class ResultSummary(_Model):
+    """What the review produced."""
+
     outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64)] = ""
     cost_usd: Annotated[float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0)] = 0
     turns: Annotated[int, _f("Agent turns used.", ge=0)] = 0
@@ -238,6 +256,8 @@ class ResultSummary(_Model):
 
 
 class Posting(_Model):
+    """Progress of posting the review to GitHub."""
+
     state: Annotated[PostingState, _f("Where posting the review stands.")] = PostingState.NOT_STARTED
     review_id: Annotated[int | None, _f("Id of the posted pull request review.", alias="reviewId")] = None
     review_url: Annotated[
@@ -252,6 +272,8 @@ class Posting(_Model):
 
 
 class ReviewJobStatus(_Model):
+    """How the review is going, written only by the controller."""
+
     phase: Annotated[Phase, _f("Lifecycle phase.")] = Phase.PENDING
     reason: Annotated[
         str | None,

@@ -1,0 +1,53 @@
+"""Deterministic names and labels: the basis of idempotency.
+
+A ReviewJob's name is a function of (repository id, PR number, head SHA) — or the `/review`
+comment id for command triggers — so a redelivered webhook hits AlreadyExists instead of creating
+a second review. A pod's name is a function of the ReviewJob and the attempt, so a controller that
+crashed after creating it finds it again instead of starting another one.
+"""
+
+from __future__ import annotations
+
+LABEL_PREFIX = "review-operator.dev"
+LABEL_REPOSITORY_ID = f"{LABEL_PREFIX}/repository-id"
+LABEL_PULL_REQUEST = f"{LABEL_PREFIX}/pull-request"
+LABEL_SHA = f"{LABEL_PREFIX}/sha"
+LABEL_REVIEWJOB = f"{LABEL_PREFIX}/reviewjob"
+LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "review-operator"
+SHORT_SHA = 12
+
+
+def reviewjob_name(
+    repository_id: int, pr_number: int, head_sha: str | None, comment_id: int | None = None
+) -> str:
+    """`pr-<repo id>-<number>-<sha12>`, or `pr-<repo id>-<number>-c<comment id>` for `/review` commands."""
+    if comment_id is not None:
+        return f"pr-{repository_id}-{pr_number}-c{comment_id}"
+    if not head_sha:
+        raise ValueError("a ReviewJob for a push needs a head SHA")
+    return f"pr-{repository_id}-{pr_number}-{head_sha[:SHORT_SHA].lower()}"
+
+
+def reviewjob_labels(repository_id: int, pr_number: int, head_sha: str | None) -> dict[str, str]:
+    """Labels that let the webhook and controller find every ReviewJob of one pull request."""
+    labels = {
+        LABEL_REPOSITORY_ID: str(repository_id),
+        LABEL_PULL_REQUEST: str(pr_number),
+        LABEL_MANAGED_BY: MANAGED_BY,
+    }
+    if head_sha:
+        labels[LABEL_SHA] = head_sha[:SHORT_SHA].lower()
+    return labels
+
+
+def pod_name(reviewjob: str, attempt: int) -> str:
+    """The review pod of one attempt (attempts count from 1)."""
+    return f"{reviewjob}-a{attempt}"
+
+
+def checkout_secret_name(reviewjob: str) -> str:
+    """The per-review Secret holding the read-only checkout token."""
+    return f"{reviewjob}-checkout"

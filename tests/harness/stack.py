@@ -1,0 +1,88 @@
+"""The review-operator processes (webhook, controller) run as host processes against a control plane.
+
+Used by `make dev` and by end-to-end tests. Each process gets its own log file, its own process
+group and a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from tests.harness.controlplane import ComponentError, ControlPlane
+
+NAMESPACE = "review-operator"
+
+
+@dataclass
+class _Child:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log: IO[bytes]
+
+
+@dataclass
+class DevStack:
+    plane: ControlPlane
+    workdir: Path
+    namespace: str = NAMESPACE
+    env: dict[str, str] = field(default_factory=dict)
+    children: list[_Child] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.plane.kubectl("create", "namespace", self.namespace, check=False)
+        self.plane.kubectl(
+            "label",
+            "namespace",
+            self.namespace,
+            "--overwrite",
+            "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/enforce-version=latest",
+        )
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> _Child:
+        log_path = self.workdir / f"{name}.log"
+        log = log_path.open("ab")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "review_operator.cli", *args],
+            env={**self.plane.env(), "REVIEWOP_NAMESPACE": self.namespace, **self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child = _Child(name, popen, log_path, log)
+        self.children.append(child)
+        return child
+
+    def hints(self) -> str:
+        return "\n".join(self.lines)
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            if child.popen.poll() is not None:
+                raise ComponentError(
+                    f"{child.name} exited with code {child.popen.returncode}; see {child.log_path}"
+                )
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.popen.pid, signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.popen.pid, signal.SIGKILL)
+                child.popen.wait(timeout=5)
+            child.log.close()
+        self.children.clear()
