@@ -20,6 +20,12 @@ def _runner(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _checkout(args: argparse.Namespace) -> int:
+    from review_operator.github.checkout_cli import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(prog="review-operator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -32,6 +38,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     add_runner_arguments(sub.add_parser("runner", help="review one PR inside a review pod (see README)"))
     handlers["runner"] = _runner
+
+    from review_operator.github.checkout_cli import add_checkout_arguments
+
+    add_checkout_arguments(
+        sub.add_parser("checkout", help="fetch a PR's head and base commits read-only (init container)")
+    )
+    handlers["checkout"] = _checkout
     return parser, handlers
 
 

@@ -71,16 +71,24 @@ def _auth_env(token: str | None) -> dict[str, str]:
     return env
 
 
-def _classify(stderr: str, head_sha: str) -> str:
+def _classify(stderr: str, head_sha: str) -> tuple[str, str]:
     text = stderr.lower()
-    if any(s in text for s in ("authentication failed", "401", "403", "terminal prompts disabled")):
-        return "the repository token was rejected (revoked, expired, or not valid for this repository)"
-    if any(s in text for s in ("not our ref", "couldn't find remote ref", "no such remote ref", "404")):
-        return f"commit {head_sha[:12]} (or the base commit) was not found in the repository"
-    if "repository not found" in text:
-        return "the repository was not found (or the token cannot see it)"
+    # Commit checks first: a SHA in the message may contain "401" or "404".
+    if any(s in text for s in ("not our ref", "couldn't find remote ref", "no such remote ref")):
+        return (
+            "CommitNotFound",
+            f"commit {head_sha[:12]} (or the base commit) was not found in the repository",
+        )
+    auth_signs = ("authentication failed", "returned error: 401", "returned error: 403", "terminal prompts")
+    if any(s in text for s in (*auth_signs, "could not read username")):
+        return (
+            "Unauthorized",
+            "the repository token was rejected (revoked, expired, or not for this repository)",
+        )
+    if "repository not found" in text or "returned error: 404" in text:
+        return "CommitNotFound", "the repository was not found (or the token cannot see it)"
     last = scrub_token_shapes(stderr.strip().splitlines()[-1]) if stderr.strip() else "no output"
-    return f"git failed: {last[:300]}"
+    return "GitFailed", f"git failed: {last[:300]}"
 
 
 def _git(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float, what: str, sha: str) -> None:
@@ -89,9 +97,10 @@ def _git(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float, wha
             ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        raise CheckoutError(f"{what} timed out after {timeout:.0f}s") from None
+        raise CheckoutError(f"{what} timed out after {timeout:.0f}s", "Timeout") from None
     if proc.returncode != 0:
-        raise CheckoutError(f"{what}: {_classify(proc.stderr, sha)}")
+        reason, message = _classify(proc.stderr, sha)
+        raise CheckoutError(f"{what}: {message}", reason)
 
 
 def _size(path: Path) -> int:
@@ -100,7 +109,7 @@ def _size(path: Path) -> int:
 
 def _check_size(path: Path, limit: int, what: str) -> None:
     if _size(path) > limit:
-        raise CheckoutError(f"{what} exceed the size limit of {limit} bytes")
+        raise CheckoutError(f"{what} exceed the size limit of {limit} bytes", "TooLarge")
 
 
 def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:

@@ -6,6 +6,8 @@ URL with credentials, so they are safe to log, to put on a ReviewJob and to show
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from githubkit.exception import (
     GitHubException,
     RateLimitExceeded,
@@ -47,7 +49,23 @@ class Rejected(GitHubError):
 
 
 class CheckoutError(GitHubError):
-    """The checkout failed (missing commit, revoked token, size limit); the message says which."""
+    """The checkout failed; `reason` is machine-readable (the init container's exit code maps to it)."""
+
+    EXIT_CODES: ClassVar[dict[str, int]] = {
+        "GitFailed": 2,
+        "Unauthorized": 3,
+        "CommitNotFound": 4,
+        "TooLarge": 5,
+        "Timeout": 6,
+    }
+
+    def __init__(self, message: str, reason: str = "GitFailed") -> None:
+        super().__init__(message)
+        self.reason = reason if reason in self.EXIT_CODES else "GitFailed"
+
+    @property
+    def exit_code(self) -> int:
+        return self.EXIT_CODES[self.reason]
 
 
 def status_of(exc: GitHubException) -> int | None:

@@ -1,0 +1,135 @@
+"""`review-operator checkout` (the init container) over git smart HTTP with the scoped token."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from review_operator.github import make_github
+from tests.github_double import fixtures
+from tests.github_double.fixtures import World, make_job, settings_for
+
+pytestmark = pytest.mark.integration
+openapi, app_key, world = fixtures.openapi, fixtures.app_key, fixtures.world
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_checkout(
+    world: World, token_file: Path, workspace: Path, *extra: str, head: str | None = None
+) -> Run:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(workspace.parent),
+        "REVIEWOP_GITHUB_API_URL": world.double.url,
+        "REVIEWOP_CHECKOUT_REPOSITORY": "octo-org/hello-world",
+        "REVIEWOP_CHECKOUT_HEAD_SHA": head or world.built.head_sha,
+        "REVIEWOP_CHECKOUT_BASE_SHA": world.built.base_sha,
+        "REVIEWOP_CHECKOUT_TOKEN_FILE": str(token_file),
+        "REVIEWOP_CHECKOUT_WORKSPACE": str(workspace),
+        "REVIEWOP_CHECKOUT_TERMINATION_MESSAGE_PATH": str(workspace.parent / "termination-log"),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "review_operator.cli",
+        "checkout",
+        *extra,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return Run(proc.returncode, out.decode(), err.decode())
+
+
+async def mint_to_file(world: World, tmp_path: Path, repo_name: str = "hello-world") -> tuple[str, Path]:
+    target = world.repo if repo_name == "hello-world" else world.other
+    token = await make_github(settings_for(world)).mint_checkout_token(make_job(world, repo=target))
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    token_file = secret_dir / "token"
+    token_file.write_text(token.token.get_secret_value())
+    return token.token.get_secret_value(), token_file
+
+
+def git(workspace: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=workspace, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def assert_token_nowhere(token: str, root: Path) -> None:
+    spellings = [token.encode(), base64.b64encode(f"x-access-token:{token}".encode())]
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(s in data for s in spellings), f"token found in {path}"
+
+
+async def test_checkout_fetches_head_and_base_with_the_scoped_token_and_leaves_no_token(
+    world: World, tmp_path: Path
+) -> None:
+    token, token_file = await mint_to_file(world, tmp_path)
+    workspace = tmp_path / "workspace" / "repo"
+    result = await run_checkout(world, token_file, workspace)
+
+    assert result.code == 0, result.stderr
+    assert git(workspace, "rev-parse", "HEAD") == world.built.head_sha
+    assert git(workspace, "rev-parse", "--is-shallow-repository") == "true"
+    git(workspace, "cat-file", "-e", f"{world.built.base_sha}^{{commit}}")  # base present for the diff
+    assert "changed 10" in (workspace / "app.py").read_text()
+    config = (workspace / ".git" / "config").read_text()
+    assert "extraheader" not in config.lower() and token not in config and "[remote" not in config
+    assert_token_nowhere(token, workspace)
+    assert token not in result.stdout + result.stderr
+    fetches = world.double.calls("POST", r"/octo-org/hello-world\.git/git-upload-pack$")
+    assert fetches and all(r.status == 200 for r in fetches)
+
+
+async def test_checkout_with_a_revoked_token_fails_clearly(world: World, tmp_path: Path) -> None:
+    token, token_file = await mint_to_file(world, tmp_path)
+    world.double.revoke_all()
+    workspace = tmp_path / "workspace" / "repo"
+    result = await run_checkout(world, token_file, workspace)
+
+    assert result.code == 3
+    assert "token was rejected" in result.stderr
+    assert token not in result.stderr
+    assert list(workspace.iterdir()) == []
+    assert (tmp_path / "workspace" / "termination-log").read_text().startswith("Unauthorized:")
+
+
+async def test_checkout_token_for_another_repository_is_refused(world: World, tmp_path: Path) -> None:
+    _, token_file = await mint_to_file(world, tmp_path, repo_name="other")
+    result = await run_checkout(world, token_file, tmp_path / "workspace" / "repo")
+    assert result.code == 3
+
+
+async def test_checkout_of_a_missing_commit_fails_clearly(world: World, tmp_path: Path) -> None:
+    _, token_file = await mint_to_file(world, tmp_path)
+    result = await run_checkout(world, token_file, tmp_path / "workspace" / "repo", head="0" * 40)
+    assert result.code == 4, result.stderr
+    assert "was not found" in result.stderr
+
+
+async def test_checkout_over_the_size_limit_fails_and_leaves_nothing(world: World, tmp_path: Path) -> None:
+    _, token_file = await mint_to_file(world, tmp_path)
+    workspace = tmp_path / "workspace" / "repo"
+    result = await run_checkout(world, token_file, workspace, "--max-bytes", "2000")
+    assert result.code == 5
+    assert "size limit" in result.stderr
+    assert list(workspace.iterdir()) == []
