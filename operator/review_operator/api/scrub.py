@@ -11,6 +11,7 @@ Two layers, because either alone misses something: the exact values of credentia
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 
@@ -66,7 +67,7 @@ class Scrubber:
                 continue
             values.add(value)
             # A secret file often ends up JSON-escaped in logs; redact that spelling too.
-            values.add(value.encode("unicode_escape").decode())
+            values.add(json.dumps(value)[1:-1])
         # Longest first, so a secret containing another is replaced whole.
         ordered = sorted(values, key=len, reverse=True)
         self._values = tuple(ordered)

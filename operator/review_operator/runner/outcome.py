@@ -12,7 +12,7 @@ termination message is lost):
 | 12   | budget_exceeded   | the agent hit the USD budget                                   |
 | 20   | rate_limited      | API 429/529/5xx after the CLI's retries; retryable             |
 | 21   | unauthorized      | API 401/403: the model credential is wrong; never retried      |
-| 30   | timeout           | wall-clock timeout or SIGTERM                                   |
+| 30   | timeout           | wall-clock timeout or SIGTERM                                  |
 | 40   | checkout_failed   | no usable checkout, or the diff could not be computed          |
 """
 
