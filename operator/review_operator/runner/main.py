@@ -28,7 +28,7 @@ from review_operator.runner.args import add_runner_arguments, overrides
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
 from review_operator.runner.guard import AuditTrail, Roots, make_hooks
 from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
-from review_operator.runner.procs import stop_children
+from review_operator.runner.procs import signal_children, stop_children
 from review_operator.runner.progress import Progress
 from review_operator.runner.workspace import (
     SYSTEM_PROMPT,
@@ -114,29 +114,33 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         environ=environ,
     )
     state = RunState()
-    terminated = False
+    stop_reason = ""
     # An anyio scope (not a bare task.cancel) so the SDK's shielded close still escalates to kill.
-    scope = anyio.CancelScope(deadline=anyio.current_time() + settings.timeout_seconds)
+    scope = anyio.CancelScope()
 
-    def on_sigterm() -> None:
-        nonlocal terminated
-        terminated = True
+    def stop(reason: str) -> None:
+        nonlocal stop_reason
+        stop_reason = stop_reason or reason
+        # SIGTERM the CLI first: it exits at once, while the SDK's polite close waits for it
+        # seconds longer than the pod's grace period can spare.
+        signal_children(signal.SIGTERM)
         scope.cancel()
 
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    loop.add_signal_handler(signal.SIGTERM, stop, "terminated by SIGTERM")
+    timer = loop.call_later(settings.timeout_seconds, stop, f"timed out after {settings.timeout_seconds:g}s")
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
         with scope:
             await run_agent(user_prompt(context_dir, selection), options, state, progress)
     finally:
+        timer.cancel()
         loop.remove_signal_handler(signal.SIGTERM)
         leftover = await asyncio.to_thread(stop_children)
         if leftover:
             progress({"event": "stopped_children", "pids": leftover})
-    if scope.cancel_called and state.result is None:
-        why = "terminated by SIGTERM" if terminated else f"timed out after {settings.timeout_seconds:g}s"
-        state.stopped = Classified(Outcome.TIMEOUT, why)
+    if stop_reason and state.result is None:
+        state.stopped = Classified(Outcome.TIMEOUT, stop_reason)
     return assemble(
         _facts(state),
         stopped=state.stopped,

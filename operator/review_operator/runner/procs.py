@@ -43,6 +43,15 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def signal_children(sig: int = signal.SIGTERM) -> list[int]:
+    """Sends `sig` to every child without waiting; returns the pids signalled."""
+    pids = child_pids()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return pids
+
+
 def stop_children(grace_s: float = 3.0) -> list[int]:
     """SIGTERM every child, SIGKILL what is still alive after `grace_s`; returns the pids found."""
     pids = child_pids()
