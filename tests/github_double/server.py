@@ -68,7 +68,7 @@ class Fault:
     path_re: re.Pattern[str]
     remaining: int
     status: int = 502
-    retry_after: int = 1
+    retry_after: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,9 @@ class GitHubDouble:
         self.faults.append(Fault("drop", method, re.compile(path), count))
 
     def rate_limit_next(
-        self, method: str, path: str, count: int = 1, retry_after: int = 1, status: int = 403
+        self, method: str, path: str, count: int = 1, retry_after: int | None = 1, status: int = 403
     ) -> None:
+        """Secondary rate limit; `retry_after=None` sends no Retry-After header (GitHub does that too)."""
         self.faults.append(Fault("rate_limit", method, re.compile(path), count, status, retry_after))
 
     def count(self, method: str, path: str) -> int:
@@ -180,7 +181,8 @@ class GitHubDouble:
             response = _error(
                 fault.status, "You have exceeded a secondary rate limit. Please wait a few minutes."
             )
-            response.headers["Retry-After"] = str(fault.retry_after)
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = str(fault.retry_after)
         else:
             request[JSON_BODY] = body
             response = await handler(request)

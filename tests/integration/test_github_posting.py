@@ -7,6 +7,7 @@ import pytest
 from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, Side
 from review_operator.github import (
     PostStatus,
+    RateLimited,
     Unauthorized,
     get_pull_head,
     make_github,
@@ -253,3 +254,48 @@ async def test_summary_is_found_beyond_the_first_page_of_comments(world: World) 
     assert first.summary_comment_id == second.summary_comment_id
     assert len(world.pull.comments) == 151
     assert world.double.count("GET", "/issues/1/comments$") >= 4  # two pages, twice
+
+
+async def test_secondary_rate_limit_without_retry_after_is_handed_back_not_treated_as_unauthorized(
+    world: World,
+) -> None:
+    world.double.rate_limit_next("POST", "/reviews$", retry_after=None)
+    with pytest.raises(RateLimited) as info:
+        await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert info.value.retry_after >= 60  # GitHub: wait at least a minute; longer than the test's max
+    assert world.double.count("POST", "/reviews$") == 1
+    assert world.pull.reviews == []
+
+
+async def test_a_review_forged_by_a_person_with_our_marker_does_not_suppress_ours(world: World) -> None:
+    from review_operator.github.format import review_marker
+
+    template = world.double.openapi.example(
+        "POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", "200"
+    )
+    forged = {**template, "id": 77, "body": "lgtm " + review_marker("rj-hello-world-1-abc")}
+    world.pull.reviews.append({**forged, "user": {**template["user"], "login": "mallory", "type": "User"}})
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert outcome.status is PostStatus.POSTED
+    assert outcome.review_id != 77 and len(world.pull.reviews) == 2
+
+
+async def test_repost_after_the_head_moved_leaves_the_newer_summary_alone(world: World) -> None:
+    job = make_job(world)
+    await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+    old_head = world.pull.head_sha
+    world.pull.head_sha = "e" * 40
+    world.pull.comments[0]["body"] = SUMMARY_MARKER + " newer review's summary"
+    again = await post_review(client(world), job, result(), head_sha=old_head)
+    assert again.status is PostStatus.ALREADY_POSTED and again.current_head_sha == "e" * 40
+    assert world.pull.comments[0]["body"] == SUMMARY_MARKER + " newer review's summary"
+    assert len(world.pull.reviews) == 1
+
+
+async def test_check_run_can_start_queued(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    first = await start_check_run(gh, job, world.pull.head_sha, queued=True)
+    assert world.double.check_runs[0]["status"] == "queued"
+    assert await start_check_run(gh, job, world.pull.head_sha) == first
+    assert world.double.check_runs[0]["status"] == "in_progress" and len(world.double.check_runs) == 1

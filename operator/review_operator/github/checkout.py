@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -91,20 +93,56 @@ def _classify(stderr: str, head_sha: str) -> tuple[str, str]:
     return "GitFailed", f"git failed: {last[:300]}"
 
 
-def _git(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float, what: str, sha: str) -> None:
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise CheckoutError(f"{what} timed out after {timeout:.0f}s", "Timeout") from None
-    if proc.returncode != 0:
-        reason, message = _classify(proc.stderr, sha)
-        raise CheckoutError(f"{what}: {message}", reason)
+@dataclass(frozen=True)
+class _Git:
+    """Runs git in the workspace with a deadline and, for fetches, a size watchdog."""
+
+    cwd: Path
+    timeout: float
+    head_sha: str
+    max_bytes: int
+
+    def run(self, args: list[str], *, env: dict[str, str], what: str, watch: bool = False) -> None:
+        deadline = time.monotonic() + self.timeout
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                ["git", *args],
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            try:
+                while proc.poll() is None:
+                    if time.monotonic() > deadline:
+                        raise CheckoutError(f"{what} timed out after {self.timeout:.0f}s", "Timeout")
+                    # Checked while the pack streams in, so a huge repository is cut off early.
+                    if watch and _size(self.cwd / ".git") > self.max_bytes:
+                        raise CheckoutError(
+                            f"{what}: the size limit of {self.max_bytes} bytes was exceeded", "TooLarge"
+                        )
+                    time.sleep(0.2)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+        if proc.returncode != 0:
+            reason, message = _classify(stderr, self.head_sha)
+            raise CheckoutError(f"{what}: {message}", reason)
 
 
 def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size  # noqa: PTH118 - hot loop
+            except FileNotFoundError:  # git renames temporary packs while we look
+                continue
+    return total
 
 
 def _check_size(path: Path, limit: int, what: str) -> None:
@@ -114,14 +152,13 @@ def _check_size(path: Path, limit: int, what: str) -> None:
 
 def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     plain, authed = _auth_env(None), _auth_env(token)
-    run = {"cwd": req.workspace, "timeout": req.timeout_seconds, "sha": req.head_sha}
-    _git(["init", "-q", "--template=", "."], env=plain, what="git init", **run)  # type: ignore[arg-type]
+    git = _Git(req.workspace, req.timeout_seconds, req.head_sha, req.max_bytes)
+    git.run(["init", "-q", "--template=", "."], env=plain, what="git init")
     wants = [req.head_sha] + ([req.base_sha] if req.base_sha and req.base_sha != req.head_sha else [])
     fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head", "--depth=1"]
-    _git([*fetch, req.git_url, *wants], env=authed, what="git fetch", **run)  # type: ignore[arg-type]
+    git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=True)
     _check_size(req.workspace / ".git", req.max_bytes, "the fetched commits")
-    checkout_args = ["checkout", "-q", "--detach", req.head_sha]
-    _git(checkout_args, env=plain, what="git checkout", **run)  # type: ignore[arg-type]
+    git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout")
     _check_size(req.workspace, req.max_bytes, "the checkout and its objects")
 
 

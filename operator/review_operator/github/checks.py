@@ -61,9 +61,9 @@ async def _upsert(gh: RepoClient, job: ReviewJob, head_sha: str, fields: dict[st
     return run_id
 
 
-async def start(gh: RepoClient, job: ReviewJob, head_sha: str) -> int:
-    """Marks the review as in progress (creating the check run once)."""
-    return await _upsert(gh, job, head_sha, {"status": "in_progress"})
+async def start(gh: RepoClient, job: ReviewJob, head_sha: str, *, queued: bool = False) -> int:
+    """Shows the review as queued or in progress (creating the check run once, then updating it)."""
+    return await _upsert(gh, job, head_sha, {"status": "queued" if queued else "in_progress"})
 
 
 def _now() -> str:

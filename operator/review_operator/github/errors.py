@@ -68,8 +68,16 @@ class CheckoutError(GitHubError):
         return self.EXIT_CODES[self.reason]
 
 
-def status_of(exc: GitHubException) -> int | None:
-    return exc.response.status_code if isinstance(exc, RequestFailed) else None
+# GitHub sometimes answers a secondary rate limit with 403/429 and neither retry-after nor
+# x-ratelimit-remaining; its docs then say to wait at least a minute.
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+
+def _mentions_rate_limit(exc: RequestFailed) -> bool:
+    try:
+        return "rate limit" in exc.response.raw_response.text.lower()
+    except (UnicodeDecodeError, RuntimeError):
+        return False
 
 
 def translate(exc: GitHubException, operation: str) -> GitHubError:
@@ -81,6 +89,9 @@ def translate(exc: GitHubException, operation: str) -> GitHubError:
         status = exc.response.status_code
         if status == 401:
             return Unauthorized(f"{operation}: GitHub answered 401 (credential revoked or expired)")
+        if status == 429 or (status == 403 and _mentions_rate_limit(exc)):
+            wait = DEFAULT_RATE_LIMIT_WAIT
+            return RateLimited(f"{operation}: rate limited ({status}), retry after {wait:.0f}s", wait)
         if status == 403:
             return Unauthorized(f"{operation}: GitHub answered 403 (credential lacks permission)")
         if status == 404:

@@ -84,6 +84,15 @@ async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
     return diff_index(await call("list pull request files", files))
 
 
+def _ours(gh: RepoClient, user_type: str | None) -> bool:
+    """Markers count only on objects an App wrote: a person could paste one to suppress a review.
+
+    With a personal access token the author is a person, so the check cannot apply (one reason the
+    token is the less safe mode).
+    """
+    return not gh.app_mode or user_type == "Bot"
+
+
 async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
     """The review carrying this ReviewJob's marker, if one was posted (by any earlier attempt)."""
     owner, repo, number = pr_coordinates(job)
@@ -94,7 +103,7 @@ async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
         async for r in gh.github.rest.paginate(
             gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
         ):
-            if has_review_marker(r.body, key):
+            if has_review_marker(r.body, key) and _ours(gh, None if r.user is None else r.user.type):
                 return _Review(r.id, r.html_url)
         return None
 
@@ -115,8 +124,7 @@ async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
             per_page=100,
         ):
             body = None if isinstance(c.body, Unset) else c.body
-            user_type = None if c.user is None else c.user.type
-            if is_summary(body) and (not gh.app_mode or user_type == "Bot"):
+            if is_summary(body) and _ours(gh, None if c.user is None else c.user.type):
                 return int(c.id)
         return None
 
@@ -171,6 +179,9 @@ async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, h
         review = await _create_review(gh, job, result, head_sha, inline, outside)
         status = PostStatus.POSTED
         log.info("posted review", extra={"reviewjob": key, "review_id": review.id})
+    elif (current := await get_pull_head(gh, job)) != head_sha:
+        # Posted earlier and the PR moved on since: the summary now belongs to a newer review.
+        return PostOutcome(status, review_id=review.id, review_url=review.html_url, current_head_sha=current)
     summary = format_summary(
         key, result, head_sha, review_url=review.html_url, inline=len(inline), outside_diff=len(outside)
     )
