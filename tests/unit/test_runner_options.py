@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from review_operator.config import RunnerSettings
-from review_operator.runner.agent import build_options, cli_env
+from review_operator.runner.agent import build_options, cli_env, fit_retries
 
 
 async def _noop(*_: object) -> dict[str, object]:
@@ -51,3 +51,12 @@ def test_options_offer_only_read_tools_and_load_no_settings(tmp_path: Path) -> N
     assert (opts.model, opts.max_turns, opts.max_budget_usd, opts.cli_path) == ("m", 7, 1.5, "/x/claude")
     assert opts.cwd == str(tmp_path)
     assert opts.hooks is not None and set(opts.hooks) == {"PreToolUse", "PostToolUse"}
+
+
+def test_retries_are_reduced_until_their_backoff_fits_the_timeout() -> None:
+    assert fit_retries(3, 900) == 3
+    assert fit_retries(10, 900) == 10
+    assert fit_retries(10, 10) == 3  # 0.5 + 1 + 2 = 3.5 s ≤ 5 s; a fourth (4 s) would not fit
+    assert fit_retries(5, 0.5) == 0
+    env = cli_env(RunnerSettings(max_retries=10, timeout_seconds=10), Path("/c"), {})
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "3"

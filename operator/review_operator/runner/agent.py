@@ -49,6 +49,24 @@ class RunState:
     tool_calls: list[str] = field(default_factory=list)
 
 
+# The CLI's retry backoff: 0.5 s doubling per attempt, capped at 32 s (retry-after may stretch it).
+_BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 32.0
+
+
+def fit_retries(max_retries: int, timeout_s: float) -> int:
+    """The largest retry count ≤ `max_retries` whose backoff uses at most half of the timeout.
+
+    Half, because the attempts themselves and the review after a successful retry need time too.
+    """
+    spent, fitting = 0.0, 0
+    for attempt in range(max_retries):
+        spent += min(_BACKOFF_BASE_S * 2**attempt, _BACKOFF_CAP_S)
+        if spent > timeout_s / 2:
+            break
+        fitting = attempt + 1
+    return fitting
+
+
 def cli_env(settings: RunnerSettings, config_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The CLI's environment: quiet, bounded retries, config in the workspace, no foreign secrets."""
     env = {
@@ -57,7 +75,7 @@ def cli_env(settings: RunnerSettings, config_dir: Path, environ: Mapping[str, st
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CONFIG_DIR": str(config_dir),
-        "CLAUDE_CODE_MAX_RETRIES": str(settings.max_retries),
+        "CLAUDE_CODE_MAX_RETRIES": str(fit_retries(settings.max_retries, settings.timeout_seconds)),
     }
     if settings.anthropic_api_key is not None:
         env["ANTHROPIC_API_KEY"] = settings.anthropic_api_key.get_secret_value()

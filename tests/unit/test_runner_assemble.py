@@ -1,0 +1,96 @@
+"""From the CLI's final result to the ReviewResult: classification, parsing, summary, scrubbing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from review_operator.api.result import Finding, Outcome, ReviewResult, Severity
+from review_operator.api.scrub import Scrubber
+from review_operator.config import RunnerSettings
+from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
+from review_operator.runner.diff import FileDiff, Selection
+from review_operator.runner.main import build_scrubber
+from review_operator.runner.outcome import Classified
+
+SELECTION = Selection(
+    reviewed=[FileDiff(path="a.py", old_path="a.py", patch="", right=frozenset({1, 2}))],
+    skipped=[("yarn.lock", "lockfile"), ("b.py", "file cap"), ("c.lock", "lockfile")],
+)
+LIMITS = Limits(Severity.LOW, 0.5, 10)
+
+
+def _assemble(facts: RunFacts, stopped: Classified | None = None) -> ReviewResult:
+    return assemble(
+        facts,
+        stopped=stopped,
+        selection=SELECTION,
+        limits=LIMITS,
+        tools={"Read": 2},
+        denied=1,
+        duration_ms=5,
+        retry_after_s=3.0,
+    )
+
+
+def _answer(*findings: dict[str, object]) -> str:
+    return json.dumps({"summary": "Looks fine.", "findings": list(findings)})
+
+
+def test_successful_run_keeps_commentable_findings_and_reports_skips_and_tools() -> None:
+    result = _assemble(
+        RunFacts(
+            subtype="success",
+            text=_answer({"path": "a.py", "line": 2, "severity": "high", "confidence": 0.8}),
+        )
+    )
+    assert result.outcome is Outcome.SUCCESS
+    assert [(f.path, f.line) for f in result.findings] == [("a.py", 2)]
+    assert result.skipped == 3 and result.skipped_files == ["yarn.lock", "b.py", "c.lock"]
+    assert "Not reviewed: 3 file(s) (file cap: 1, lockfile: 2)." in result.summary
+    assert "denied 1 call" in result.summary
+    assert result.retry_after_s is None  # only meaningful for rate limits
+
+
+def test_error_result_with_success_subtype_is_classified_by_status() -> None:
+    result = _assemble(
+        RunFacts(subtype="success", is_error=True, api_error_status=429, text="API Error: 429")
+    )
+    assert result.outcome is Outcome.RATE_LIMITED and result.retry_after_s == 3.0
+    assert result.findings == []
+
+
+def test_garbled_answer_becomes_agent_error() -> None:
+    result = _assemble(RunFacts(subtype="success", text="I could not decide."))
+    assert result.outcome is Outcome.AGENT_ERROR and "unusable final answer" in result.error
+
+
+def test_stop_reason_wins_and_a_missing_result_is_an_agent_error() -> None:
+    assert _assemble(RunFacts(), Classified(Outcome.TIMEOUT, "t")).outcome is Outcome.TIMEOUT
+    assert _assemble(RunFacts()).outcome is Outcome.AGENT_ERROR
+
+
+def test_scrub_result_redacts_every_text_and_keeps_field_limits() -> None:
+    secret = "sekrit-value-123456"
+    result = ReviewResult(
+        outcome=Outcome.SUCCESS,
+        summary=secret * 400,
+        error=f"x {secret}",
+        findings=[Finding(path="a.py", line=1, title=f"t {secret}", body=secret, suggestion=secret)],
+        skipped_files=[f"{secret}.txt"],
+    )
+    clean = scrub_result(result, Scrubber([secret]))
+    dumped = clean.model_dump_json()
+    assert secret not in dumped
+    assert len(clean.summary) <= 8000
+    ReviewResult.model_validate(json.loads(dumped))
+
+
+def test_scrubber_knows_env_credentials_and_mounted_secret_files(tmp_path: Path) -> None:
+    mounted = tmp_path / "key"
+    mounted.write_text("line-one-secret-aaaa\nline-two-secret-bbbb\n")
+    scrubber = build_scrubber(
+        RunnerSettings(secret_files=[mounted]), {"SOME_API_TOKEN": "env-secret-cccc", "HOME": "/root/home"}
+    )
+    out = scrubber.scrub("line-one-secret-aaaa line-two-secret-bbbb env-secret-cccc /root/home")
+    assert out == "[REDACTED] [REDACTED] [REDACTED] /root/home"
