@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -76,7 +75,7 @@ async def mint_token(
     data = d.openapi.example("POST", op.template, "201")
     data.update(
         token=token,
-        expires_at=s.now_iso(timedelta(hours=1)),
+        expires_at=s.now_iso(d.token_lifetime),
         permissions=perms,
         repository_selection="selected",
     )

@@ -14,6 +14,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,6 +97,9 @@ class GitHubDouble:
         self.violations: list[str] = []
         self.faults: list[Fault] = []
         self.jwt_accepted = 0
+        self.token_lifetime = timedelta(hours=1)
+        # Called with each processed request, e.g. to kill the client mid-way (a simulated crash).
+        self.after_request: list[Callable[[Recorded], None]] = []
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -186,7 +190,10 @@ class GitHubDouble:
         else:
             request[JSON_BODY] = body
             response = await handler(request)
-        self.requests.append(Recorded(method, path, response.status, time.monotonic(), body))
+        recorded = Recorded(method, path, response.status, time.monotonic(), body)
+        self.requests.append(recorded)
+        for hook in self.after_request:
+            hook(recorded)
         if self._take_fault("drop", method, path) is not None and request.transport is not None:
             request.transport.abort()  # processed, but the client never sees the answer
         return response

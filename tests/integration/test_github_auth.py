@@ -104,3 +104,14 @@ def test_factory_refuses_to_start_without_credentials() -> None:
 
     with pytest.raises(GitHubError):
         GitHubClientFactory(GitHubSettings(api_url="http://127.0.0.1:1"))
+
+
+async def test_checkout_token_close_to_expiry_is_replaced(world: World) -> None:
+    from datetime import timedelta
+
+    world.double.token_lifetime = timedelta(minutes=10)  # shorter than the minimum a pod needs
+    factory = make_github(settings_for(world))
+    first = await factory.mint_checkout_token(make_job(world))
+    second = await factory.mint_checkout_token(make_job(world))
+    assert first.token.get_secret_value() != second.token.get_secret_value()
+    assert len(world.double.mints) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, Side
@@ -172,6 +174,7 @@ async def test_revoked_token_fails_closed_without_a_retry_storm(world: World) ->
         await post_review(gh, make_job(world), result(), head_sha=world.pull.head_sha)
 
     assert "401" in str(info.value)
+    assert not any(token in str(info.value) for token in world.double.grants)
     assert len(world.double.requests) - before == 1
     assert world.pull.reviews == [] and world.pull.comments == []
 
@@ -299,3 +302,24 @@ async def test_check_run_can_start_queued(world: World) -> None:
     assert world.double.check_runs[0]["status"] == "queued"
     assert await start_check_run(gh, job, world.pull.head_sha) == first
     assert world.double.check_runs[0]["status"] == "in_progress" and len(world.double.check_runs) == 1
+
+
+async def test_process_killed_right_after_the_review_post_does_not_duplicate_on_restart(world: World) -> None:
+    job = make_job(world)
+    task = asyncio.create_task(post_review(client(world), job, result(), head_sha=world.pull.head_sha))
+
+    def kill_after_review_post(request: object) -> None:
+        if getattr(request, "method", "") == "POST" and getattr(request, "path", "").endswith("/reviews"):
+            task.cancel()  # the controller dies before it can record anything
+
+    world.double.after_request.append(kill_after_review_post)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    world.double.after_request.clear()
+    assert len(world.pull.reviews) == 1 and world.pull.comments == []
+
+    restarted = await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+    assert restarted.status is PostStatus.ALREADY_POSTED
+    assert restarted.review_id == world.pull.reviews[0]["id"]
+    assert len(world.pull.reviews) == 1 and len(world.pull.comments) == 1
+    assert world.double.count("POST", "/reviews$") == 1

@@ -111,6 +111,8 @@ class ContentLimiter:
 
     per_minute: int = 80
     per_hour: int = 500
+    minute: float = 60.0  # window lengths, shortened in tests
+    hour: float = 3600.0
     _stamps: list[float] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -119,15 +121,16 @@ class ContentLimiter:
         async with self._lock:
             while True:
                 now = loop.time()
-                self._stamps = [t for t in self._stamps if now - t < 3600]
-                last_minute = [t for t in self._stamps if now - t < 60]
+                self._stamps = [t for t in self._stamps if now - t < self.hour]
+                last_minute = [t for t in self._stamps if now - t < self.minute]
                 if len(last_minute) < self.per_minute and len(self._stamps) < self.per_hour:
                     self._stamps.append(now)
                     return
-                oldest = (
-                    last_minute[0] + 60 if len(last_minute) >= self.per_minute else self._stamps[0] + 3600
-                )
-                await asyncio.sleep(max(oldest - now, 0.05))
+                if len(last_minute) >= self.per_minute:
+                    free_at = last_minute[0] + self.minute
+                else:
+                    free_at = self._stamps[0] + self.hour
+                await asyncio.sleep(max(free_at - now, 0.01))
 
 
 class GitHubClientFactory:
