@@ -41,11 +41,14 @@ async def _bench(root: Path) -> list[tuple[str, float, str]]:
     api = FakeAnthropicAPI(
         [
             tool("Read", file_path="a.py"),
-            text(review_json("ok", [{"path": "a.py", "line": 1, "severity": "low", "title": "t", "body": "b"}])),
+            text(
+                review_json("ok", [{"path": "a.py", "line": 1, "severity": "low", "title": "t", "body": "b"}])
+            ),
         ]
     )
     peak = 0
     started = 0.0
+    samplers: list[asyncio.Future[None]] = []
 
     async def sample(proc: asyncio.subprocess.Process) -> None:
         nonlocal peak
@@ -56,7 +59,7 @@ async def _bench(root: Path) -> list[tuple[str, float, str]]:
                 peak = max(peak, _tree_rss_kib(proc.pid))
                 await asyncio.sleep(0.02)
 
-        asyncio.ensure_future(loop())
+        samplers.append(asyncio.ensure_future(loop()))
 
     async with api:
         started = asyncio.get_running_loop().time()

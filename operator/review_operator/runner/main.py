@@ -11,14 +11,11 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
-
-import anyio
 
 from review_operator.api.result import Outcome, ReviewResult, Severity, encode_result
 from review_operator.api.scrub import Scrubber, secret_values_from_env
@@ -26,10 +23,12 @@ from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
 from review_operator.runner.args import add_runner_arguments, overrides
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
+from review_operator.runner.diff import Selection
 from review_operator.runner.guard import AuditTrail, Roots, make_hooks
 from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
-from review_operator.runner.procs import signal_children, stop_children
+from review_operator.runner.procs import stop_children
 from review_operator.runner.progress import Progress
+from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
     SYSTEM_PROMPT,
     CheckoutError,
@@ -70,15 +69,7 @@ def _facts(state: RunState) -> RunFacts:
     )
 
 
-async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[str, str]) -> ReviewResult:
-    """One review: diff → context files → guarded agent run → assembled (unscrubbed) result."""
-    started = time.monotonic()
-
-    def elapsed_ms() -> int:
-        return int((time.monotonic() - started) * 1000)
-
-    context_dir = settings.work_dir / "context"
-    config_dir = settings.work_dir / "claude-config"
+async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
     pr = PullRequest(
         settings.repo,
         settings.pr_number,
@@ -87,60 +78,71 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         settings.pr_title,
         settings.pr_body,
     )
-    try:
-        diff_text = await asyncio.to_thread(git_diff, settings.checkout, pr.base_sha, pr.head_sha)
-        selection = prepare_context(
-            context_dir,
-            pr,
-            diff_text,
-            max_files=settings.max_files,
-            max_lines=settings.max_diff_lines,
-            skip_globs=settings.skip_globs,
-        )
-        config_dir.mkdir(parents=True, exist_ok=True)
-    except (CheckoutError, OSError) as exc:
-        return ReviewResult(outcome=Outcome.CHECKOUT_FAILED, error=str(exc)[:1000], duration_ms=elapsed_ms())
-    progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
+    diff_text = await asyncio.to_thread(git_diff, settings.checkout, pr.base_sha, pr.head_sha)
+    return prepare_context(
+        context_dir,
+        pr,
+        diff_text,
+        max_files=settings.max_files,
+        max_lines=settings.max_diff_lines,
+        skip_globs=settings.skip_globs,
+    )
 
-    roots = Roots.resolved(settings.checkout, [context_dir], settings.denied_paths)
+
+async def _run_guarded(
+    settings: RunnerSettings,
+    selection: Selection,
+    stopper: Stopper,
+    progress: Progress,
+    environ: Mapping[str, str],
+) -> tuple[RunState, AuditTrail]:
+    context_dir = settings.work_dir / "context"
+    config_dir = settings.work_dir / "claude-config"
+    config_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditTrail()
     options = build_options(
         settings,
         system_prompt=SYSTEM_PROMPT,
         context_dir=context_dir,
         config_dir=config_dir,
-        hooks=make_hooks(roots, audit, progress),
+        hooks=make_hooks(
+            Roots.resolved(settings.checkout, [context_dir], settings.denied_paths), audit, progress
+        ),
         stderr=lambda line: progress({"event": "cli_stderr", "line": line[:500]}),
         environ=environ,
     )
     state = RunState()
-    stop_reason = ""
-    # An anyio scope (not a bare task.cancel) so the SDK's shielded close still escalates to kill.
-    scope = anyio.CancelScope()
-
-    def stop(reason: str) -> None:
-        nonlocal stop_reason
-        stop_reason = stop_reason or reason
-        # SIGTERM the CLI first: it exits at once, while the SDK's polite close waits for it
-        # seconds longer than the pod's grace period can spare.
-        signal_children(signal.SIGTERM)
-        scope.cancel()
-
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop, "terminated by SIGTERM")
-    timer = loop.call_later(settings.timeout_seconds, stop, f"timed out after {settings.timeout_seconds:g}s")
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
-        with scope:
+        with stopper.scope:
             await run_agent(user_prompt(context_dir, selection), options, state, progress)
     finally:
-        timer.cancel()
-        loop.remove_signal_handler(signal.SIGTERM)
         leftover = await asyncio.to_thread(stop_children)
         if leftover:
             progress({"event": "stopped_children", "pids": leftover})
-    if stop_reason and state.result is None:
-        state.stopped = Classified(Outcome.TIMEOUT, stop_reason)
+    return state, audit
+
+
+async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[str, str]) -> ReviewResult:
+    """One review: diff → context files → guarded agent run → assembled (unscrubbed) result."""
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    with Stopper().armed(settings.timeout_seconds) as stopper:
+        try:
+            selection = await _prepare(settings, settings.work_dir / "context")
+        except (CheckoutError, OSError) as exc:
+            return ReviewResult(
+                outcome=Outcome.CHECKOUT_FAILED, error=str(exc)[:1000], duration_ms=elapsed_ms()
+            )
+        progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
+        if stopper.reason:
+            return ReviewResult(outcome=Outcome.TIMEOUT, error=stopper.reason, duration_ms=elapsed_ms())
+        state, audit = await _run_guarded(settings, selection, stopper, progress, environ)
+    if stopper.reason and state.result is None:
+        state.stopped = Classified(Outcome.TIMEOUT, stopper.reason)
     return assemble(
         _facts(state),
         stopped=state.stopped,
