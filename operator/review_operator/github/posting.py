@@ -171,19 +171,21 @@ async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, h
     status = PostStatus.ALREADY_POSTED
     index = await _diff(gh, job)
     inline, outside = _split(result.findings, index)
+    counts = (len(inline), len(outside))
     if review is None:
         current = await get_pull_head(gh, job)
         if current != head_sha:
             log.info("head moved before posting; not posting", extra={"reviewjob": key})
             return PostOutcome(PostStatus.SUPERSEDED, current_head_sha=current)
-        review = await _create_review(gh, job, result, head_sha, inline, outside)
+        review, *posted = await _create_review(gh, job, result, head_sha, inline, outside)
+        counts = (posted[0], posted[1])
         status = PostStatus.POSTED
         log.info("posted review", extra={"reviewjob": key, "review_id": review.id})
     elif (current := await get_pull_head(gh, job)) != head_sha:
         # Posted earlier and the PR moved on since: the summary now belongs to a newer review.
         return PostOutcome(status, review_id=review.id, review_url=review.html_url, current_head_sha=current)
     summary = format_summary(
-        key, result, head_sha, review_url=review.html_url, inline=len(inline), outside_diff=len(outside)
+        key, result, head_sha, review_url=review.html_url, inline=counts[0], outside_diff=counts[1]
     )
     comment_id = await upsert_summary(gh, job, summary)
     check_run_id = await checks.complete(gh, job, head_sha, result) if gh.settings.check_runs else None
@@ -192,8 +194,8 @@ async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, h
         review_id=review.id,
         review_url=review.html_url,
         summary_comment_id=comment_id,
-        inline_comments=len(inline),
-        body_findings=len(outside),
+        inline_comments=counts[0],
+        body_findings=counts[1],
         check_run_id=check_run_id,
         current_head_sha=head_sha,
     )
@@ -206,7 +208,8 @@ async def _create_review(
     head_sha: str,
     inline: list[Finding],
     outside: list[Finding],
-) -> _Review:
+) -> tuple[_Review, int, int]:
+    """Creates the review once; returns it with the inline and in-body finding counts actually posted."""
     owner, repo, number = pr_coordinates(job)
     key = job_key(job)
     state = {"inline": list(inline), "outside": list(outside)}
@@ -241,9 +244,7 @@ async def _create_review(
         return _Review(resp.parsed_data.id, resp.parsed_data.html_url)
 
     review, _ = await create_once(gh, "review", lambda: find_review(gh, job), create)
-    inline[:] = state["inline"]
-    outside[:] = state["outside"]
-    return review
+    return review, len(state["inline"]), len(state["outside"])
 
 
 async def post_failure_note(
