@@ -60,3 +60,9 @@ def test_retries_are_reduced_until_their_backoff_fits_the_timeout() -> None:
     assert fit_retries(5, 0.5) == 0
     env = cli_env(RunnerSettings(max_retries=10, timeout_seconds=10), Path("/c"), {})
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "3"
+
+
+def test_every_runner_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in RunnerSettings.model_fields:
+        assert f"`REVIEWOP_RUNNER_{name.upper()}`" in readme, f"README lacks REVIEWOP_RUNNER_{name.upper()}"
