@@ -100,3 +100,16 @@ async def test_missing_commit_ends_as_checkout_failed(checkout: Checkout, tmp_pa
     assert run.result.outcome is Outcome.CHECKOUT_FAILED
     assert run.code == EXIT_CODES[Outcome.CHECKOUT_FAILED]
     assert api.turns == []
+
+
+async def test_missing_cli_ends_as_agent_error(checkout: Checkout, tmp_path: Path) -> None:
+    api = FakeAnthropicAPI()
+    async with api:
+        run = await run_runner(
+            api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_CLI_PATH": "/nonexistent/claude"}
+        )
+
+    assert run.result.outcome is Outcome.AGENT_ERROR
+    assert run.code == EXIT_CODES[Outcome.AGENT_ERROR]
+    assert "not found" in run.result.error
+    assert api.turns == []
