@@ -199,9 +199,10 @@ class GitHubDouble:
         return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        if ".git/" in path:
+        if ".git/" in request.path:
             return await self._git(request)
+        # GitHub Enterprise Server serves the same API under /api/v3.
+        path = request.path.removeprefix("/api/v3")
         op = self.openapi.find(request.method, path)
         if op is None:
             return _error(404, "Not Found")

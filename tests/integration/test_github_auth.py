@@ -115,3 +115,24 @@ async def test_checkout_token_close_to_expiry_is_replaced(world: World) -> None:
     second = await factory.mint_checkout_token(make_job(world))
     assert first.token.get_secret_value() != second.token.get_secret_value()
     assert len(world.double.mints) == 2
+
+
+async def test_jwt_signed_with_another_key_is_refused(world: World, tmp_path: object) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    factory = make_github(settings_for(world), private_key=other.decode())
+    with pytest.raises(Unauthorized):
+        await factory.mint_checkout_token(make_job(world))
+    assert world.double.jwt_accepted == 0 and world.double.mints == []
+
+
+async def test_github_enterprise_style_api_url_works(world: World) -> None:
+    factory = make_github(settings_for(world, api_url=world.double.url + "/api/v3"))
+    token = await factory.mint_checkout_token(make_job(world))
+    assert token.repository_id == REPO_ID
+    assert await get_pull_head(factory.for_job(make_job(world)), make_job(world)) == world.pull.head_sha
+    assert world.double.calls("GET", "^/api/v3/repos/octo-org/hello-world/pulls/1$")

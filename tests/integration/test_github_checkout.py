@@ -133,3 +133,21 @@ async def test_checkout_over_the_size_limit_fails_and_leaves_nothing(world: Worl
     assert result.code == 5
     assert "size limit" in result.stderr
     assert list(workspace.iterdir()) == []
+
+
+async def test_checkout_in_process_leaves_the_environment_untouched(world: World, tmp_path: Path) -> None:
+    from review_operator.github import CheckoutRequest, checkout, git_url_for
+
+    token, token_file = await mint_to_file(world, tmp_path)
+    before = dict(os.environ)
+    request = CheckoutRequest(
+        git_url=git_url_for(world.double.url + "/api/v3", "octo-org", "hello-world"),
+        head_sha=world.built.head_sha,
+        base_sha=world.built.base_sha,
+        workspace=tmp_path / "ws",
+        token_file=token_file,
+    )
+    await asyncio.to_thread(checkout, request)
+    assert dict(os.environ) == before
+    assert not any(token in v for v in os.environ.values())
+    assert git(tmp_path / "ws", "rev-parse", "HEAD") == world.built.head_sha
