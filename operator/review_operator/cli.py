@@ -26,6 +26,12 @@ def _checkout(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _webhook(_: argparse.Namespace) -> int:
+    from review_operator.webhook.server import main as webhook_main
+
+    return webhook_main()
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(prog="review-operator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -45,6 +51,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         sub.add_parser("checkout", help="fetch a PR's head and base commits read-only (init container)")
     )
     handlers["checkout"] = _checkout
+
+    sub.add_parser("webhook", help="receive GitHub webhooks and record ReviewJobs (configured by REVIEWOP_*)")
+    handlers["webhook"] = _webhook
     return parser, handlers
 
 

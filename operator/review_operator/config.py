@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
@@ -148,3 +148,82 @@ class RunnerSettings(BaseSettings):
         SecretStr | None,
         Field(description="Model key; when unset the CLI uses ANTHROPIC_API_KEY or its provider switches."),
     ] = None
+
+
+def _split_csv(value: object) -> object:
+    """Comma-separated environment values (`A,B`) become lists; JSON-less on purpose."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class WebhookSettings(CommonSettings):
+    """The webhook receiver (`review-operator webhook`): signed GitHub deliveries become ReviewJobs.
+
+    At least one secret (`webhook_secret` or `webhook_secret_file`) is required: the receiver
+    refuses to start without one rather than accept unsigned deliveries.
+    """
+
+    webhook_secret: Annotated[
+        SecretStr | None,
+        Field(
+            description="GitHub webhook secret(s); comma-separated to accept several during a rotation.",
+        ),
+    ] = None
+    webhook_secret_file: Annotated[
+        Path | None,
+        Field(description="File holding the secret(s) (a mounted Secret), one per line or comma-separated."),
+    ] = None
+    webhook_host: Annotated[str, Field(description="Address to listen on.")] = "0.0.0.0"  # noqa: S104
+    webhook_port: Annotated[int, Field(description="Port to listen on.", ge=0, le=65535)] = 8080
+    webhook_max_body_bytes: Annotated[
+        int,
+        Field(
+            description="Largest accepted request body (GitHub caps payloads at 25 MB); larger → 413.",
+            ge=1024,
+        ),
+    ] = 5 * 1024 * 1024
+    webhook_trusted_associations: Annotated[
+        list[str],
+        NoDecode,
+        Field(
+            description="Comma-separated author associations that get automatic reviews and may use "
+            "`/review`; others wait for a trusted `/review` comment."
+        ),
+    ] = ["OWNER", "MEMBER", "COLLABORATOR"]
+    webhook_allowed_repositories: Annotated[
+        list[str],
+        NoDecode,
+        Field(description="Comma-separated `owner/name` allow-list (case-insensitive); empty allows all."),
+    ] = []
+    webhook_review_drafts: Annotated[bool, Field(description="Also review draft pull requests.")] = False
+    webhook_rate_per_second: Annotated[
+        float,
+        Field(
+            description="Per-repository token-bucket refill rate (deliveries/s); 0 disables the limit.", ge=0
+        ),
+    ] = 5.0
+    webhook_rate_burst: Annotated[
+        int, Field(description="Per-repository token-bucket size (deliveries accepted at once).", ge=1)
+    ] = 50
+    webhook_api_timeout_seconds: Annotated[
+        float,
+        Field(description="Timeout of one Kubernetes API call; a slower API server gives 503.", gt=0, le=30),
+    ] = 5.0
+    webhook_api_workers: Annotated[
+        int, Field(description="Threads (and API connections) for Kubernetes calls.", ge=1, le=256)
+    ] = 16
+
+    _split = field_validator("webhook_trusted_associations", "webhook_allowed_repositories", mode="before")(
+        _split_csv
+    )
+
+    def secrets(self) -> list[bytes]:
+        """Every accepted secret (environment and file), in order; empty entries are ignored."""
+        raw: list[str] = []
+        if self.webhook_secret is not None:
+            raw.extend(self.webhook_secret.get_secret_value().split(","))
+        if self.webhook_secret_file is not None:
+            text = self.webhook_secret_file.read_text(encoding="utf-8")
+            raw.extend(text.replace("\n", ",").split(","))
+        return [item.strip().encode() for item in raw if item.strip()]

@@ -1,0 +1,28 @@
+"""One `ApiClient` per process, configured in-cluster or from a kubeconfig."""
+
+from __future__ import annotations
+
+import os
+
+from kubernetes import client, config
+
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+
+
+def load_api_client(kubeconfig: str | None = None, pool_size: int | None = None) -> client.ApiClient:
+    """The process's API client.
+
+    `kubeconfig` (or `$KUBECONFIG`, or `~/.kube/config`) wins when given; otherwise, inside a pod,
+    the ServiceAccount is used. `pool_size` bounds the HTTP connections kept open: it should match
+    the number of threads that call the API at once, or the extra calls open and drop connections.
+    """
+    configuration = client.Configuration()
+    if kubeconfig is None and os.environ.get(IN_CLUSTER_ENV) and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)

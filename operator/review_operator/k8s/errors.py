@@ -1,0 +1,77 @@
+"""Typed Kubernetes API errors: translated once here, so callers never inspect HTTP statuses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed; `status` is the HTTP status (0 when there was no answer)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AlreadyExists(KubeError):
+    """The object already exists (create of a name that is taken)."""
+
+
+class NotFound(KubeError):
+    """The object (or its namespace or kind) does not exist."""
+
+
+class Conflict(KubeError):
+    """The object changed since it was read (resourceVersion precondition failed)."""
+
+
+class Invalid(KubeError):
+    """The API server rejected the object (schema validation, 422)."""
+
+
+class ApiUnavailable(KubeError):
+    """No usable answer: connection refused, timeout, 429 or 5xx. Worth retrying later."""
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        return ""
+    return str(body.get("reason", "")) if isinstance(body, dict) else ""
+
+
+def translate(exc: ApiException) -> KubeError:
+    """The typed error for an ApiException."""
+    status = int(exc.status or 0)
+    message = f"Kubernetes API: HTTP {status} {exc.reason or ''}".strip()
+    if status == 409:
+        cls: type[KubeError] = AlreadyExists if _reason(exc) == "AlreadyExists" else Conflict
+        return cls(message, status)
+    if status == 404:
+        return NotFound(message, status)
+    if status == 422:
+        return Invalid(message, status)
+    if status in (0, 429) or status >= 500:
+        return ApiUnavailable(message, status)
+    return KubeError(message, status)
+
+
+# Transport failures below the client: refused, reset, TLS, timeouts (urllib3 wraps most of them).
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Raises typed errors for everything the client can raise about the API server."""
+    try:
+        yield
+    except ApiException as exc:
+        raise translate(exc) from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise ApiUnavailable(f"Kubernetes API unreachable: {type(exc).__name__}") from exc

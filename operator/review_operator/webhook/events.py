@@ -1,0 +1,237 @@
+"""Pure decisions: a verified delivery (event name, payload) → what the receiver should do.
+
+No I/O here: the handler executes the decision (create, cancel) against the API server. Every
+"no" carries a reason, returned to GitHub in the answer's body so the delivery log explains it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from review_operator.api.models import (
+    AuthorAssociation,
+    Cancel,
+    CancelReason,
+    ObjectMeta,
+    PullRequest,
+    Repository,
+    ReviewJob,
+    ReviewJobSpec,
+    Trigger,
+    TriggerEvent,
+)
+from review_operator.builders.names import reviewjob_labels, reviewjob_name
+from review_operator.config import WebhookSettings
+from review_operator.webhook import payloads
+
+REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+CANCEL_ACTIONS = {
+    "closed": CancelReason.PULL_REQUEST_CLOSED,
+    "converted_to_draft": CancelReason.CONVERTED_TO_DRAFT,
+}
+COMMAND = re.compile(r"\s*/review(?:\s|$)")
+MAX_DELIVERY_ID = 128
+_SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who gets reviews: trusted associations, an optional repository allow-list, drafts or not."""
+
+    trusted: frozenset[str]
+    allowed_repositories: frozenset[str]  # lowercase owner/name; empty allows every repository
+    review_drafts: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSettings) -> Policy:
+        return cls(
+            trusted=frozenset(a.upper() for a in settings.webhook_trusted_associations),
+            allowed_repositories=frozenset(r.lower() for r in settings.webhook_allowed_repositories),
+            review_drafts=settings.webhook_review_drafts,
+        )
+
+    def allows(self, full_name: str) -> bool:
+        return not self.allowed_repositories or full_name.lower() in self.allowed_repositories
+
+
+@dataclass(frozen=True)
+class Pong:
+    """`ping`: GitHub checks the hook works."""
+
+
+@dataclass(frozen=True)
+class Create:
+    """Record this ReviewJob (its name makes the create idempotent)."""
+
+    job: ReviewJob
+    repository_id: int
+
+
+@dataclass(frozen=True)
+class CancelReviews:
+    """Mark the non-final ReviewJobs of this pull request to be cancelled."""
+
+    repository_id: int
+    pr_number: int
+    cancel: Cancel
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str
+
+
+Decision = Pong | Create | CancelReviews | Ignore | Invalid
+
+
+def shown(text: str) -> str:
+    """Sender-controlled text, cut short for reasons and log lines."""
+    return text[:_SHOWN]
+
+
+def summary(payload: Any) -> tuple[str, str]:
+    """(action, repository full name) for the log line; empty when the payload lacks them."""
+    try:
+        envelope = payloads.Envelope.model_validate(payload)
+    except ValidationError:
+        return "", ""
+    return shown(envelope.action), shown(envelope.repository.full_name if envelope.repository else "")
+
+
+def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: datetime) -> Decision:
+    """What to do with one verified, JSON-decoded delivery."""
+    if len(delivery_id) > MAX_DELIVERY_ID:
+        return Invalid("X-GitHub-Delivery is too long")
+    if event == "ping":
+        return Pong()
+    if not isinstance(payload, dict):
+        return Invalid("payload is not a JSON object")
+    try:
+        if event == "pull_request":
+            return _pull_request(payloads.PullRequestEvent.model_validate(payload), delivery_id, policy, now)
+        if event == "issue_comment":
+            return _issue_comment(payloads.IssueCommentEvent.model_validate(payload), delivery_id, policy)
+    except ValidationError as exc:
+        # Field locations only: error messages could quote the (untrusted) input.
+        fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
+        return Invalid(shown("payload does not match the event: " + ", ".join(fields)))
+    return Ignore(f"event {shown(event)!r} is not handled")
+
+
+def _association(value: str) -> AuthorAssociation:
+    try:
+        return AuthorAssociation(value)
+    except ValueError:
+        return AuthorAssociation.NONE
+
+
+def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Policy, now: datetime) -> Decision:
+    pr, repo = ev.pull_request, ev.repository
+    if not policy.allows(repo.full_name):
+        return Ignore("repository is not in the allow-list")
+    if ev.action in CANCEL_ACTIONS:
+        cancel = Cancel(reason=CANCEL_ACTIONS[ev.action], requested_at=now, delivery_id=delivery_id)
+        return CancelReviews(repository_id=repo.id, pr_number=pr.number, cancel=cancel)
+    if ev.action not in REVIEW_ACTIONS:
+        return Ignore(f"pull_request action {shown(ev.action)!r} is not handled")
+    if pr.draft and not policy.review_drafts:
+        return Ignore("draft pull request (reviewed when marked ready)")
+    if pr.author_association.upper() not in policy.trusted:
+        return Ignore(
+            f"author association {shown(pr.author_association)} is not trusted; "
+            "a trusted `/review` comment starts a review"
+        )
+    return _create(
+        repo,
+        pr.number,
+        pr.head.sha,
+        pr.base.sha,
+        pr.base.ref,
+        pr.title,
+        pr.user.login,
+        _association(pr.author_association),
+        bool(pr.draft),
+        ev.installation,
+        Trigger(
+            event=TriggerEvent.PULL_REQUEST, action=ev.action, delivery_id=delivery_id, sender=ev.sender.login
+        ),
+    )
+
+
+def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Policy) -> Decision:
+    issue, comment, repo = ev.issue, ev.comment, ev.repository
+    if ev.action != "created":
+        return Ignore(f"issue_comment action {shown(ev.action)!r} is not handled")
+    if issue.pull_request is None:
+        return Ignore("comment on an issue, not a pull request")
+    if not COMMAND.match(comment.body or ""):
+        return Ignore("comment is not a `/review` command")
+    if not policy.allows(repo.full_name):
+        return Ignore("repository is not in the allow-list")
+    if comment.author_association.upper() not in policy.trusted:
+        return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
+    trigger = Trigger(
+        event=TriggerEvent.ISSUE_COMMENT,
+        action=ev.action,
+        delivery_id=delivery_id,
+        sender=ev.sender.login,
+        comment_id=comment.id,
+    )
+    return _create(
+        repo,
+        issue.number,
+        None,
+        None,
+        None,
+        issue.title,
+        issue.user.login,
+        _association(issue.author_association),
+        False,
+        ev.installation,
+        trigger,
+    )
+
+
+def _create(
+    repo: payloads.Repository,
+    number: int,
+    head_sha: str | None,
+    base_sha: str | None,
+    base_ref: str | None,
+    title: str | None,
+    author: str,
+    association: AuthorAssociation,
+    draft: bool,
+    installation: payloads.Installation | None,
+    trigger: Trigger,
+) -> Decision:
+    spec = ReviewJobSpec(
+        repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
+        pull_request=PullRequest(
+            number=number,
+            head_sha=head_sha,
+            base_sha=base_sha,
+            base_ref=base_ref[:255] if base_ref else None,
+            title=(title or "")[:1024],
+            author=author,
+            author_association=association,
+            draft=draft,
+        ),
+        installation_id=installation.id if installation else None,
+        trigger=trigger,
+    )
+    meta = ObjectMeta(
+        name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id),
+        labels=reviewjob_labels(repo.id, number, head_sha),
+    )
+    return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)

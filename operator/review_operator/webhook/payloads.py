@@ -1,0 +1,89 @@
+"""The parts of GitHub webhook payloads the receiver reads, parsed once at the boundary.
+
+Unknown fields are ignored (GitHub adds fields all the time); missing or mistyped required ones
+make the delivery invalid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class User(_Payload):
+    login: str
+
+
+class Repository(_Payload):
+    id: int
+    name: str
+    full_name: str
+    owner: User
+
+
+class Ref(_Payload):
+    sha: str
+    ref: str = ""
+
+
+class Installation(_Payload):
+    id: int
+
+
+class PullRequest(_Payload):
+    number: int
+    title: str | None = ""
+    user: User
+    author_association: str
+    draft: bool | None = False
+    head: Ref
+    base: Ref
+
+
+class Issue(_Payload):
+    number: int
+    title: str | None = ""
+    user: User
+    author_association: str
+    # Present (an object of URLs) only when the issue is a pull request.
+    pull_request: dict[str, Any] | None = None
+
+
+class Comment(_Payload):
+    id: int
+    body: str | None = ""
+    user: User
+    author_association: str
+
+
+class RepositoryName(_Payload):
+    full_name: str = ""
+
+
+class Envelope(_Payload):
+    """Fields most events carry; read leniently for routing and for the log line."""
+
+    action: str = ""
+    repository: RepositoryName | None = None
+
+
+class PullRequestEvent(_Payload):
+    action: str
+    pull_request: PullRequest
+    repository: Repository
+    sender: User
+    installation: Installation | None = None
+
+
+class IssueCommentEvent(_Payload):
+    action: str
+    issue: Issue
+    comment: Comment
+    repository: Repository
+    sender: User
+    installation: Installation | None = None

@@ -1,0 +1,38 @@
+"""`review-operator webhook`: configure, build the app, serve until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from review_operator.config import WebhookSettings
+from review_operator.k8s.client import load_api_client
+from review_operator.webhook.app import create_app
+from review_operator.webhook.logs import configure_logging
+
+log = logging.getLogger("review_operator.webhook")
+
+
+def main() -> int:
+    settings = WebhookSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        app = create_app(settings, load_api_client(pool_size=settings.webhook_api_workers))
+    except ValueError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    log.info(
+        "listening",
+        extra={"fields": {"host": settings.webhook_host, "port": settings.webhook_port}},
+    )
+    # run_app turns SIGTERM into a graceful stop: in-flight deliveries finish before exit.
+    web.run_app(
+        app,
+        host=settings.webhook_host,
+        port=settings.webhook_port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=10,
+    )
+    return 0

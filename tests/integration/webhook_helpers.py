@@ -1,0 +1,218 @@
+"""Shared pieces of the webhook integration tests: real payloads, signing, a running app, a proxy.
+
+`running_webhook` starts the real app (aiohttp TestServer) against the real API server and, on exit,
+asserts that nothing it logged contains the test secret or a signature it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import functools
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from kubernetes import client
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.config import WebhookSettings
+from review_operator.k8s.client import load_api_client
+from review_operator.webhook.app import WEBHOOK_PATH, create_app
+from review_operator.webhook.logs import JsonFormatter
+from review_operator.webhook.signature import sign
+from tests.harness.controlplane import REPO_ROOT
+
+EXAMPLES = REPO_ROOT / "tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+SECRET = "whsec-test-" + uuid.uuid4().hex  # unique: any occurrence in a log is a leak
+OLD_SECRET = "whsec-old-" + uuid.uuid4().hex
+HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the examples' PR head
+
+
+@functools.cache
+def _examples() -> dict[str, list[dict[str, Any]]]:
+    data = json.loads(EXAMPLES.read_text())
+    return {entry["name"]: entry["examples"] for entry in data}
+
+
+def example(event: str, action: str | None = None) -> dict[str, Any]:
+    """A deep copy of the first real example of `event` (with `action`)."""
+    for payload in _examples()[event]:
+        if action is None or payload.get("action") == action:
+            return copy.deepcopy(payload)
+    raise LookupError(f"no example for {event}/{action}")
+
+
+def review_comment(body: str = "/review", association: str = "OWNER") -> dict[str, Any]:
+    """The real `issue_comment.created` example, on a pull request (the examples' issue is not one)."""
+    payload = example("issue_comment", "created")
+    number = payload["issue"]["number"]
+    payload["issue"]["pull_request"] = {
+        "url": f"https://api.github.com/repos/Codertocat/Hello-World/pulls/{number}",
+        "html_url": f"https://github.com/Codertocat/Hello-World/pull/{number}",
+    }
+    payload["comment"]["body"] = body
+    payload["comment"]["author_association"] = association
+    return payload
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def signed_headers(
+    body: bytes, event: str, delivery: str | None = None, secret: str = SECRET
+) -> dict[str, str]:
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(body, secret.encode()),
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+
+
+@dataclass
+class Hook:
+    """A running webhook app and its test client."""
+
+    client: TestClient[Any, Any]
+    namespace: str
+    registry: CollectorRegistry
+    sent_signatures: list[str] = field(default_factory=list)
+
+    async def deliver(
+        self, event: str, payload: Any, delivery: str | None = None, secret: str = SECRET
+    ) -> ClientResponse:
+        body = payload if isinstance(payload, bytes) else encode(payload)
+        headers = signed_headers(body, event, delivery, secret)
+        self.sent_signatures.append(headers["X-Hub-Signature-256"])
+        return await self.post(body, headers)
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> ClientResponse:
+        if "X-Hub-Signature-256" in headers:
+            self.sent_signatures.append(headers["X-Hub-Signature-256"])
+        return await self.client.post(WEBHOOK_PATH, data=body, headers=headers)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+
+LEAKS: list[str] = []  # every captured line, for the suite-wide secrecy assertions
+
+
+@contextlib.asynccontextmanager
+async def running_webhook(
+    namespace: str, kubeconfig: Path, **overrides: Any
+) -> AsyncIterator[tuple[Hook, _Capture]]:
+    """The real app on a loopback port, talking to the API server in `kubeconfig`."""
+    secret = overrides.pop("webhook_secret", SECRET)
+    settings = WebhookSettings(
+        namespace=namespace,
+        webhook_secret=SecretStr(secret),
+        **{"webhook_api_timeout_seconds": 3.0, "webhook_rate_burst": 1000, **overrides},
+    )
+    registry = CollectorRegistry()
+    api = load_api_client(str(kubeconfig), pool_size=settings.webhook_api_workers)
+    capture = _Capture()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    hook: Hook | None = None
+    try:
+        app = create_app(settings, api, registry=registry)
+        async with TestClient(TestServer(app)) as test_client:
+            hook = Hook(test_client, namespace, registry)
+            yield hook, capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous)
+        api.close()
+    text = "\n".join(capture.lines)
+    LEAKS.extend(capture.lines)
+    assert SECRET not in text and OLD_SECRET not in text, "a webhook secret was logged"
+    for signature in hook.sent_signatures if hook else []:
+        assert signature.removeprefix("sha256=") not in text, "a signature was logged"
+
+
+def reviewjobs(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    result = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    items: list[dict[str, Any]] = result["items"]
+    return items
+
+
+def kubeconfig_via(original: Path, target: Path, port: int) -> Path:
+    """A copy of `original` whose server is 127.0.0.1:`port` (the TLS name still matches)."""
+    config = yaml.safe_load(original.read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    target.write_text(yaml.safe_dump(config))
+    return target
+
+
+class TcpProxy:
+    """A loopback TCP proxy in front of the API server that a test can take down or make hang."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.hang = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port or self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Refuses new connections and drops open ones, as a stopped API server would."""
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            if self.hang:
+                await reader.read()  # accept, never answer: a hung API server
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            self._writers.add(up_writer)
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
