@@ -26,6 +26,12 @@ def _checkout(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _controller(_: argparse.Namespace) -> int:
+    from review_operator.controller.main import main as controller_main
+
+    return controller_main()
+
+
 def _webhook(_: argparse.Namespace) -> int:
     from review_operator.webhook.server import main as webhook_main
 
@@ -54,6 +60,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     sub.add_parser("webhook", help="receive GitHub webhooks and record ReviewJobs (configured by REVIEWOP_*)")
     handlers["webhook"] = _webhook
+
+    sub.add_parser(
+        "controller", help="run the controller (kopf operator; configured by REVIEWOP_* variables)"
+    )
+    handlers["controller"] = _controller
     return parser, handlers
 
 

@@ -8,7 +8,7 @@ Secrets are `SecretStr` so they never show up in a repr or a log line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,6 +95,12 @@ class GitHubSettings(BaseSettings):
         float,
         Field(description="Base of the capped, jittered exponential backoff after 5xx or drops.", ge=0),
     ] = 1.0
+    content_per_minute: Annotated[
+        int, Field(description="Content-creating requests per minute (GitHub allows about 80).", ge=1)
+    ] = 80
+    content_per_hour: Annotated[
+        int, Field(description="Content-creating requests per hour (GitHub allows about 500).", ge=1)
+    ] = 500
 
 
 class RunnerSettings(BaseSettings):
@@ -114,7 +120,9 @@ class RunnerSettings(BaseSettings):
     work_dir: Annotated[
         Path, Field(description="Scratch space outside the checkout: diff, PR metadata, CLI config dir.")
     ] = Path("/workspace/run")
-    model: Annotated[str, Field(description="Claude model id (or provider-specific id).")] = "claude-sonnet-4-5"
+    model: Annotated[str, Field(description="Claude model id (or provider-specific id).")] = (
+        "claude-sonnet-4-5"
+    )
     max_turns: Annotated[int, Field(description="Agent turn limit.", ge=1)] = 30
     max_budget_usd: Annotated[float, Field(description="Spend limit per review in USD.", gt=0)] = 2.0
     timeout_seconds: Annotated[
@@ -123,18 +131,27 @@ class RunnerSettings(BaseSettings):
     max_retries: Annotated[
         int, Field(description="CLAUDE_CODE_MAX_RETRIES for API errors; retries must fit the timeout.", ge=0)
     ] = 3
-    cli_path: Annotated[str | None, Field(description="Claude Code CLI to run instead of the bundled one.")] = None
+    cli_path: Annotated[
+        str | None, Field(description="Claude Code CLI to run instead of the bundled one.")
+    ] = None
     termination_message_path: Annotated[
         Path, Field(description="Where the encoded result is written (the container termination message).")
     ] = Path("/dev/termination-log")
     min_severity: Annotated[
         str,
-        Field(description="Findings below this severity are dropped.", pattern=r"^(critical|high|medium|low|nit)$"),
+        Field(
+            description="Findings below this severity are dropped.",
+            pattern=r"^(critical|high|medium|low|nit)$",
+        ),
     ] = "low"
-    min_confidence: Annotated[float, Field(description="Findings below this confidence are dropped.", ge=0, le=1)] = 0.5
+    min_confidence: Annotated[
+        float, Field(description="Findings below this confidence are dropped.", ge=0, le=1)
+    ] = 0.5
     max_findings: Annotated[int, Field(description="At most this many findings are kept.", ge=0)] = 20
     max_files: Annotated[int, Field(description="At most this many changed files are reviewed.", ge=1)] = 300
-    max_diff_lines: Annotated[int, Field(description="At most this many changed lines are reviewed.", ge=1)] = 20000
+    max_diff_lines: Annotated[
+        int, Field(description="At most this many changed lines are reviewed.", ge=1)
+    ] = 20000
     skip_globs: Annotated[
         list[str], Field(description="Extra path globs never reviewed (lockfiles etc. are always skipped).")
     ] = []
@@ -148,6 +165,131 @@ class RunnerSettings(BaseSettings):
         SecretStr | None,
         Field(description="Model key; when unset the CLI uses ANTHROPIC_API_KEY or its provider switches."),
     ] = None
+
+
+class ControllerSettings(CommonSettings):
+    """The controller (`review-operator controller`): admission, review pods, retries, posting, GC.
+
+    Timeouts form a chain that is checked at start-up: the runner's agent timeout plus a grace
+    period must end before the pod's `activeDeadlineSeconds`, which must end before the
+    controller's own running deadline. A broken chain stops the controller with a clear message.
+    """
+
+    max_concurrent: Annotated[
+        int, Field(description="Reviews running at once, cluster-wide.", ge=1, le=1000)
+    ] = 5
+    max_concurrent_per_repo: Annotated[
+        int, Field(description="Reviews running at once for one repository.", ge=1, le=1000)
+    ] = 2
+    max_starts_per_minute: Annotated[
+        int, Field(description="Reviews started per minute (model rate limits); 0 means no cap.", ge=0)
+    ] = 0
+    image: Annotated[str, Field(description="Image of review pods (runs `checkout` and `runner`).")] = (
+        "ghcr.io/review-operator/review-operator:0.1.0"
+    )
+    image_pull_policy: Annotated[
+        str, Field(description="imagePullPolicy of review pods.", pattern=r"^(Always|IfNotPresent|Never)$")
+    ] = "IfNotPresent"
+    model: Annotated[str, Field(description="Default Claude model; a ReviewJob may override it.")] = (
+        "claude-sonnet-4-5"
+    )
+    max_turns: Annotated[int, Field(description="Default agent turn limit.", ge=1, le=200)] = 30
+    max_budget_usd: Annotated[
+        float, Field(description="Default spend limit per attempt, USD.", gt=0, le=100)
+    ] = 2.0
+    agent_timeout_seconds: Annotated[
+        int, Field(description="Default wall-clock limit of the agent run inside the pod.", ge=30)
+    ] = 600
+    termination_grace_seconds: Annotated[
+        int,
+        Field(description="Pod terminationGracePeriodSeconds: time the runner has to write a result.", ge=5),
+    ] = 30
+    pod_deadline_seconds: Annotated[
+        int, Field(description="Review pod activeDeadlineSeconds (must exceed agent timeout + grace).", ge=60)
+    ] = 900
+    running_deadline_seconds: Annotated[
+        int,
+        Field(
+            description="Controller's limit for one attempt from pod creation (must exceed the pod deadline)."
+        ),
+    ] = 1200
+    pending_timeout_seconds: Annotated[
+        int,
+        Field(
+            description="How long a review pod may stay unschedulable (room for a cluster autoscaler to add a node)."
+        ),
+    ] = 900
+    max_attempts: Annotated[
+        int, Field(description="Attempts for retryable failures (eviction, 429/529).", ge=1)
+    ] = 3
+    retry_base_seconds: Annotated[
+        float, Field(description="First retry delay; doubles per attempt.", ge=0)
+    ] = 30.0
+    retry_max_seconds: Annotated[float, Field(description="Cap of the retry delay.", ge=0)] = 600.0
+    cpu_request: Annotated[str, Field(description="Review container CPU request.")] = "250m"
+    cpu_limit: Annotated[str, Field(description="Review container CPU limit.")] = "2"
+    memory_request: Annotated[str, Field(description="Review container memory request.")] = "512Mi"
+    memory_limit: Annotated[
+        str, Field(description="Review container memory limit (the CLI alone peaks near 260 MB RSS).")
+    ] = "1Gi"
+    ephemeral_storage_request: Annotated[str, Field(description="Review pod ephemeral-storage request.")] = (
+        "1Gi"
+    )
+    ephemeral_storage_limit: Annotated[str, Field(description="Review pod ephemeral-storage limit.")] = "4Gi"
+    workspace_size_limit: Annotated[str, Field(description="sizeLimit of the workspace emptyDir.")] = "3Gi"
+    node_selector: Annotated[
+        dict[str, str], Field(description="nodeSelector of review pods (JSON), e.g. a dedicated pool.")
+    ] = {}
+    tolerations: Annotated[list[dict[str, Any]], Field(description="Tolerations of review pods (JSON).")] = []
+    affinity: Annotated[dict[str, Any], Field(description="Affinity of review pods (JSON).")] = {}
+    priority_class_name: Annotated[str, Field(description="priorityClassName of review pods.")] = ""
+    model_secret_name: Annotated[
+        str, Field(description="Secret holding the model credential, exposed to the review container only.")
+    ] = "review-operator-model"
+    model_secret_key: Annotated[str, Field(description="Key in that Secret.")] = "ANTHROPIC_API_KEY"
+    review_env: Annotated[
+        dict[str, str],
+        Field(
+            description="Extra non-secret environment for the review container (JSON), e.g. "
+            "ANTHROPIC_BASE_URL or CLAUDE_CODE_USE_BEDROCK."
+        ),
+    ] = {}
+    pod_annotation_passthrough: Annotated[
+        list[str],
+        Field(description="ReviewJob annotation prefixes copied onto review pods (e.g. simulation hints)."),
+    ] = []
+    finished_ttl_seconds: Annotated[
+        int, Field(description="Finished ReviewJobs are deleted this long after completion.", ge=60)
+    ] = 7 * 24 * 3600
+    resync_seconds: Annotated[float, Field(description="Period of the time-based reconcile pass.", gt=0)] = (
+        5.0
+    )
+    post_reviews: Annotated[
+        bool, Field(description="Post reviews to GitHub; false records results in status only.")
+    ] = True
+    health_port: Annotated[int, Field(description="Port of /healthz (kopf liveness).", ge=0, le=65535)] = 8080
+    metrics_port: Annotated[int, Field(description="Port of /metrics.", ge=0, le=65535)] = 9090
+    lease_name: Annotated[str, Field(description="Lease that elects the one active controller replica.")] = (
+        "review-operator-controller"
+    )
+    lease_duration_seconds: Annotated[
+        int, Field(description="Lease duration: how long a replica waits for a silent leader.", ge=3, le=300)
+    ] = 15
+
+    def timeout_chain_errors(self) -> list[str]:
+        """Why the timeout chain is broken, if it is (empty when it holds)."""
+        errors = []
+        if self.agent_timeout_seconds + self.termination_grace_seconds >= self.pod_deadline_seconds:
+            errors.append(
+                f"agent timeout ({self.agent_timeout_seconds} s) + grace ({self.termination_grace_seconds} s) "
+                f"must be below the pod deadline ({self.pod_deadline_seconds} s)"
+            )
+        if self.pod_deadline_seconds >= self.running_deadline_seconds:
+            errors.append(
+                f"pod deadline ({self.pod_deadline_seconds} s) must be below the running deadline "
+                f"({self.running_deadline_seconds} s)"
+            )
+        return errors
 
 
 def _split_csv(value: object) -> object:

@@ -76,3 +76,148 @@ class WebhookMetrics:
         self.deliveries.labels(event=event.value, outcome=outcome.value).inc()
         self.latency.labels(outcome=outcome.value).observe(seconds)
 
+
+class ReviewOutcome(StrEnum):
+    """Final phases, as metric label values."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    SUPERSEDED = "Superseded"
+    CANCELLED = "Cancelled"
+
+
+class ControllerMetrics:
+    """The controller's metrics: phases, queue, starts and outcomes, timings, spend, retries, posting.
+
+    Label values are bounded: phases and outcomes are enums, reasons are the controller's own
+    closed set (anything else is counted as "Other"); no per-PR, per-SHA or per-ReviewJob labels.
+    """
+
+    PHASES = ("Pending", "Queued", "Running")
+    REASONS = (
+        "Succeeded",
+        "OOMKilled",
+        "DeadlineExceeded",
+        "Unschedulable",
+        "Evicted",
+        "NodeLost",
+        "RateLimited",
+        "Unauthorized",
+        "AgentError",
+        "AgentTimeout",
+        "MaxTurns",
+        "BudgetExceeded",
+        "CheckoutFailed",
+        "ResultUnreadable",
+        "ContainerFailed",
+        "RunningDeadlineExceeded",
+        "NewerCommit",
+        "HeadMoved",
+        "PullRequestClosed",
+        "ConvertedToDraft",
+        "Manual",
+        "PostingFailed",
+        "HeadUnresolved",
+        "Other",
+    )
+    POSTING_ERRORS = (
+        "unauthorized",
+        "ratelimited",
+        "transient",
+        "githuberror",
+        "notfound",
+        "rejected",
+        "other",
+    )
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.jobs = Gauge(
+            "reviewop_reviewjobs", "Non-final ReviewJobs by phase.", ["phase"], registry=registry
+        )
+        self.running = Gauge("reviewop_reviews_running", "Reviews holding a slot.", registry=registry)
+        self.queue_depth = Gauge("reviewop_queue_depth", "Reviews waiting for a slot.", registry=registry)
+        self.started_total = Counter(
+            "reviewop_reviews_started_total", "Review attempts started.", ["kind"], registry=registry
+        )
+        self.completed_total = Counter(
+            "reviewop_reviews_completed_total",
+            "Reviews finished, by outcome and reason.",
+            ["outcome", "reason"],
+            registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "reviewop_queue_wait_seconds",
+            "Time from queued to started.",
+            registry=registry,
+            buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+        )
+        self.run_time = Histogram(
+            "reviewop_review_duration_seconds",
+            "Time from first start to a final phase.",
+            registry=registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+        )
+        self.cost = Counter("reviewop_cost_usd_total", "Model spend in USD.", registry=registry)
+        self.review_cost = Histogram(
+            "reviewop_review_cost_usd",
+            "Model spend of one review in USD.",
+            registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25),
+        )
+        self.tokens = Counter("reviewop_tokens_total", "Model tokens.", ["kind"], registry=registry)
+        self.retries = Counter("reviewop_retries_total", "Retries by reason.", ["reason"], registry=registry)
+        self.posting_failures = Counter(
+            "reviewop_posting_failures_total", "Failed GitHub posting attempts.", ["error"], registry=registry
+        )
+        for phase in self.PHASES:
+            self.jobs.labels(phase)
+        for kind in ("first", "retry"):
+            self.started_total.labels(kind)
+        for outcome in ReviewOutcome:
+            for reason in self.REASONS:
+                self.completed_total.labels(outcome.value, reason)
+        for kind in ("input", "output", "cache_read", "cache_creation"):
+            self.tokens.labels(kind)
+        for reason in self.REASONS:
+            self.retries.labels(reason)
+        for error in self.POSTING_ERRORS:
+            self.posting_failures.labels(error)
+
+    def _reason(self, reason: str) -> str:
+        return reason if reason in self.REASONS else "Other"
+
+    def observe_jobs(self, phases: list[Any]) -> None:
+        counts = {p: 0 for p in self.PHASES}
+        for phase in phases:
+            value = str(getattr(phase, "value", phase))
+            if value in counts:
+                counts[value] += 1
+        for phase, count in counts.items():
+            self.jobs.labels(phase).set(count)
+        self.running.set(counts["Running"])
+        self.queue_depth.set(counts["Pending"] + counts["Queued"])
+
+    def started(self, queue_wait_s: float, retry: bool) -> None:
+        self.started_total.labels("retry" if retry else "first").inc()
+        if not retry:
+            self.queue_wait.observe(max(0.0, queue_wait_s))
+
+    def retried(self, reason: str) -> None:
+        self.retries.labels(self._reason(reason)).inc()
+
+    def posting_failed(self, error: str) -> None:
+        self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
+
+    def finished(self, phase: Any, reason: str, result: Any, job: Any, now: datetime) -> None:
+        outcome = str(getattr(phase, "value", phase))
+        if outcome in {o.value for o in ReviewOutcome}:
+            self.completed_total.labels(outcome, self._reason(reason)).inc()
+        started = job.status.start_time
+        if started is not None:
+            self.run_time.observe(max(0.0, (now - started).total_seconds()))
+        if result is not None:
+            self.cost.inc(result.cost_usd)
+            self.review_cost.observe(result.cost_usd)
+            for kind in ("input", "output", "cache_read", "cache_creation"):
+                self.tokens.labels(kind).inc(getattr(result.tokens, kind))

@@ -86,3 +86,48 @@ class DevStack:
                 child.popen.wait(timeout=5)
             child.log.close()
         self.children.clear()
+
+
+@dataclass
+class ControllerProcess:
+    """`review-operator controller` as a host process against a control plane; killable and restartable."""
+
+    plane: ControlPlane
+    namespace: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"\n===== start {self.starts} =====\n".encode())
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "review_operator.cli", "controller"],
+                env={**self.plane.env(), "REVIEWOP_NAMESPACE": self.namespace, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no lease release — a crash."""
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")

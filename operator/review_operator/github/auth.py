@@ -140,7 +140,9 @@ class GitHubClientFactory:
         self.settings = settings
         self._private_key = private_key
         self._cache = MemCacheStrategy()
-        self._limiter = ContentLimiter()
+        self._limiter = ContentLimiter(
+            per_minute=settings.content_per_minute, per_hour=settings.content_per_hour
+        )
         self._checkout_tokens: dict[tuple[int, int], ScopedToken] = {}
         self._app: GitHub[Any] | None = None
         if settings.app_id is None and settings.token is None:

@@ -1,0 +1,257 @@
+"""Pure builders for the review pod and its per-review checkout Secret.
+
+The pod is the sandbox: no ServiceAccount token, non-root, read-only root filesystem, no
+capabilities, RuntimeDefault seccomp, bounded CPU/memory/ephemeral storage and a hard
+`activeDeadlineSeconds`. The `checkout` init container alone sees the read-only repository token
+(a per-review Secret owned by the ReviewJob); the `review` container gets only the model key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.builders.names import (
+    LABEL_ATTEMPT,
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_PULL_REQUEST,
+    LABEL_REPOSITORY_ID,
+    LABEL_REVIEWJOB,
+    MANAGED_BY,
+    checkout_secret_name,
+    pod_name,
+)
+from review_operator.config import ControllerSettings
+
+REVIEW_POD_COMPONENT = "review-pod"
+CHECKOUT_SECRET_COMPONENT = "checkout-token"  # noqa: S105 - a label value, not a secret
+TOKEN_KEY = "token"  # noqa: S105 - the key name inside the Secret
+TOKEN_DIR = "/var/run/review-operator/checkout"  # noqa: S105 - a mount path
+WORKSPACE = "/workspace"
+CHECKOUT_DIR = f"{WORKSPACE}/repo"
+RUN_DIR = f"{WORKSPACE}/run"
+NON_ROOT_UID = 65532
+TMP = "/tmp"  # noqa: S108 - an emptyDir mounted per pod, not a shared host directory
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+
+
+@dataclass(frozen=True)
+class ReviewLimits:
+    """The effective limits of one review: the ReviewJob's overrides over the controller defaults."""
+
+    model: str
+    max_turns: int
+    max_budget_usd: float
+    timeout_seconds: int
+
+
+def effective_limits(job: ReviewJob, settings: ControllerSettings) -> ReviewLimits:
+    o = job.spec.overrides
+    timeout = o.timeout_seconds or settings.agent_timeout_seconds
+    # An override may shorten the agent run but never stretch it past the pod deadline.
+    timeout = min(timeout, settings.agent_timeout_seconds)
+    return ReviewLimits(
+        model=o.model or settings.model,
+        max_turns=o.max_turns or settings.max_turns,
+        max_budget_usd=o.max_budget_usd or settings.max_budget_usd,
+        timeout_seconds=timeout,
+    )
+
+
+def owner_reference(job: ReviewJob) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": job.metadata.name,
+        "uid": job.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _labels(job: ReviewJob, component: str) -> dict[str, str]:
+    return {
+        LABEL_COMPONENT: component,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_REVIEWJOB: job.metadata.name,
+        LABEL_REPOSITORY_ID: str(job.spec.repository.id),
+        LABEL_PULL_REQUEST: str(job.spec.pull_request.number),
+    }
+
+
+def build_checkout_secret(job: ReviewJob, token: str) -> dict[str, Any]:
+    """The per-review Secret with the read-only checkout token, garbage-collected with the ReviewJob."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": checkout_secret_name(job.metadata.name),
+            "namespace": job.metadata.namespace,
+            "labels": _labels(job, CHECKOUT_SECRET_COMPONENT),
+            "ownerReferences": [owner_reference(job)],
+        },
+        "stringData": {TOKEN_KEY: token},
+    }
+
+
+def _restricted_container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _env(values: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
+def build_review_pod(
+    job: ReviewJob,
+    attempt: int,
+    head_sha: str,
+    settings: ControllerSettings,
+    github_api_url: str,
+    with_checkout_token: bool,
+) -> dict[str, Any]:
+    """The review pod of one attempt. Deterministic: the same inputs give the same manifest."""
+    spec = job.spec
+    limits = effective_limits(job, settings)
+    repo = spec.repository.full_name
+    annotations = {SAFE_TO_EVICT: "false"}
+    for key, value in job.metadata.annotations.items():
+        if any(key.startswith(prefix) for prefix in settings.pod_annotation_passthrough):
+            annotations[key] = value
+    labels = {**_labels(job, REVIEW_POD_COMPONENT), LABEL_ATTEMPT: str(attempt)}
+
+    checkout_env = {
+        "REVIEWOP_CHECKOUT_REPOSITORY": repo,
+        "REVIEWOP_CHECKOUT_HEAD_SHA": head_sha,
+        "REVIEWOP_CHECKOUT_BASE_SHA": spec.pull_request.base_sha or "",
+        "REVIEWOP_CHECKOUT_WORKSPACE": CHECKOUT_DIR,
+        "REVIEWOP_GITHUB_API_URL": github_api_url,
+    }
+    checkout_mounts: list[dict[str, Any]] = [
+        {"name": "workspace", "mountPath": WORKSPACE},
+        {"name": "tmp", "mountPath": TMP},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "workspace", "emptyDir": {"sizeLimit": settings.workspace_size_limit}},
+        {"name": "home", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+    ]
+    if with_checkout_token:
+        checkout_env["REVIEWOP_CHECKOUT_TOKEN_FILE"] = f"{TOKEN_DIR}/{TOKEN_KEY}"
+        checkout_mounts.append({"name": "checkout-token", "mountPath": TOKEN_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": "checkout-token",
+                "secret": {"secretName": checkout_secret_name(job.metadata.name), "defaultMode": 0o400},
+            }
+        )
+
+    review_env = {
+        **settings.review_env,
+        "REVIEWOP_RUNNER_REPO": repo,
+        "REVIEWOP_RUNNER_PR_NUMBER": str(spec.pull_request.number),
+        "REVIEWOP_RUNNER_HEAD_SHA": head_sha,
+        "REVIEWOP_RUNNER_BASE_SHA": spec.pull_request.base_sha or "",
+        "REVIEWOP_RUNNER_PR_TITLE": spec.pull_request.title,
+        "REVIEWOP_RUNNER_CHECKOUT": CHECKOUT_DIR,
+        "REVIEWOP_RUNNER_WORK_DIR": RUN_DIR,
+        "REVIEWOP_RUNNER_MODEL": limits.model,
+        "REVIEWOP_RUNNER_MAX_TURNS": str(limits.max_turns),
+        "REVIEWOP_RUNNER_MAX_BUDGET_USD": str(limits.max_budget_usd),
+        "REVIEWOP_RUNNER_TIMEOUT_SECONDS": str(limits.timeout_seconds),
+        "HOME": "/home/review",
+        "TMPDIR": TMP,
+    }
+    model_key = {
+        "name": settings.model_secret_key,
+        "valueFrom": {"secretKeyRef": {"name": settings.model_secret_name, "key": settings.model_secret_key}},
+    }
+    resources = {
+        "requests": {
+            "cpu": settings.cpu_request,
+            "memory": settings.memory_request,
+            "ephemeral-storage": settings.ephemeral_storage_request,
+        },
+        "limits": {
+            "cpu": settings.cpu_limit,
+            "memory": settings.memory_limit,
+            "ephemeral-storage": settings.ephemeral_storage_limit,
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": settings.pod_deadline_seconds,
+        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "runAsGroup": NON_ROOT_UID,
+            "fsGroup": NON_ROOT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "initContainers": [
+            {
+                "name": "checkout",
+                "image": settings.image,
+                "imagePullPolicy": settings.image_pull_policy,
+                "args": ["checkout"],
+                "env": _env(checkout_env),
+                "volumeMounts": checkout_mounts,
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                },
+                "securityContext": _restricted_container_security(),
+                "terminationMessagePolicy": "File",
+            }
+        ],
+        "containers": [
+            {
+                "name": "review",
+                "image": settings.image,
+                "imagePullPolicy": settings.image_pull_policy,
+                "args": ["runner"],
+                "env": [*_env(review_env), model_key],
+                "volumeMounts": [
+                    {"name": "workspace", "mountPath": WORKSPACE},
+                    {"name": "home", "mountPath": "/home/review"},
+                    {"name": "tmp", "mountPath": TMP},
+                ],
+                "resources": resources,
+                "securityContext": _restricted_container_security(),
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+            }
+        ],
+        "volumes": volumes,
+    }
+    if settings.node_selector:
+        pod_spec["nodeSelector"] = dict(settings.node_selector)
+    if settings.tolerations:
+        pod_spec["tolerations"] = list(settings.tolerations)
+    if settings.affinity:
+        pod_spec["affinity"] = dict(settings.affinity)
+    if settings.priority_class_name:
+        pod_spec["priorityClassName"] = settings.priority_class_name
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(job.metadata.name, attempt),
+            "namespace": job.metadata.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [owner_reference(job)],
+        },
+        "spec": pod_spec,
+    }

@@ -1,0 +1,179 @@
+"""Pure classification of how a review pod ended (or is stuck), and what to do about it.
+
+Retryable: eviction, node loss, rate limits (429/529). Final: OOMKilled, DeadlineExceeded, agent
+max-turns/budget, unauthorized (fail closed at once), unreadable results. Every verdict carries a
+machine-readable reason and a short, secret-free message for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from review_operator.api.models import Phase
+from review_operator.api.result import Outcome, ResultDecodeError, ReviewResult, decode_result
+
+REVIEW_CONTAINER = "review"
+CHECKOUT_CONTAINER = "checkout"
+
+
+class Reason(StrEnum):
+    SUCCEEDED = "Succeeded"
+    OOM_KILLED = "OOMKilled"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    UNSCHEDULABLE = "Unschedulable"
+    EVICTED = "Evicted"
+    NODE_LOST = "NodeLost"
+    RATE_LIMITED = "RateLimited"
+    UNAUTHORIZED = "Unauthorized"
+    AGENT_ERROR = "AgentError"
+    AGENT_TIMEOUT = "AgentTimeout"
+    MAX_TURNS = "MaxTurns"
+    BUDGET_EXCEEDED = "BudgetExceeded"
+    CHECKOUT_FAILED = "CheckoutFailed"
+    RESULT_UNREADABLE = "ResultUnreadable"
+    CONTAINER_FAILED = "ContainerFailed"
+    RUNNING_DEADLINE = "RunningDeadlineExceeded"
+    SUPERSEDED = "NewerCommit"
+    HEAD_MOVED = "HeadMoved"
+    PULL_REQUEST_CLOSED = "PullRequestClosed"
+    CONVERTED_TO_DRAFT = "ConvertedToDraft"
+    CANCELLED = "Cancelled"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    POSTING_FAILED = "PostingFailed"
+    HEAD_UNRESOLVED = "HeadUnresolved"
+
+
+class Kind(StrEnum):
+    RUNNING = "running"  # nothing to do yet
+    SUCCEEDED = "succeeded"  # post the result
+    RETRY = "retry"  # a new attempt may help
+    FINAL = "final"  # stop, tell the user
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    reason: Reason | None = None
+    message: str = ""
+    phase: Phase | None = None
+    result: ReviewResult | None = None
+    retry_after_s: float | None = None
+
+
+RUNNING = Verdict(Kind.RUNNING)
+
+_OUTCOME_VERDICTS: dict[Outcome, tuple[Kind, Reason, Phase, str]] = {
+    Outcome.RATE_LIMITED: (Kind.RETRY, Reason.RATE_LIMITED, Phase.FAILED, "The model API was rate limited."),
+    Outcome.UNAUTHORIZED: (
+        Kind.FINAL,
+        Reason.UNAUTHORIZED,
+        Phase.FAILED,
+        "The model API rejected the credential (401/403); no retries.",
+    ),
+    Outcome.MAX_TURNS: (Kind.FINAL, Reason.MAX_TURNS, Phase.FAILED, "The review hit its turn limit."),
+    Outcome.BUDGET_EXCEEDED: (Kind.FINAL, Reason.BUDGET_EXCEEDED, Phase.FAILED, "The review hit its budget."),
+    Outcome.TIMEOUT: (Kind.FINAL, Reason.AGENT_TIMEOUT, Phase.TIMED_OUT, "The agent ran out of time."),
+    Outcome.AGENT_ERROR: (Kind.FINAL, Reason.AGENT_ERROR, Phase.FAILED, "The agent failed."),
+    Outcome.CHECKOUT_FAILED: (Kind.FINAL, Reason.CHECKOUT_FAILED, Phase.FAILED, "The checkout failed."),
+}
+
+
+def _container_states(status: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    return {c.get("name", ""): c.get("state") or {} for c in status.get(key) or []}
+
+
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == type_:
+            found: dict[str, Any] = cond
+            return found
+    return None
+
+
+def _from_result(result: ReviewResult) -> Verdict:
+    if result.outcome is Outcome.SUCCESS:
+        return Verdict(Kind.SUCCEEDED, Reason.SUCCEEDED, "Review completed.", Phase.SUCCEEDED, result)
+    kind, reason, phase, message = _OUTCOME_VERDICTS[result.outcome]
+    detail = f"{message} {result.error}".strip() if result.error else message
+    return Verdict(kind, reason, detail[:1000], phase, result, result.retry_after_s)
+
+
+def classify_pod(pod: dict[str, Any]) -> Verdict:
+    """What a review pod's status says (the pod is a camelCase manifest as the API returns it)."""
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if pod.get("metadata", {}).get("deletionTimestamp") and phase not in ("Succeeded", "Failed"):
+        return Verdict(Kind.RETRY, Reason.NODE_LOST, "The review pod was deleted while running.")
+    if phase not in ("Succeeded", "Failed"):
+        target = _condition(status, "DisruptionTarget")
+        if target and target.get("status") == "True":
+            return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod is being evicted.")
+        return RUNNING
+    reason = status.get("reason")
+    if reason == "Evicted":
+        return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod was evicted from its node.")
+    if reason == "DeadlineExceeded":
+        return Verdict(
+            Kind.FINAL, Reason.DEADLINE_EXCEEDED, "The review pod hit activeDeadlineSeconds.", Phase.TIMED_OUT
+        )
+    init = _container_states(status, "initContainerStatuses").get(CHECKOUT_CONTAINER, {})
+    init_term = init.get("terminated") or {}
+    if init_term and init_term.get("exitCode", 0) != 0:
+        detail = _one_line(init_term.get("message") or f"exit code {init_term.get('exitCode')}")
+        return Verdict(Kind.FINAL, Reason.CHECKOUT_FAILED, f"Checkout failed: {detail}", Phase.FAILED)
+    term = _container_states(status, "containerStatuses").get(REVIEW_CONTAINER, {}).get("terminated") or {}
+    if term.get("reason") == "OOMKilled":
+        return Verdict(
+            Kind.FINAL, Reason.OOM_KILLED, "The review container ran out of memory (OOMKilled).", Phase.FAILED
+        )
+    try:
+        result = decode_result(term.get("message"))
+    except ResultDecodeError as exc:
+        if phase == "Failed" or term.get("exitCode", 0) != 0:
+            return Verdict(
+                Kind.FINAL,
+                Reason.CONTAINER_FAILED,
+                f"The review container failed (exit code {term.get('exitCode')}) without a result.",
+                Phase.FAILED,
+            )
+        return Verdict(
+            Kind.FINAL, Reason.RESULT_UNREADABLE, f"The review result was unreadable: {exc}", Phase.FAILED
+        )
+    return _from_result(result)
+
+
+def classify_stuck(
+    pod: dict[str, Any], now: datetime, created: datetime, pending_timeout_s: float, running_deadline_s: float
+) -> Verdict:
+    """Time-based verdicts for a pod that has not ended: unschedulable too long, or running too long."""
+    status = pod.get("status") or {}
+    age = (now - created).total_seconds()
+    scheduled = _condition(status, "PodScheduled")
+    if (
+        status.get("phase") == "Pending"
+        and scheduled
+        and scheduled.get("status") == "False"
+        and scheduled.get("reason") == "Unschedulable"
+        and age > pending_timeout_s
+    ):
+        return Verdict(
+            Kind.FINAL,
+            Reason.UNSCHEDULABLE,
+            f"No node could run the review pod for {int(age)} s: {_one_line(scheduled.get('message', ''))}",
+            Phase.FAILED,
+        )
+    if age > running_deadline_s:
+        return Verdict(
+            Kind.FINAL,
+            Reason.RUNNING_DEADLINE,
+            f"The attempt exceeded {int(running_deadline_s)} s.",
+            Phase.TIMED_OUT,
+        )
+    return RUNNING
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]

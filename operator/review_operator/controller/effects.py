@@ -1,0 +1,280 @@
+"""Side effects of the planned steps: status patches, Secrets and pods, GitHub, events, metrics, audit.
+
+Each effect is safe to repeat: pods and Secrets have deterministic names (create-or-get), status
+patches are merges, and GitHub posting looks for this ReviewJob's hidden marker before writing.
+Errors from GitHub are translated here, once, into phases and reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client
+
+from review_operator.api.models import Phase, PostingState, ReviewJob
+from review_operator.api.scrub import scrub_token_shapes
+from review_operator.builders.names import checkout_secret_name, pod_name
+from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.config import ControllerSettings
+from review_operator.controller import status
+from review_operator.controller.classify import Reason
+from review_operator.controller.plan import Finish, Post, Retry
+from review_operator.github import (
+    GitHubClientFactory,
+    GitHubError,
+    PostStatus,
+    RateLimited,
+    Transient,
+    Unauthorized,
+    get_pull_head,
+    post_failure_note,
+    post_review,
+)
+from review_operator.k8s import objects
+from review_operator.metrics import ControllerMetrics
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("review_operator.audit")
+MAX_POSTING_ATTEMPTS = 5
+
+
+class Effects:
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        api: client.ApiClient,
+        github: GitHubClientFactory | None,
+        metrics: ControllerMetrics,
+        github_api_url: str = "https://api.github.com",
+    ) -> None:
+        self.settings = settings
+        self.api = api
+        self.github = github
+        self.metrics = metrics
+        self.github_api_url = github_api_url
+
+    # -- helpers -----------------------------------------------------------------------------
+    async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
+        """Patches status and returns the job as stored now (conditions are replaced as a whole list)."""
+        updated = await asyncio.to_thread(
+            objects.patch_reviewjob_status, self.api, job.metadata.namespace, job.metadata.name, patch
+        )
+        return ReviewJob.model_validate(updated)
+
+    async def _event(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
+        from review_operator.controller.dispatcher import involved
+
+        await asyncio.to_thread(
+            objects.record_event, self.api, involved(job), reason, scrub_token_shapes(message), warning
+        )
+
+    def observe_queue(self, jobs: list[ReviewJob]) -> None:
+        self.metrics.observe_jobs([j.status.phase for j in jobs])
+
+    # -- steps -------------------------------------------------------------------------------
+    async def queue(self, job: ReviewJob, now: datetime) -> None:
+        await self._status(job, status.queued(job, now))
+        await self._event(job, "Queued", "Waiting for a free review slot.")
+
+    async def start(self, job: ReviewJob, attempt: int, now: datetime) -> None:
+        head = job.spec.pull_request.head_sha or job.status.head_sha
+        if head is None:
+            head = await self._resolve_head(job)
+            if head is None:
+                await self.finish(
+                    Finish(
+                        job, Phase.FAILED, Reason.HEAD_UNRESOLVED, "Could not resolve the PR's head commit."
+                    ),
+                    now,
+                )
+                return
+        name = pod_name(job.metadata.name, attempt)
+        job = await self._status(job, status.claimed(job, attempt, name, head, now))
+        queued_at = job.status.queued_at or job.metadata.creation_timestamp or now
+        self.metrics.started((now - queued_at).total_seconds(), retry=attempt > 1)
+        await self._event(job, "Started", f"Attempt {attempt}: starting pod {name}.")
+        await self.ensure_pod(job, now)
+
+    async def ensure_pod(self, job: ReviewJob, now: datetime) -> None:
+        head = job.status.head_sha or job.spec.pull_request.head_sha or ""
+        with_token = False
+        if self.github is not None:
+            try:
+                token = await self.github.mint_checkout_token(job)
+            except Unauthorized as exc:
+                await self.finish(Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {exc}"), now)
+                return
+            secret = build_checkout_secret(job, token.token.get_secret_value())
+            await asyncio.to_thread(objects.create_or_replace_secret, self.api, secret)
+            with_token = True
+        manifest = build_review_pod(
+            job, job.status.attempts, head, self.settings, self.github_api_url, with_checkout_token=with_token
+        )
+        _, created = await asyncio.to_thread(objects.create_or_get_pod, self.api, manifest)
+        await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
+        if not created:
+            log.info("adopted existing pod %s", manifest["metadata"]["name"])
+
+    async def retry(self, step: Retry, now: datetime) -> None:
+        job = step.job
+        if step.delete_pod:
+            await asyncio.to_thread(objects.delete_pod, self.api, job.metadata.namespace, step.delete_pod)
+        await self._status(job, status.retrying(job, step.reason, step.message, step.not_before, now))
+        self.metrics.retried(step.reason)
+        await self._event(job, f"Retry{step.reason}", step.message, warning=True)
+
+    async def finish(self, step: Finish, now: datetime) -> None:
+        job = step.job
+        ns = job.metadata.namespace
+        if step.delete_pod:
+            await asyncio.to_thread(objects.delete_pod, self.api, ns, step.delete_pod)
+        await asyncio.to_thread(objects.delete_secret, self.api, ns, checkout_secret_name(job.metadata.name))
+        patch = status.finished(
+            job, step.phase, step.reason, scrub_token_shapes(step.message), step.result, now
+        )
+        if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
+            patch["posting"] = await self._failure_note(job, step)
+        await self._status(job, patch)
+        await asyncio.to_thread(
+            objects.label_reviewjob, self.api, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
+        )
+        self.metrics.finished(step.phase, step.reason, step.result, job, now)
+        await self._event(
+            job, step.phase.value, f"{step.reason}: {step.message}", warning=step.phase is not Phase.SUCCEEDED
+        )
+        self._audit(job, step, now)
+
+    async def post(self, step: Post, now: datetime) -> None:
+        job, result = step.job, step.result
+        head = job.status.head_sha or job.spec.pull_request.head_sha or ""
+        if self.github is None or not self.settings.post_reviews:
+            await self.finish(
+                Finish(
+                    job,
+                    Phase.SUCCEEDED,
+                    Reason.SUCCEEDED,
+                    "Review completed (posting disabled).",
+                    result,
+                    delete_pod=step.pod,
+                ),
+                now,
+            )
+            return
+        attempts = job.status.posting.attempts + 1
+        job = await self._status(
+            job, {"posting": {"state": PostingState.POSTING.value, "attempts": attempts}}
+        )
+        try:
+            outcome = await post_review(self.github.for_job(job), job, result, head_sha=head)
+        except Unauthorized as exc:
+            self.metrics.posting_failed("unauthorized")
+            await self.finish(
+                Finish(
+                    job,
+                    Phase.FAILED,
+                    Reason.UNAUTHORIZED,
+                    f"Posting to GitHub: {exc}",
+                    result,
+                    delete_pod=step.pod,
+                    note_on_pr=False,
+                ),
+                now,
+            )
+            return
+        except (RateLimited, Transient, GitHubError) as exc:
+            self.metrics.posting_failed(type(exc).__name__.lower())
+            if attempts >= MAX_POSTING_ATTEMPTS:
+                await self.finish(
+                    Finish(
+                        job,
+                        Phase.FAILED,
+                        Reason.POSTING_FAILED,
+                        f"Posting failed {attempts} times: {exc}",
+                        result,
+                        delete_pod=step.pod,
+                    ),
+                    now,
+                )
+            else:
+                log.warning("posting %s failed (attempt %d): %s", job.metadata.name, attempts, exc)
+            return
+        if outcome.status is PostStatus.SUPERSEDED:
+            await self.finish(
+                Finish(
+                    job,
+                    Phase.SUPERSEDED,
+                    Reason.HEAD_MOVED,
+                    f"The PR head moved to {(outcome.current_head_sha or '')[:12]}; not posted.",
+                    result,
+                    delete_pod=step.pod,
+                    note_on_pr=False,
+                ),
+                now,
+            )
+            return
+        posting = {
+            "state": PostingState.POSTED.value,
+            "attempts": attempts,
+            "reviewId": outcome.review_id,
+            "reviewUrl": outcome.review_url,
+            "summaryCommentId": outcome.summary_comment_id,
+            "postedAt": status._ts(now),
+        }
+        job = await self._status(job, {"posting": {k: v for k, v in posting.items() if v is not None}})
+        await self.finish(
+            Finish(
+                job,
+                Phase.SUCCEEDED,
+                Reason.SUCCEEDED,
+                f"Review posted with {len(result.findings)} findings.",
+                result,
+                delete_pod=step.pod,
+            ),
+            now,
+        )
+
+    # -- GitHub helpers ----------------------------------------------------------------------
+    async def _resolve_head(self, job: ReviewJob) -> str | None:
+        if self.github is None:
+            return None
+        try:
+            return await get_pull_head(self.github.for_job(job), job)
+        except GitHubError as exc:
+            log.warning("could not resolve head of %s: %s", job.metadata.name, exc)
+            return None
+
+    async def _failure_note(self, job: ReviewJob, step: Finish) -> dict[str, Any]:
+        if self.github is None or not self.settings.post_reviews:
+            return {"state": PostingState.SKIPPED.value, "message": "Posting disabled."}
+        try:
+            outcome = await post_failure_note(
+                self.github.for_job(job), job, step.phase.value, step.reason, scrub_token_shapes(step.message)
+            )
+        except GitHubError as exc:
+            self.metrics.posting_failed(type(exc).__name__.lower())
+            return {"state": PostingState.FAILED.value, "message": scrub_token_shapes(str(exc))[:1024]}
+        return {"state": PostingState.POSTED.value, "summaryCommentId": outcome.summary_comment_id}
+
+    def _audit(self, job: ReviewJob, step: Finish, now: datetime) -> None:
+        result = step.result
+        record = {
+            "event": "review_finished",
+            "reviewjob": job.metadata.name,
+            "sender": job.spec.trigger.sender,
+            "repository": job.spec.repository.full_name,
+            "pr": job.spec.pull_request.number,
+            "sha": job.status.head_sha or job.spec.pull_request.head_sha,
+            "model": job.spec.overrides.model or self.settings.model,
+            "attempts": job.status.attempts,
+            "outcome": step.phase.value,
+            "reason": step.reason,
+            "cost_usd": result.cost_usd if result else 0.0,
+            "turns": result.turns if result else 0,
+            "tokens": result.tokens.model_dump() if result else {},
+            "tools": result.tools if result else {},
+        }
+        audit_log.info(json.dumps(record, sort_keys=True))

@@ -1,0 +1,44 @@
+"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod kicks the dispatcher.
+
+The dispatcher (one serialized loop) does the work; handlers never patch anything, so kopf keeps no
+per-object state (no finalizers, no progress annotations) on our objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.builders.names import LABEL_COMPONENT
+from review_operator.builders.pod import REVIEW_POD_COMPONENT
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.posting.enabled = False  # our own Events carry the story; kopf's would duplicate them
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def reviewjob_changed(memo: kopf.Memo, **_: Any) -> None:
+    memo["dispatcher"].kick()
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: REVIEW_POD_COMPONENT})
+def review_pod_changed(memo: kopf.Memo, **_: Any) -> None:
+    memo["dispatcher"].kick()
+
+
+@kopf.on.probe(id="reconcile_passes")
+def reconcile_passes(memo: kopf.Memo, **_: Any) -> int:
+    passes: int = memo["dispatcher"].passes
+    return passes
+
+
+def registry() -> kopf.OperatorRegistry:
+    """The registry holding this module's handlers (kopf's default one, filled at import)."""
+    return kopf.get_default_registry()

@@ -1,0 +1,117 @@
+"""`review-operator controller`: wires settings, the API client, GitHub, metrics, the leader Lease,
+the dispatcher and kopf's watches together, and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+
+import kopf
+from prometheus_client import CollectorRegistry, start_http_server
+
+from review_operator.config import ControllerSettings, GitHubSettings
+from review_operator.controller import handlers
+from review_operator.controller.dispatcher import Dispatcher
+from review_operator.controller.effects import Effects
+from review_operator.github import GitHubClientFactory, make_github
+from review_operator.k8s import lease
+from review_operator.k8s.client import load_api_client
+from review_operator.metrics import ControllerMetrics
+
+log = logging.getLogger(__name__)
+
+
+class ChainError(SystemExit):
+    pass
+
+
+def check_settings(settings: ControllerSettings) -> None:
+    errors = settings.timeout_chain_errors()
+    if errors:
+        sys.stderr.write("review-operator controller: broken timeout chain:\n  " + "\n  ".join(errors) + "\n")
+        raise ChainError(2)
+
+
+def github_factory(settings: ControllerSettings, gh: GitHubSettings) -> GitHubClientFactory | None:
+    if not settings.post_reviews:
+        return None
+    if gh.app_id is None and gh.token is None:
+        log.warning("no GitHub App or token configured: reviews run but nothing is posted")
+        return None
+    return make_github(gh)
+
+
+async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: str) -> None:
+    """Holds the Lease and runs the dispatcher only while it is held."""
+    api, ns = dispatcher.api, settings.namespace
+    worker: asyncio.Task[None] | None = None
+    period = max(1.0, settings.lease_duration_seconds / 3)
+    try:
+        while True:
+            try:
+                held = await asyncio.to_thread(
+                    lease.try_acquire, api, ns, settings.lease_name, identity, settings.lease_duration_seconds
+                )
+            except OSError as exc:
+                log.warning("lease renewal failed: %s", type(exc).__name__)
+                held = False
+            if held:
+                # Act only until shortly before the lease could expire without a renewal.
+                dispatcher.act_until = datetime.now(UTC) + timedelta(
+                    seconds=settings.lease_duration_seconds - period
+                )
+                if worker is None or worker.done():
+                    log.info("leading as %s", identity)
+                    worker = asyncio.create_task(dispatcher.run_forever())
+                    dispatcher.kick()
+            else:
+                dispatcher.act_until = None
+                if worker is not None and not worker.done():
+                    log.warning("lost the lease; standing by")
+                    worker.cancel()
+                worker = None
+            await asyncio.sleep(period)
+    finally:
+        if worker is not None:
+            worker.cancel()
+        await asyncio.to_thread(lease.release, api, ns, settings.lease_name, identity)
+
+
+async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None:
+    api = load_api_client(pool_size=8)
+    registry = CollectorRegistry()
+    metrics = ControllerMetrics(registry)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=registry)
+    effects = Effects(settings, api, github_factory(settings, gh_settings), metrics, gh_settings.api_url)
+    dispatcher = Dispatcher(settings, api, effects)
+    dispatcher.act_until = None
+    identity = f"{socket.gethostname()}-{os.getpid()}"
+    leader = asyncio.create_task(lead(dispatcher, settings, identity))
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    try:
+        await kopf.operator(
+            clusterwide=False,
+            namespaces=[settings.namespace],
+            standalone=True,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(dispatcher=dispatcher),
+            registry=handlers.registry(),
+        )
+    finally:
+        leader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leader
+
+
+def main() -> int:
+    settings = ControllerSettings()
+    check_settings(settings)
+    asyncio.run(run(settings, GitHubSettings()))
+    return 0

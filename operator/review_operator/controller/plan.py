@@ -1,0 +1,237 @@
+"""Pure reconcile planning: from what exists in the cluster to the steps that move reviews on.
+
+`plan()` sees every non-final ReviewJob and every review pod, and returns steps; the dispatcher
+executes them. Nothing here talks to the cluster or GitHub, so every decision is unit-testable
+and a restarted controller, seeing the same objects, plans the same steps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
+from review_operator.api.result import ReviewResult
+from review_operator.builders.names import pod_name
+from review_operator.config import ControllerSettings
+from review_operator.controller.admission import Slot, admit, backoff
+from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
+
+COND_POD_CREATED = "PodCreated"
+
+
+@dataclass(frozen=True)
+class Queue:
+    job: ReviewJob
+
+
+@dataclass(frozen=True)
+class Start:
+    job: ReviewJob
+    attempt: int
+
+
+@dataclass(frozen=True)
+class EnsurePod:
+    """Running, but the pod was never confirmed created (a crash between claim and create)."""
+
+    job: ReviewJob
+
+
+@dataclass(frozen=True)
+class Finish:
+    job: ReviewJob
+    phase: Phase
+    reason: str
+    message: str
+    result: ReviewResult | None = None
+    delete_pod: str | None = None
+    note_on_pr: bool = True
+
+
+@dataclass(frozen=True)
+class Retry:
+    job: ReviewJob
+    reason: str
+    message: str
+    not_before: datetime
+    delete_pod: str | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    job: ReviewJob
+    result: ReviewResult
+    pod: str
+
+
+Step = Queue | Start | EnsurePod | Finish | Retry | Post
+
+
+@dataclass
+class Observed:
+    jobs: list[ReviewJob]
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # by pod name
+
+
+def _created(job: ReviewJob, now: datetime) -> datetime:
+    return job.metadata.creation_timestamp or now
+
+
+def _pr_key(job: ReviewJob) -> tuple[int, int]:
+    return (job.spec.repository.id, job.spec.pull_request.number)
+
+
+def superseded_by_newer(jobs: list[ReviewJob], now: datetime) -> dict[str, ReviewJob]:
+    """Older push-triggered reviews of a PR that has a newer head SHA under review (name → newer job)."""
+    by_pr: dict[tuple[int, int], list[ReviewJob]] = defaultdict(list)
+    for job in jobs:
+        if job.spec.trigger.event is not TriggerEvent.ISSUE_COMMENT and job.spec.pull_request.head_sha:
+            by_pr[_pr_key(job)].append(job)
+    stale: dict[str, ReviewJob] = {}
+    for group in by_pr.values():
+        group.sort(key=lambda j: (_created(j, now), j.metadata.name))
+        newest = group[-1]
+        for job in group[:-1]:
+            if job.spec.pull_request.head_sha != newest.spec.pull_request.head_sha:
+                stale[job.metadata.name] = newest
+    return stale
+
+
+def _has_condition(job: ReviewJob, type_: str) -> bool:
+    return any(c.type == type_ and c.status == "True" for c in job.status.conditions)
+
+
+def _attempt_or_retry(
+    job: ReviewJob,
+    reason: str,
+    message: str,
+    retry_after: float | None,
+    pod: str | None,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+) -> Step:
+    if job.status.attempts >= settings.max_attempts:
+        return Finish(
+            job,
+            Phase.FAILED,
+            reason,
+            f"{message} Gave up after {job.status.attempts} attempts.",
+            delete_pod=pod,
+        )
+    delay = backoff(
+        job.status.attempts, settings.retry_base_seconds, settings.retry_max_seconds, retry_after, rng
+    )
+    return Retry(job, reason, message, now + delay, delete_pod=pod)
+
+
+def _plan_running(
+    job: ReviewJob,
+    pod: dict[str, Any] | None,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+) -> Step | None:
+    name = job.status.pod_name or pod_name(job.metadata.name, job.status.attempts)
+    if pod is None:
+        if _has_condition(job, COND_POD_CREATED):
+            return _attempt_or_retry(
+                job,
+                Reason.NODE_LOST,
+                "The review pod disappeared (node lost or deleted).",
+                None,
+                None,
+                now,
+                settings,
+                rng,
+            )
+        return EnsurePod(job)
+    verdict = classify_pod(pod)
+    if verdict.kind is Kind.RUNNING:
+        started = job.status.start_time or _created(job, now)
+        verdict = classify_stuck(
+            pod, now, started, settings.pending_timeout_seconds, settings.running_deadline_seconds
+        )
+        if verdict.kind is Kind.RUNNING:
+            return None
+    reason = str(verdict.reason)
+    if verdict.kind is Kind.SUCCEEDED and verdict.result is not None:
+        return Post(job, verdict.result, name)
+    if verdict.kind is Kind.RETRY:
+        return _attempt_or_retry(
+            job, reason, verdict.message, verdict.retry_after_s, name, now, settings, rng
+        )
+    return Finish(
+        job, verdict.phase or Phase.FAILED, reason, verdict.message, verdict.result, delete_pod=name
+    )
+
+
+def plan(
+    observed: Observed,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+    started_last_minute: int = 0,
+) -> list[Step]:
+    steps: list[Step] = []
+    stale = superseded_by_newer(observed.jobs, now)
+    running: list[Slot] = []
+    queued: list[Slot] = []
+    by_name = {j.metadata.name: j for j in observed.jobs}
+    for job in observed.jobs:
+        phase = job.status.phase
+        if phase.is_final:
+            continue
+        current_pod = job.status.pod_name if phase is Phase.RUNNING else None
+        if job.spec.cancel is not None:
+            reason = job.spec.cancel.reason
+            label = {
+                CancelReason.PULL_REQUEST_CLOSED: "The pull request was closed.",
+                CancelReason.CONVERTED_TO_DRAFT: "The pull request was turned into a draft.",
+            }.get(reason, "The review was cancelled.")
+            steps.append(
+                Finish(job, Phase.CANCELLED, str(reason), label, delete_pod=current_pod, note_on_pr=False)
+            )
+            continue
+        if job.metadata.name in stale:
+            newer = stale[job.metadata.name].spec.pull_request.head_sha or ""
+            steps.append(
+                Finish(
+                    job,
+                    Phase.SUPERSEDED,
+                    Reason.SUPERSEDED,
+                    f"A newer commit ({newer[:12]}) is under review.",
+                    delete_pod=current_pod,
+                    note_on_pr=False,
+                )
+            )
+            continue
+        # Oldest first: creation time (then name) keeps its place in line across retries.
+        slot = Slot(job.metadata.name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at)
+        if phase is Phase.PENDING:
+            # Queued now, admitted from the next pass on (its Queue patch kicks one at once).
+            steps.append(Queue(job))
+        elif phase is Phase.QUEUED:
+            queued.append(slot)
+        elif phase is Phase.RUNNING:
+            running.append(slot)
+            step = _plan_running(job, observed.pods.get(job.status.pod_name or ""), now, settings, rng)
+            if step is not None:
+                steps.append(step)
+    starts_left = None
+    if settings.max_starts_per_minute:
+        starts_left = max(0, settings.max_starts_per_minute - started_last_minute)
+    for name in admit(
+        running, queued, now, settings.max_concurrent, settings.max_concurrent_per_repo, starts_left
+    ):
+        job = by_name[name]
+        steps.append(Start(job, job.status.attempts + 1))
+    return steps
+
+
+def started_within(jobs: list[ReviewJob], now: datetime, window: timedelta) -> int:
+    return sum(1 for j in jobs if j.status.start_time is not None and now - j.status.start_time < window)

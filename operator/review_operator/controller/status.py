@@ -1,0 +1,130 @@
+"""Pure builders of ReviewJob status patches (merge patches of the status subresource)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from review_operator.api.models import Condition, ConditionStatus, Phase, ReviewJob
+from review_operator.api.result import ReviewResult
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def conditions_with(
+    job: ReviewJob, type_: str, status: bool, reason: str, message: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The full conditions list with one condition set (lastTransitionTime moves only on change)."""
+    new_status = ConditionStatus.TRUE if status else ConditionStatus.FALSE
+    out: list[dict[str, Any]] = []
+    found = False
+    for cond in job.status.conditions:
+        if cond.type == type_:
+            found = True
+            moved = cond.status != new_status
+            cond = Condition(
+                type=type_,
+                status=new_status,
+                reason=reason,
+                message=message[:1024],
+                last_transition_time=now if moved else cond.last_transition_time,
+                observed_generation=job.metadata.generation or None,
+            )
+        out.append(cond.model_dump(mode="json", by_alias=True, exclude_none=True))
+    if not found:
+        out.append(
+            Condition(
+                type=type_,
+                status=new_status,
+                reason=reason,
+                message=message[:1024],
+                last_transition_time=now,
+                observed_generation=job.metadata.generation or None,
+            ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
+    return out
+
+
+def queued(job: ReviewJob, now: datetime) -> dict[str, Any]:
+    return {
+        "phase": Phase.QUEUED.value,
+        "queuedAt": _ts(now),
+        "message": "Waiting for a free review slot.",
+        "observedGeneration": job.metadata.generation,
+        "conditions": conditions_with(
+            job, "Admitted", False, "Queued", "Waiting for a free review slot.", now
+        ),
+    }
+
+
+def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime) -> dict[str, Any]:
+    """Running: the slot is taken before the pod exists, so limits hold across crashes."""
+    conditions = conditions_with(job, "Admitted", True, "SlotAssigned", f"Attempt {attempt} admitted.", now)
+    interim = job.model_copy(deep=True)
+    interim.status.conditions = [Condition.model_validate(c) for c in conditions]
+    conditions = conditions_with(interim, "PodCreated", False, "Creating", f"Creating pod {pod}.", now)
+    return {
+        "phase": Phase.RUNNING.value,
+        "reason": None,
+        "message": f"Attempt {attempt} starting.",
+        "attempts": attempt,
+        "podName": pod,
+        "headSha": head_sha,
+        "startTime": _ts(now),
+        "nextAttemptAt": None,
+        "conditions": conditions,
+    }
+
+
+def pod_created(job: ReviewJob, pod: str, now: datetime) -> dict[str, Any]:
+    return {"conditions": conditions_with(job, "PodCreated", True, "Created", f"Pod {pod} created.", now)}
+
+
+def retrying(
+    job: ReviewJob, reason: str, message: str, not_before: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "phase": Phase.QUEUED.value,
+        "reason": reason,
+        "message": f"{message} Retrying after {_ts(not_before)}."[:1024],
+        "nextAttemptAt": _ts(not_before),
+        "podName": None,
+        "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
+    }
+
+
+def result_summary(result: ReviewResult) -> dict[str, Any]:
+    return {
+        "outcome": result.outcome.value,
+        "costUsd": round(result.cost_usd, 6),
+        "turns": result.turns,
+        "durationMs": result.duration_ms,
+        "tokens": {
+            "input": result.tokens.input,
+            "output": result.tokens.output,
+            "cacheRead": result.tokens.cache_read,
+            "cacheCreation": result.tokens.cache_creation,
+        },
+        "findings": len(result.findings),
+        "dropped": result.dropped,
+        "skippedFiles": result.skipped,
+        "toolsUsed": dict(list(result.tools.items())[:20]),
+    }
+
+
+def finished(
+    job: ReviewJob, phase: Phase, reason: str, message: str, result: ReviewResult | None, now: datetime
+) -> dict[str, Any]:
+    patch: dict[str, Any] = {
+        "phase": phase.value,
+        "reason": reason,
+        "message": message[:1024],
+        "completionTime": _ts(now),
+        "nextAttemptAt": None,
+        "conditions": conditions_with(job, "Finished", True, reason, message, now),
+    }
+    if result is not None:
+        patch["result"] = result_summary(result)
+    return patch

@@ -1,0 +1,138 @@
+"""Pods, Secrets and Events of reviews: create-or-get, list, delete, record (sync; callers use threads).
+
+Objects cross this boundary as plain camelCase manifests (dicts), the shape the builders produce
+and the classification reads; the client's model classes never leak out.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from review_operator.api.models import GROUP, PLURAL, VERSION
+
+log = logging.getLogger(__name__)
+
+
+def _plain(api: client.ApiClient, obj: Any) -> dict[str, Any]:
+    data: dict[str, Any] = api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return data
+
+
+def create_or_get_pod(api: client.ApiClient, manifest: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Creates the pod, or returns the existing one of that name (a crash-safe, idempotent step)."""
+    core = client.CoreV1Api(api)
+    namespace = manifest["metadata"]["namespace"]
+    try:
+        return _plain(api, core.create_namespaced_pod(namespace, cast(Any, manifest))), True
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    return _plain(api, core.read_namespaced_pod(manifest["metadata"]["name"], namespace)), False
+
+
+def create_or_replace_secret(api: client.ApiClient, manifest: dict[str, Any]) -> None:
+    """Creates the per-review Secret, replacing a stale one (a fresh token for a new attempt)."""
+    core = client.CoreV1Api(api)
+    namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    try:
+        core.create_namespaced_secret(namespace, cast(Any, manifest))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_secret(name, namespace, cast(Any, manifest))
+
+
+def delete_secret(api: client.ApiClient, namespace: str, name: str) -> None:
+    try:
+        client.CoreV1Api(api).delete_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def list_pods(api: client.ApiClient, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector)
+    return [_plain(api, p) for p in pods.items]
+
+
+def delete_pod(api: client.ApiClient, namespace: str, name: str, grace_seconds: int | None = None) -> None:
+    try:
+        client.CoreV1Api(api).delete_namespaced_pod(name, namespace, grace_period_seconds=grace_seconds)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def record_event(
+    api: client.ApiClient,
+    involved: dict[str, Any],
+    reason: str,
+    message: str,
+    warning: bool = False,
+    component: str = "review-operator",
+) -> None:
+    """A core/v1 Event on the involved object; failures are logged, never raised (events are advisory)."""
+    meta = involved["metadata"]
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:12]}", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": involved["apiVersion"],
+            "kind": involved["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "reason": reason[:128],
+        "message": message[:1024],
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": component},
+        "reportingComponent": component,
+        "reportingInstance": component,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    try:
+        client.CoreV1Api(api).create_namespaced_event(meta["namespace"], cast(Any, body))
+    except ApiException as exc:
+        log.warning("could not record event %s on %s: HTTP %s", reason, meta["name"], exc.status)
+
+
+def list_reviewjobs(api: client.ApiClient, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+    """A consistent (quorum) read of ReviewJobs: admission depends on seeing every claim."""
+    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, label_selector=label_selector
+    )
+    items: list[dict[str, Any]] = cast(dict[str, Any], listed).get("items", [])
+    return items
+
+
+def patch_reviewjob_status(
+    api: client.ApiClient, namespace: str, name: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge-patches the status subresource; returns the updated object."""
+    updated = client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, PLURAL, name, {"status": status}
+    )
+    return cast(dict[str, Any], updated)
+
+
+def label_reviewjob(api: client.ApiClient, namespace: str, name: str, labels: dict[str, str]) -> None:
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"labels": labels}}
+    )
+
+
+def delete_reviewjob(api: client.ApiClient, namespace: str, name: str) -> None:
+    try:
+        client.CustomObjectsApi(api).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
