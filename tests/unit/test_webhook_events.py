@@ -1,0 +1,211 @@
+"""Pure delivery decisions, on real GitHub payloads from @octokit/webhooks-examples."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from review_operator.api.models import AuthorAssociation, CancelReason, TriggerEvent
+from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
+from review_operator.config import WebhookSettings
+from review_operator.webhook import events
+from review_operator.webhook.events import CancelReviews, Create, Ignore, Invalid, Policy, Pong, decide
+from tests.integration.webhook_helpers import HEAD_SHA, example, review_comment
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+POLICY = Policy(trusted=frozenset({"OWNER", "MEMBER", "COLLABORATOR"}), allowed_repositories=frozenset())
+DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+
+def _decide(event: str, payload: Any, policy: Policy = POLICY) -> events.Decision:
+    return decide(event, DELIVERY, payload, policy, NOW)
+
+
+@pytest.mark.parametrize("action", ["opened", "reopened", "synchronize", "ready_for_review"])
+def test_review_actions_create_a_reviewjob_for_the_head_sha(action: str) -> None:
+    payload = example("pull_request", action)
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create)
+    job = decision.job
+    assert job.metadata.name == f"pr-186853002-2-{HEAD_SHA[:12]}"
+    assert job.metadata.labels[LABEL_REPOSITORY_ID] == "186853002"
+    assert job.metadata.labels[LABEL_PULL_REQUEST] == "2"
+    assert job.metadata.labels[LABEL_SHA] == HEAD_SHA[:12]
+    spec = job.spec
+    assert (spec.repository.owner, spec.repository.name, spec.repository.id) == (
+        "Codertocat",
+        "Hello-World",
+        186853002,
+    )
+    assert spec.pull_request.number == 2
+    assert spec.pull_request.head_sha == payload["pull_request"]["head"]["sha"]
+    assert spec.pull_request.base_sha == payload["pull_request"]["base"]["sha"]
+    assert spec.pull_request.author == "Codertocat"
+    assert spec.pull_request.author_association is AuthorAssociation.OWNER
+    assert spec.trigger.event is TriggerEvent.PULL_REQUEST
+    assert (spec.trigger.action, spec.trigger.delivery_id, spec.trigger.sender) == (
+        action,
+        DELIVERY,
+        "Codertocat",
+    )
+
+
+def test_same_pr_and_sha_always_get_the_same_name() -> None:
+    first = _decide("pull_request", example("pull_request", "opened"))
+    second = _decide("pull_request", example("pull_request", "synchronize"))
+    assert isinstance(first, Create) and isinstance(second, Create)
+    assert first.job.metadata.name == second.job.metadata.name
+
+
+def test_installation_id_is_recorded_when_present() -> None:
+    payload = example("pull_request", "opened")
+    payload["installation"] = {"id": 4242, "node_id": "x"}
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create) and decision.job.spec.installation_id == 4242
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [("closed", CancelReason.PULL_REQUEST_CLOSED), ("converted_to_draft", CancelReason.CONVERTED_TO_DRAFT)],
+)
+def test_closing_or_drafting_cancels_the_pull_requests_reviews(action: str, reason: CancelReason) -> None:
+    decision = _decide("pull_request", example("pull_request", action))
+    assert isinstance(decision, CancelReviews)
+    assert (decision.repository_id, decision.pr_number) == (186853002, 2)
+    assert decision.cancel.reason is reason
+    assert decision.cancel.requested_at == NOW
+    assert decision.cancel.delivery_id == DELIVERY
+
+
+@pytest.mark.parametrize("action", ["labeled", "assigned", "locked", "review_requested", "edited"])
+def test_other_pull_request_actions_are_ignored_with_a_reason(action: str) -> None:
+    payload = example("pull_request", "opened")
+    payload["action"] = action
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Ignore) and action in decision.reason
+
+
+def test_drafts_are_skipped_unless_configured() -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["draft"] = True
+    assert isinstance(_decide("pull_request", payload), Ignore)
+    with_drafts = Policy(POLICY.trusted, POLICY.allowed_repositories, review_drafts=True)
+    decision = _decide("pull_request", payload, with_drafts)
+    assert isinstance(decision, Create) and decision.job.spec.pull_request.draft
+
+
+@pytest.mark.parametrize("association", ["CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "NONE", "SOMETHING_NEW"])
+def test_untrusted_authors_get_no_automatic_review(association: str) -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["author_association"] = association
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Ignore) and "/review" in decision.reason
+
+
+def test_trusted_associations_are_configurable() -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["author_association"] = "CONTRIBUTOR"
+    policy = Policy(frozenset({"CONTRIBUTOR"}), frozenset())
+    assert isinstance(_decide("pull_request", payload, policy), Create)
+
+
+def test_allow_list_is_case_insensitive_and_excludes_others() -> None:
+    payload = example("pull_request", "opened")
+    allowed = Policy(POLICY.trusted, frozenset({"codertocat/hello-world"}))
+    other = Policy(POLICY.trusted, frozenset({"someone/else"}))
+    assert isinstance(_decide("pull_request", payload, allowed), Create)
+    assert isinstance(_decide("pull_request", payload, other), Ignore)
+    assert isinstance(_decide("pull_request", example("pull_request", "closed"), other), Ignore)
+
+
+def test_trusted_review_command_creates_a_reviewjob_named_after_the_comment() -> None:
+    payload = review_comment("/review please")
+    decision = _decide("issue_comment", payload)
+    assert isinstance(decision, Create)
+    comment_id = payload["comment"]["id"]
+    assert decision.job.metadata.name == f"pr-186853002-{payload['issue']['number']}-c{comment_id}"
+    assert decision.job.spec.pull_request.head_sha is None
+    assert LABEL_SHA not in decision.job.metadata.labels
+    assert decision.job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT
+    assert decision.job.spec.trigger.comment_id == comment_id
+
+
+@pytest.mark.parametrize(
+    ("payload_factory", "why"),
+    [
+        (lambda: review_comment("/review", association="CONTRIBUTOR"), "not trusted"),
+        (lambda: review_comment("please /review this"), "not a `/review`"),
+        (lambda: review_comment("/reviewer wanted"), "not a `/review`"),
+        (lambda: example("issue_comment", "created"), "not a pull request"),
+        (lambda: {**review_comment(), "action": "edited"}, "edited"),
+    ],
+)
+def test_other_comments_are_ignored(payload_factory: Any, why: str) -> None:
+    decision = _decide("issue_comment", payload_factory())
+    assert isinstance(decision, Ignore) and why in decision.reason
+
+
+def test_ping_is_answered() -> None:
+    assert isinstance(_decide("ping", example("ping")), Pong)
+
+
+@pytest.mark.parametrize("event", ["push", "issues", "check_run", "star", ""])
+def test_unknown_events_are_ignored(event: str) -> None:
+    assert isinstance(_decide(event, {"action": "created"}), Ignore)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        "text",
+        {},
+        {"action": "opened"},
+        {**example("pull_request", "opened"), "pull_request": {"number": "two"}},
+    ],
+)
+def test_malformed_payloads_of_known_events_are_invalid(payload: Any) -> None:
+    assert isinstance(_decide("pull_request", payload), Invalid)
+
+
+def test_values_the_crd_would_reject_make_the_delivery_invalid() -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["head"]["sha"] = "not-a-sha"
+    assert isinstance(_decide("pull_request", payload), Invalid)
+
+
+def test_overlong_delivery_id_is_invalid() -> None:
+    assert isinstance(decide("ping", "x" * 129, {}, POLICY, NOW), Invalid)
+
+
+def test_long_titles_are_cut_to_the_crd_limit() -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["title"] = "t" * 5000
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create) and len(decision.job.spec.pull_request.title) == 1024
+
+
+def test_summary_reads_action_and_repository_leniently() -> None:
+    assert events.summary(example("pull_request", "opened")) == ("opened", "Codertocat/Hello-World")
+    assert events.summary([1, 2]) == ("", "")
+    assert events.summary({"action": 3}) == ("", "")
+
+
+def test_policy_from_settings_reads_comma_separated_lists(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-file\nsecond\n")
+    settings = WebhookSettings(
+        webhook_secret=SecretStr("a, b"),
+        webhook_secret_file=secret_file,
+        webhook_trusted_associations="owner,member",  # type: ignore[arg-type]
+        webhook_allowed_repositories="Org/Repo, other/x",  # type: ignore[arg-type]
+    )
+    policy = Policy.from_settings(settings)
+    assert policy.trusted == {"OWNER", "MEMBER"}
+    assert policy.allowed_repositories == {"org/repo", "other/x"}
+    assert settings.secrets() == [b"a", b"b", b"from-file", b"second"]
+    assert "a, b" not in repr(settings)
