@@ -10,7 +10,7 @@ from kubernetes import client
 
 from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
 from tests.harness.controlplane import ControlPlane
-from tests.integration.webhook_helpers import HEAD_SHA, example, reviewjobs, review_comment, running_webhook
+from tests.integration.webhook_helpers import HEAD_SHA, example, review_comment, reviewjobs, running_webhook
 
 
 @pytest.mark.parametrize("action", ["opened", "reopened", "synchronize", "ready_for_review"])

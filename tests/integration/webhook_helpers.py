@@ -152,7 +152,8 @@ async def running_webhook(
     LEAKS.extend(capture.lines)
     assert SECRET not in text and OLD_SECRET not in text, "a webhook secret was logged"
     for signature in hook.sent_signatures if hook else []:
-        assert signature.removeprefix("sha256=") not in text, "a signature was logged"
+        digest = signature.removeprefix("sha256=")
+        assert len(digest) < 16 or digest not in text, "a signature was logged"
 
 
 def reviewjobs(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
