@@ -209,3 +209,9 @@ def test_policy_from_settings_reads_comma_separated_lists(tmp_path: Path) -> Non
     assert policy.allowed_repositories == {"org/repo", "other/x"}
     assert settings.secrets() == [b"a", b"b", b"from-file", b"second"]
     assert "a, b" not in repr(settings)
+
+
+def test_every_webhook_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in WebhookSettings.model_fields:
+        assert f"`REVIEWOP_{name.upper()}`" in readme, name
