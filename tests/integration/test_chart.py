@@ -1,0 +1,334 @@
+"""The Helm chart against the real control plane: lint, render, schema, install, PodSecurity, RBAC.
+
+One release is installed (module scope) into a namespace that enforces PodSecurity `restricted`;
+the RBAC checks then ask the API server, as the chart's ServiceAccounts, what they may do.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from review_operator.api.models import ReviewJob
+from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.config import ControllerSettings, GitHubSettings, WebhookSettings
+from tests.harness.controlplane import REPO_ROOT, ControlPlane, binary
+
+CHART = REPO_ROOT / "charts" / "review-operator"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+MANIFESTS = REPO_ROOT / "deploy" / "review-operator.yaml"
+SAMPLE = REPO_ROOT / "config" / "samples" / "reviewjob.yaml"
+RELEASE = "ro"
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+# Settings the chart deliberately does not set from a plain value: secrets come from mounted files or
+# secretKeyRef, the App id is unset by default, the listen address keeps its default.
+NOT_FROM_VALUES = {
+    "REVIEWOP_GITHUB_APP_ID",
+    "REVIEWOP_GITHUB_TOKEN",
+    "REVIEWOP_WEBHOOK_SECRET",
+    "REVIEWOP_WEBHOOK_HOST",
+}
+
+
+def helm(*args: str, kubeconfig: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = [binary("helm"), *args]
+    if kubeconfig is not None:
+        cmd.append(f"--kubeconfig={kubeconfig}")
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=180)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def render(*args: str, namespace: str = "review-operator") -> list[dict[str, Any]]:
+    out = helm("template", RELEASE, str(CHART), "--namespace", namespace, *args).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def find(docs: list[dict[str, Any]], kind: str, suffix: str) -> dict[str, Any]:
+    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
+    assert len(matches) == 1, f"{kind} *{suffix}: {len(matches)} found"
+    return matches[0]
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, str | None]:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_helm_lint_with_every_ci_values_file() -> None:
+    for values in CI_VALUES:
+        helm("lint", "--strict", str(CHART), "-f", str(values))
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=[v.name for v in CI_VALUES])
+def test_helm_template_renders_every_ci_values_file_with_restricted_pods(values: Path) -> None:
+    docs = render("-f", str(values))
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"} <= kinds
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+    # Secrets are referenced, never rendered.
+    assert "Secret" not in kinds
+
+
+def test_controller_is_single_and_recreated_and_webhook_has_pdb() -> None:
+    docs = render()
+    controller = find(docs, "Deployment", "-controller")
+    assert controller["spec"]["replicas"] == 1
+    assert controller["spec"]["strategy"] == {"type": "Recreate"}
+    probes = controller["spec"]["template"]["spec"]["containers"][0]
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert find(docs, "Deployment", "-webhook")["spec"]["replicas"] == 2
+    assert find(docs, "PodDisruptionBudget", "-webhook")["spec"]["minAvailable"] == 1
+    cluster_scoped = [
+        d["metadata"]["name"] for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
+    ]
+    assert cluster_scoped == [f"{RELEASE}-review-operator-review-operator-controller-crds"] * 2
+
+
+def test_optional_features_render_their_objects() -> None:
+    by_file = {v.name: {d["kind"] for d in render("-f", str(v))} for v in CI_VALUES}
+    assert "HorizontalPodAutoscaler" in by_file["hpa-values.yaml"]
+    assert "Ingress" in by_file["ingress-tls-values.yaml"]
+    assert {"ServiceMonitor", "PrometheusRule", "ConfigMap"} <= by_file["monitoring-values.yaml"]
+    assert "Namespace" in by_file["review-pool-values.yaml"]
+    assert (
+        not {"HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PrometheusRule", "Namespace"}
+        & (by_file["default-values.yaml"])
+    )
+    ingress = find(render("-f", str(CHART / "ci" / "ingress-tls-values.yaml")), "Ingress", "-webhook")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["review.example.com"], "secretName": "review-example-com-tls"}
+    ]
+    rules = find(render("-f", str(CHART / "ci" / "monitoring-values.yaml")), "PrometheusRule", "")
+    alerts = {r["alert"] for r in rules["spec"]["groups"][0]["rules"]}
+    assert len(alerts) == 6
+
+
+@pytest.mark.parametrize(
+    ("flag", "key"),
+    [
+        ("bogus=1", "bogus"),
+        ("webhook.config.nope=1", "nope"),
+        ("controller.config.maxConcurrent=0", "minimum"),
+    ],
+)
+def test_schema_rejects_unknown_keys_and_bad_values_naming_them(flag: str, key: str) -> None:
+    result = helm("template", RELEASE, str(CHART), "--set", flag, check=False)
+    assert result.returncode != 0
+    assert key in result.stderr
+
+
+def test_values_map_one_to_one_to_the_settings_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render("-f", str(CHART / "ci" / "review-pool-values.yaml"))
+    controller_env = container_env(find(docs, "Deployment", "-controller"))
+    webhook_env = container_env(find(docs, "Deployment", "-webhook"))
+    controller_fields = {f"REVIEWOP_{k.upper()}" for k in ControllerSettings.model_fields} | {
+        f"REVIEWOP_GITHUB_{k.upper()}" for k in GitHubSettings.model_fields
+    }
+    webhook_fields = {f"REVIEWOP_{k.upper()}" for k in WebhookSettings.model_fields}
+    assert set(controller_env) - controller_fields == set(), "the chart sets a variable nobody reads"
+    assert set(webhook_env) - webhook_fields == set(), "the chart sets a variable nobody reads"
+    assert controller_fields - set(controller_env) - NOT_FROM_VALUES == set(), "a setting has no chart value"
+    assert webhook_fields - set(webhook_env) - NOT_FROM_VALUES == set(), "a setting has no chart value"
+
+    # The rendered strings parse into the intended settings (JSON maps, numbers, booleans).
+    for name, value in controller_env.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    settings = ControllerSettings()
+    assert settings.timeout_chain_errors() == []
+    assert settings.node_selector == {"review-operator.dev/pool": "review"}
+    assert settings.tolerations[0]["effect"] == "NoSchedule"
+    assert settings.namespace == "review-operator-reviews"
+    assert GitHubSettings().app_id == 123456
+    for name, value in webhook_env.items():
+        if value is not None and name != "REVIEWOP_WEBHOOK_SECRET_FILE":
+            monkeypatch.setenv(name, value)
+    assert WebhookSettings().webhook_trusted_associations == ["OWNER", "MEMBER", "COLLABORATOR"]
+
+
+def test_rendered_manifests_are_current() -> None:
+    header, _, body = MANIFESTS.read_text().partition("---\n")
+    fresh = helm(
+        "template", "review-operator", str(CHART), "--namespace", "review-operator", "--include-crds"
+    ).stdout
+    assert header.startswith("# GENERATED by `make manifests`")
+    assert "---\n" + body == fresh, f"{MANIFESTS.relative_to(REPO_ROOT)} is stale: run `make manifests`"
+
+
+SELF_REVIEWS = {
+    "selfsubjectreviews.authentication.k8s.io",
+    "selfsubjectaccessreviews.authorization.k8s.io",
+    "selfsubjectrulesreviews.authorization.k8s.io",
+}
+
+
+# -- against the control plane ----------------------------------------------------------------
+
+
+def wait_for(check: Any, timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def release(control_plane: ControlPlane) -> Iterator[str]:
+    """The chart installed with default values into a fresh PodSecurity-restricted namespace."""
+    ns = f"chart-{uuid.uuid4().hex[:8]}"
+    control_plane.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": RESTRICTED}}
+    )
+    for name, key in (
+        ("review-operator-webhook", "secret"),
+        ("review-operator-github-app", "private-key.pem"),
+        ("review-operator-model", "ANTHROPIC_API_KEY"),
+    ):
+        control_plane.kubectl("create", "secret", "generic", name, "-n", ns, f"--from-literal={key}=x")
+    helm(
+        "install", RELEASE, str(CHART), "--namespace", ns, "--wait", "--timeout", "120s",
+        kubeconfig=control_plane.kubeconfig,
+    )  # fmt: skip
+    yield ns
+    helm("uninstall", RELEASE, "--namespace", ns, "--wait", kubeconfig=control_plane.kubeconfig, check=False)
+    control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_install_admits_every_pod_under_restricted_and_they_run(
+    control_plane: ControlPlane, release: str
+) -> None:
+    def running() -> list[str] | None:
+        pods = json.loads(control_plane.kubectl("get", "pods", "-n", release, "-o", "json").stdout)["items"]
+        phases = [p["status"].get("phase") for p in pods]
+        return phases if len(phases) == 3 and set(phases) == {"Running"} else None
+
+    wait_for(running, what="2 webhook pods and 1 controller pod Running")
+    events = control_plane.kubectl("get", "events", "-n", release, "-o", "json").stdout
+    assert "violates PodSecurity" not in events
+    listed = json.loads(
+        control_plane.kubectl("get", "all,sa,role,rolebinding,netpol,pdb", "-n", release, "-o", "json").stdout
+    )
+    names = {f"{i['kind']}/{i['metadata']['name']}" for i in listed["items"]}
+    assert {
+        f"ServiceAccount/{RELEASE}-review-operator-{c}" for c in ("webhook", "controller", "review")
+    } <= names
+
+
+def can_i(control_plane: ControlPlane, sa: str, namespace: str, *args: str) -> bool:
+    who = f"--as=system:serviceaccount:{namespace}:{RELEASE}-review-operator-{sa}"
+    result = control_plane.kubectl("auth", "can-i", who, *args, check=False)
+    return result.stdout.strip() == "yes"
+
+
+@pytest.mark.parametrize(
+    ("sa", "verb", "resource", "elsewhere", "allowed"),
+    [
+        ("webhook", "create", "reviewjobs.review-operator.dev", False, True),
+        ("webhook", "patch", "reviewjobs.review-operator.dev", False, True),
+        ("webhook", "delete", "reviewjobs.review-operator.dev", False, False),
+        ("webhook", "patch", "reviewjobs.review-operator.dev/status", False, False),
+        ("webhook", "get", "secrets", False, False),
+        ("webhook", "get", "pods", False, False),
+        ("webhook", "create", "reviewjobs.review-operator.dev", True, False),
+        ("controller", "create", "pods", False, True),
+        ("controller", "create", "secrets", False, True),
+        ("controller", "watch", "reviewjobs.review-operator.dev", False, True),
+        ("controller", "patch", "reviewjobs.review-operator.dev/status", False, True),
+        ("controller", "update", "leases.coordination.k8s.io", False, True),
+        ("controller", "create", "events", False, True),
+        ("controller", "get", "secrets", False, False),
+        ("controller", "list", "secrets", False, False),
+        ("controller", "get", "secrets", True, False),
+        ("controller", "create", "pods", True, False),
+        ("controller", "create", "reviewjobs.review-operator.dev", False, False),
+        ("controller", "list", "namespaces", False, False),
+        ("controller", "create", "pods/exec", False, False),
+        ("review", "get", "pods", False, False),
+        ("review", "get", "secrets", False, False),
+        ("review", "get", "reviewjobs.review-operator.dev", False, False),
+    ],
+)
+def test_rbac_is_minimal(
+    control_plane: ControlPlane,
+    release: str,
+    sa: str,
+    verb: str,
+    resource: str,
+    elsewhere: bool,
+    allowed: bool,
+) -> None:
+    where = "kube-system" if elsewhere else release
+    resource, _, subresource = resource.partition("/")
+    extra = [f"--subresource={subresource}"] if subresource else []
+    assert can_i(control_plane, sa, release, verb, resource, *extra, "-n", where) is allowed
+
+
+def test_review_sa_can_do_nothing_at_all(control_plane: ControlPlane, release: str) -> None:
+    who = f"--as=system:serviceaccount:{release}:{RELEASE}-review-operator-review"
+    rules = control_plane.kubectl("auth", "can-i", who, "--list", "-n", release).stdout
+    # Only what every authenticated identity gets (self reviews; discovery URLs), never a resource.
+    resources = {
+        line.split()[0] for line in rules.splitlines()[1:] if line.strip() and not line.startswith(" ")
+    }
+    assert resources <= SELF_REVIEWS, rules
+
+
+def test_controller_token_creates_an_admitted_review_pod_and_secret(
+    control_plane: ControlPlane, release: str
+) -> None:
+    """What the controller creates, created with the controller's own token, passes RBAC and PodSecurity."""
+    body = yaml.safe_load(SAMPLE.read_text())
+    control_plane.kubectl("create", "-n", release, "-f", "-", input_text=yaml.safe_dump(body))
+    stored = json.loads(
+        control_plane.kubectl("get", "rj", body["metadata"]["name"], "-n", release, "-o", "json").stdout
+    )
+    job = ReviewJob.model_validate(stored)
+    settings = ControllerSettings(namespace=release, image="review-operator:test")
+    token = control_plane.kubectl(
+        "create", "token", f"{RELEASE}-review-operator-controller", "-n", release, "--duration=10m"
+    ).stdout.strip()
+    secret = build_checkout_secret(job, "ghs_test")
+    pod = build_review_pod(job, 1, job.spec.pull_request.head_sha, settings, "https://api.github.com", True)
+    for manifest in (secret, pod):
+        created = control_plane.kubectl(
+            "create", "-n", release, "-f", "-", input_text=yaml.safe_dump(manifest), token=token, check=False
+        )
+        assert created.returncode == 0, created.stderr
+    # ... and that token still cannot read the Secret it wrote.
+    read = control_plane.kubectl(
+        "get", "secret", secret["metadata"]["name"], "-n", release, token=token, check=False
+    )
+    assert "forbidden" in read.stderr.lower()
+
+
+def test_rendered_manifests_apply_cleanly_server_side(control_plane: ControlPlane) -> None:
+    control_plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "review-operator"}})
+    result = control_plane.kubectl("apply", "--dry-run=server", "-f", str(MANIFESTS), check=False)
+    assert result.returncode == 0, result.stderr
