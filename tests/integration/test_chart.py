@@ -7,6 +7,7 @@ the RBAC checks then ask the API server, as the chart's ServiceAccounts, what th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -183,6 +184,25 @@ SELF_REVIEWS = {
     "selfsubjectaccessreviews.authorization.k8s.io",
     "selfsubjectrulesreviews.authorization.k8s.io",
 }
+
+
+def test_every_value_is_documented_in_the_chart_readme() -> None:
+    readme = (CHART / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z0-9.]+)` \|", readme, flags=re.MULTILINE))
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if path in documented:
+            return
+        if isinstance(node, dict) and node:
+            for key, child in node.items():
+                walk(child, f"{path}.{key}" if path else key)
+        else:
+            missing.append(path)
+
+    walk(values, "")
+    assert missing == [], "values missing from charts/review-operator/README.md"
 
 
 # -- against the control plane ----------------------------------------------------------------
