@@ -7,6 +7,7 @@ group and a clean shutdown.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.harness.controlplane import ComponentError, ControlPlane
+from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, free_port
 
 NAMESPACE = "review-operator"
 
@@ -47,6 +48,39 @@ class DevStack:
             "pod-security.kubernetes.io/enforce=restricted",
             "pod-security.kubernetes.io/enforce-version=latest",
         )
+        self.start_webhook()
+
+    def start_webhook(self) -> None:
+        """`review-operator webhook` on a free loopback port, and a one-liner that sends it a signed PR."""
+        secret, port = os.urandom(12).hex(), free_port()
+        self.spawn(
+            "webhook",
+            ["webhook"],
+            {
+                "REVIEWOP_WEBHOOK_SECRET": secret,
+                "REVIEWOP_WEBHOOK_HOST": "127.0.0.1",
+                "REVIEWOP_WEBHOOK_PORT": str(port),
+                "REVIEWOP_LOG_FORMAT": "text",
+            },
+        )
+        examples = REPO_ROOT / "tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+        opened = next(
+            e
+            for entry in json.loads(examples.read_text())
+            if entry["name"] == "pull_request"
+            for e in entry["examples"]
+            if e["action"] == "opened"
+        )
+        sample = self.workdir / "pull_request-opened.json"
+        sample.write_text(json.dumps(opened))
+        url = f"http://127.0.0.1:{port}/webhook/github"
+        digest = f"$(openssl dgst -sha256 -hmac {secret} -r < {sample} | cut -d' ' -f1)"
+        self.lines += [
+            f"  webhook: {url} (log {self.workdir / 'webhook.log'}); send it a signed PR:",
+            f"  curl -sS {url} -H 'X-GitHub-Event: pull_request' -H \"X-GitHub-Delivery: $(date +%s%N)\""
+            f" -H 'Content-Type: application/json' -H \"X-Hub-Signature-256: sha256={digest}\""
+            f" --data-binary @{sample}",
+        ]
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> _Child:
         log_path = self.workdir / f"{name}.log"
