@@ -21,7 +21,9 @@ import yaml
 from review_operator.api.models import ReviewJob
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings, GitHubSettings, WebhookSettings
-from tests.harness.controlplane import REPO_ROOT, ControlPlane, binary
+from tests.harness.controlplane import REPO_ROOT, ControlPlane, binary, free_port
+from tests.harness.stack import ControllerProcess
+from tests.integration.webhook_helpers import example, running_webhook
 
 CHART = REPO_ROOT / "charts" / "review-operator"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -104,7 +106,7 @@ def test_controller_is_single_and_recreated_and_webhook_has_pdb() -> None:
     cluster_scoped = [
         d["metadata"]["name"] for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
     ]
-    assert cluster_scoped == [f"{RELEASE}-review-operator-review-operator-controller-crds"] * 2
+    assert cluster_scoped == [f"{RELEASE}-review-operator-review-operator-controller-kopf"] * 2
 
 
 def test_optional_features_render_their_objects() -> None:
@@ -288,7 +290,8 @@ def can_i(control_plane: ControlPlane, sa: str, namespace: str, *args: str) -> b
         ("controller", "get", "secrets", True, False),
         ("controller", "create", "pods", True, False),
         ("controller", "create", "reviewjobs.review-operator.dev", False, False),
-        ("controller", "list", "namespaces", False, False),
+        ("controller", "get", "namespaces", False, False),
+        ("controller", "delete", "customresourcedefinitions", False, False),
         ("controller", "create", "pods/exec", False, False),
         ("review", "get", "pods", False, False),
         ("review", "get", "secrets", False, False),
@@ -352,3 +355,51 @@ def test_rendered_manifests_apply_cleanly_server_side(control_plane: ControlPlan
     control_plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "review-operator"}})
     result = control_plane.kubectl("apply", "--dry-run=server", "-f", str(MANIFESTS), check=False)
     assert result.returncode == 0, result.stderr
+
+
+def sa_kubeconfig(control_plane: ControlPlane, namespace: str, sa: str, directory: Path) -> Path:
+    """A kubeconfig that authenticates as one of the chart's ServiceAccounts (a TokenRequest token)."""
+    token = control_plane.kubectl(
+        "create", "token", f"{RELEASE}-review-operator-{sa}", "-n", namespace, "--duration=10m"
+    ).stdout.strip()
+    config = yaml.safe_load(control_plane.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token}
+    path = directory / f"{sa}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def phase_of(control_plane: ControlPlane, namespace: str, name: str) -> str:
+    out = control_plane.kubectl(
+        "get", "rj", name, "-n", namespace, "-o", "jsonpath={.status.phase}", check=False
+    )
+    return out.stdout.strip()
+
+
+async def test_webhook_and_controller_as_the_charts_service_accounts_complete_a_review(
+    control_plane: ControlPlane, release: str, tmp_path: Path
+) -> None:
+    """The chart's RBAC is sufficient: a signed delivery becomes a ReviewJob, a review pod, a result."""
+    env = {
+        "KUBECONFIG": str(sa_kubeconfig(control_plane, release, "controller", tmp_path)),
+        "REVIEWOP_POST_REVIEWS": "false",
+        "REVIEWOP_HEALTH_PORT": str(free_port()),
+        "REVIEWOP_METRICS_PORT": str(free_port()),
+        "REVIEWOP_RESYNC_SECONDS": "1",
+        "REVIEWOP_LEASE_DURATION_SECONDS": "3",
+        "REVIEWOP_IMAGE": "review-operator:test",
+        "REVIEWOP_LOG_FORMAT": "text",
+    }
+    controller = ControllerProcess(control_plane, release, tmp_path / "controller.log", env)
+    controller.start()
+    try:
+        hook_config = sa_kubeconfig(control_plane, release, "webhook", tmp_path)
+        async with running_webhook(release, hook_config) as (hook, _):
+            response = await hook.deliver("pull_request", example("pull_request", "opened"))
+            assert response.status == 201, await response.text()
+            name = (await response.json())["reviewjob"]
+        wait_for(lambda: phase_of(control_plane, release, name) == "Succeeded", 60, f"{name} Succeeded")
+    finally:
+        controller.stop()
+    log = controller.log_text()
+    assert "forbidden" not in log.lower() and "permissions" not in log.lower(), log[-3000:]
