@@ -19,8 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ import aiohttp
 from kubernetes import client, config
 
 from review_operator.k8s import reviewjobs
+from review_operator.webhook.events import Create, Policy, decide
 from review_operator.webhook.signature import sign
 from tests.harness.controlplane import REPO_ROOT, ControlPlane, free_port
 from tests.integration.webhook_helpers import example
@@ -56,10 +60,6 @@ def _payload(index: int, pr_number: int) -> bytes:
 
 
 def _raw_manifest(index: int) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from review_operator.webhook.events import Create, Policy, decide
-
     body = json.loads(_payload(index, 1))
     decision = decide(
         "pull_request", f"raw-{index}", body, Policy(frozenset({"OWNER"}), frozenset()), datetime.now(UTC)
@@ -149,9 +149,6 @@ async def _load(url: str, pid: int) -> dict[str, float]:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import urllib.error
-    import urllib.request
-
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -38,6 +38,10 @@ class ApiUnavailable(KubeError):
     """No usable answer: connection refused, timeout, 429 or 5xx. Worth retrying later."""
 
 
+class ConfigError(KubeError):
+    """No usable cluster configuration (neither in-cluster nor a kubeconfig)."""
+
+
 def _reason(exc: ApiException) -> str:
     try:
         body = json.loads(exc.body or "{}")

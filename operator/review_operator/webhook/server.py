@@ -8,19 +8,27 @@ from aiohttp import web
 
 from review_operator.config import WebhookSettings
 from review_operator.k8s.client import load_api_client
+from review_operator.k8s.errors import ConfigError
 from review_operator.webhook.app import create_app
 from review_operator.webhook.logs import configure_logging
 
 log = logging.getLogger("review_operator.webhook")
 
 
+def build(settings: WebhookSettings) -> web.Application:
+    """The app; raises ValueError, OSError or ConfigError on a configuration problem (secret first)."""
+    if not settings.secrets():
+        raise ValueError("no webhook secret: set REVIEWOP_WEBHOOK_SECRET or REVIEWOP_WEBHOOK_SECRET_FILE")
+    return create_app(settings, load_api_client(pool_size=settings.webhook_api_workers))
+
+
 def main() -> int:
     settings = WebhookSettings()
     configure_logging(settings.log_level, settings.log_format)
     try:
-        app = create_app(settings, load_api_client(pool_size=settings.webhook_api_workers))
-    except ValueError as exc:
-        log.error("cannot start: %s", exc)
+        app = build(settings)
+    except (ValueError, OSError, ConfigError) as exc:
+        log.error("cannot start: %s", exc)  # noqa: TRY400 (a configuration error; a traceback adds nothing)
         return 2
     log.info(
         "listening",
