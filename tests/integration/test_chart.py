@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, generate_latest
 
 from review_operator.api.models import ReviewJob
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings, GitHubSettings, WebhookSettings
+from review_operator.metrics import ControllerMetrics, WebhookMetrics
 from tests.harness.controlplane import REPO_ROOT, ControlPlane, binary, free_port
 from tests.harness.stack import ControllerProcess
 from tests.integration.webhook_helpers import example, running_webhook
@@ -188,6 +190,24 @@ SELF_REVIEWS = {
 }
 
 
+def test_alerts_and_dashboard_use_only_exposed_series() -> None:
+    registry = CollectorRegistry()
+    ControllerMetrics(registry)
+    WebhookMetrics(registry)
+    exposition = generate_latest(registry).decode()
+    series = {
+        line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if not line.startswith("#")
+    }
+    docs = render("-f", str(CHART / "ci" / "monitoring-values.yaml"))
+    text = json.dumps([d for d in docs if d["kind"] in ("PrometheusRule", "ConfigMap")])
+    used = set(re.findall(r"reviewop_[a-z_]+", text))
+    assert used and used <= series, f"unknown series: {used - series}"
+    bounds = re.findall(r'reviewop_review_cost_usd_bucket\{le=\\"([^\\"]+)', text)
+    assert bounds, "the expensive-review alert should compare against a bucket bound"
+    for bound in bounds:
+        assert f'reviewop_review_cost_usd_bucket{{le="{bound}"}}' in exposition
+
+
 def test_every_value_is_documented_in_the_chart_readme() -> None:
     readme = (CHART / "README.md").read_text()
     documented = set(re.findall(r"^\| `([A-Za-z0-9.]+)` \|", readme, flags=re.MULTILINE))
@@ -338,7 +358,9 @@ def test_controller_token_creates_an_admitted_review_pod_and_secret(
         "create", "token", f"{RELEASE}-review-operator-controller", "-n", release, "--duration=10m"
     ).stdout.strip()
     secret = build_checkout_secret(job, "ghs_test")
-    pod = build_review_pod(job, 1, job.spec.pull_request.head_sha, settings, "https://api.github.com", True)
+    head_sha = job.spec.pull_request.head_sha
+    assert head_sha is not None
+    pod = build_review_pod(job, 1, head_sha, settings, "https://api.github.com", True)
     for manifest in (secret, pod):
         created = control_plane.kubectl(
             "create", "-n", release, "-f", "-", input_text=yaml.safe_dump(manifest), token=token, check=False
@@ -403,3 +425,29 @@ async def test_webhook_and_controller_as_the_charts_service_accounts_complete_a_
         controller.stop()
     log = controller.log_text()
     assert "forbidden" not in log.lower() and "permissions" not in log.lower(), log[-3000:]
+
+
+def test_separate_review_namespace_is_created_restricted_with_the_rbac(control_plane: ControlPlane) -> None:
+    """`namespace.create`: the chart creates and labels the review namespace; the Roles live there."""
+    suffix = uuid.uuid4().hex[:8]
+    ns, reviews = f"chart-{suffix}", f"reviews-{suffix}"
+    control_plane.kubectl("create", "namespace", ns)
+    try:
+        helm(
+            "install", RELEASE, str(CHART), "--namespace", ns, "--wait", "--timeout", "120s",
+            "-f", str(CHART / "ci" / "review-pool-values.yaml"), "--set", f"namespace.name={reviews}",
+            kubeconfig=control_plane.kubeconfig,
+        )  # fmt: skip
+        created = json.loads(control_plane.kubectl("get", "namespace", reviews, "-o", "json").stdout)
+        labels = created["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert can_i(control_plane, "controller", ns, "create", "pods", "-n", reviews)
+        assert not can_i(control_plane, "controller", ns, "create", "pods", "-n", ns)
+        assert can_i(control_plane, "webhook", ns, "create", "reviewjobs.review-operator.dev", "-n", reviews)
+        assert can_i(control_plane, "controller", ns, "update", "leases.coordination.k8s.io", "-n", reviews)
+        policies = control_plane.kubectl("get", "networkpolicy", "-n", reviews, "-o", "name").stdout
+        assert f"{RELEASE}-review-operator-review-pods" in policies
+    finally:
+        kubeconfig = control_plane.kubeconfig
+        helm("uninstall", RELEASE, "--namespace", ns, "--wait", kubeconfig=kubeconfig, check=False)
+        control_plane.kubectl("delete", "namespace", ns, reviews, "--wait=false", check=False)
