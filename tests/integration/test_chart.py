@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -210,6 +211,9 @@ def test_alerts_and_dashboard_use_only_exposed_series() -> None:
 
 def test_every_value_is_documented_in_the_chart_readme() -> None:
     readme = (CHART / "README.md").read_text()
+    check = [sys.executable, str(REPO_ROOT / "tools" / "chart_readme.py"), "--check"]
+    stale = subprocess.run(check, capture_output=True, text=True, check=False)
+    assert stale.returncode == 0, stale.stdout + stale.stderr
     documented = set(re.findall(r"^\| `([A-Za-z0-9.]+)` \|", readme, flags=re.MULTILINE))
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     missing: list[str] = []
@@ -376,6 +380,16 @@ def test_controller_token_creates_an_admitted_review_pod_and_secret(
 def test_rendered_manifests_apply_cleanly_server_side(control_plane: ControlPlane) -> None:
     control_plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "review-operator"}})
     result = control_plane.kubectl("apply", "--dry-run=server", "-f", str(MANIFESTS), check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("values", ["ingress-tls-values.yaml", "hpa-values.yaml"])
+def test_optional_objects_pass_server_side_validation(control_plane: ControlPlane, values: str) -> None:
+    control_plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "review-operator"}})
+    rendered = helm(
+        "template", RELEASE, str(CHART), "--namespace", "review-operator", "-f", str(CHART / "ci" / values)
+    ).stdout
+    result = control_plane.kubectl("apply", "--dry-run=server", "-f", "-", input_text=rendered, check=False)
     assert result.returncode == 0, result.stderr
 
 
