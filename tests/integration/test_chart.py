@@ -271,7 +271,18 @@ def test_install_admits_every_pod_under_restricted_and_they_run(
     control_plane: ControlPlane, release: str
 ) -> None:
     def running() -> list[str] | None:
-        pods = json.loads(control_plane.kubectl("get", "pods", "-n", release, "-o", "json").stdout)["items"]
+        pods = json.loads(
+            control_plane.kubectl(
+                "get",
+                "pods",
+                "-n",
+                release,
+                "-l",
+                "app.kubernetes.io/component in (webhook,controller)",
+                "-o",
+                "json",
+            ).stdout
+        )["items"]
         phases = [p["status"].get("phase") for p in pods]
         return phases if len(phases) == 3 and set(phases) == {"Running"} else None
 
