@@ -20,6 +20,12 @@ def _runner(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _review(args: argparse.Namespace) -> int:
+    from review_operator.runner.local import run_local
+
+    return run_local(args)
+
+
 def _checkout(args: argparse.Namespace) -> int:
     from review_operator.github.checkout_cli import run_from_args
 
@@ -50,6 +56,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     add_runner_arguments(sub.add_parser("runner", help="review one PR inside a review pod (see README)"))
     handlers["runner"] = _runner
+
+    from review_operator.runner.local_args import add_review_arguments
+
+    add_review_arguments(
+        sub.add_parser("review", help="review one PR from a laptop, no cluster; prints it, posts with --post")
+    )
+    handlers["review"] = _review
 
     from review_operator.github.checkout_cli import add_checkout_arguments
 

@@ -9,6 +9,8 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
         # installation token limited to job's repository id, {"pull_requests": "write"}
         # (+ {"checks": "write"} when check runs are on); PAT client in the fallback
     await get_pull_head(gh, job) -> str
+    gh = factory.for_token() -> RepoClient                      # PAT mode, no ReviewJob needed
+    await fetch_pull(gh, owner, name, number) -> PullInfo        # title, body, SHAs, author, repo id
     await post_review(gh, job, result: ReviewResult, *, head_sha: str) -> PostOutcome
         # PostOutcome.status: posted | already_posted | superseded; review_id, review_url,
         # summary_comment_id, inline_comments, body_findings, check_run_id, current_head_sha
@@ -46,6 +48,7 @@ from review_operator.github.posting import (
     post_failure_note,
     post_review,
 )
+from review_operator.github.pulls import PullInfo, fetch_pull
 
 __all__ = [
     "CheckoutError",
@@ -55,6 +58,7 @@ __all__ = [
     "NotFound",
     "PostOutcome",
     "PostStatus",
+    "PullInfo",
     "RateLimited",
     "Rejected",
     "RepoClient",
@@ -62,6 +66,7 @@ __all__ = [
     "Transient",
     "Unauthorized",
     "checkout",
+    "fetch_pull",
     "get_pull_head",
     "git_url_for",
     "make_github",

@@ -181,9 +181,7 @@ class GitHubClientFactory:
     def for_job(self, job: ReviewJob) -> RepoClient:
         """A client whose installation token covers only the job's repository, for posting."""
         if self.settings.app_id is None:
-            assert self.settings.token is not None
-            gh = self._client(TokenAuthStrategy(self.settings.token.get_secret_value()))
-            return RepoClient(gh, self.settings, self._limiter, app_mode=False)
+            return self.for_token()
         if job.spec.installation_id is None:
             raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
         strategy = AppInstallationAuthStrategy(
@@ -194,6 +192,13 @@ class GitHubClientFactory:
             permissions=posting_permissions(self.settings),
         )
         return RepoClient(self._client(strategy), self.settings, self._limiter, app_mode=True)
+
+    def for_token(self) -> RepoClient:
+        """A client authenticated with the configured token (PAT mode, e.g. a local one-shot review)."""
+        if self.settings.token is None:
+            raise GitHubError("no GitHub token configured (REVIEWOP_GITHUB_TOKEN)")
+        gh = self._client(TokenAuthStrategy(self.settings.token.get_secret_value()))
+        return RepoClient(gh, self.settings, self._limiter, app_mode=False)
 
     async def mint_checkout_token(self, job: ReviewJob) -> ScopedToken:
         """A `contents: read` token for the job's repository only, cached until shortly before expiry."""

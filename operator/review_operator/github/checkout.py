@@ -49,6 +49,9 @@ class CheckoutRequest:
     token_file: Path | None
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    # 1 in review pods. None fetches the full history of both commits, so `git diff base...head`
+    # finds their merge base (the local one-shot review uses it).
+    depth: int | None = 1
 
 
 def git_url_for(api_url: str, owner: str, name: str) -> str:
@@ -155,7 +158,8 @@ def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     git = _Git(req.workspace, req.timeout_seconds, req.head_sha, req.max_bytes)
     git.run(["init", "-q", "--template=", "."], env=plain, what="git init")
     wants = [req.head_sha] + ([req.base_sha] if req.base_sha and req.base_sha != req.head_sha else [])
-    fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head", "--depth=1"]
+    fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head"]
+    fetch += [f"--depth={req.depth}"] if req.depth else []
     git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=True)
     _check_size(req.workspace / ".git", req.max_bytes, "the fetched commits")
     git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout")
