@@ -110,7 +110,7 @@ async def test_prints_the_review_with_progress_and_posts_nothing(world: World, t
     # The model saw the real checkout: the file's content came back from the Read tool.
     assert "changed 10" in api.all_text()
     # The checkout, the review files and the 0600 token file for git are all gone afterwards.
-    assert list(scratch.iterdir()) == []
+    assert list(scratch.glob("review-operator-*")) == []  # (the CLI leaves its own temp files)
 
 
 async def test_post_publishes_exactly_one_review_on_the_head(world: World) -> None:
@@ -123,6 +123,13 @@ async def test_post_publishes_exactly_one_review_on_the_head(world: World) -> No
     assert review["commit_id"] == world.pull.head_sha
     assert [(c["path"], c["line"]) for c in world.pull.review_comments] == [("app.py", 10)]
     assert "] posted" in run.stderr
+
+    # Again for the same head: the earlier review is found by its marker, no second one is posted.
+    async with scripted_api() as api:
+        again = await run_review(world, "--pr", "1", "--post", token=world.double.add_pat(), api=api)
+    assert again.code == 0, again.stderr
+    assert "] already_posted" in again.stderr
+    assert world.double.count("POST", "/reviews$") == 1
 
 
 async def test_missing_token_is_a_clear_error(world: World) -> None:
