@@ -216,7 +216,8 @@ class ControllerSettings(CommonSettings):
     pending_timeout_seconds: Annotated[
         int,
         Field(
-            description="How long a review pod may stay unschedulable (room for a cluster autoscaler to add a node)."
+            description="How long a review pod may stay unschedulable "
+            "(room for a cluster autoscaler to add a node)."
         ),
     ] = 900
     max_attempts: Annotated[
@@ -245,8 +246,8 @@ class ControllerSettings(CommonSettings):
     priority_class_name: Annotated[str, Field(description="priorityClassName of review pods.")] = ""
     model_secret_name: Annotated[
         str, Field(description="Secret holding the model credential, exposed to the review container only.")
-    ] = "review-operator-model"
-    model_secret_key: Annotated[str, Field(description="Key in that Secret.")] = "ANTHROPIC_API_KEY"
+    ] = "review-operator-model"  # noqa: S105 - a Secret's name, not its value
+    model_secret_key: Annotated[str, Field(description="Key in that Secret.")] = "ANTHROPIC_API_KEY"  # noqa: S105
     review_env: Annotated[
         dict[str, str],
         Field(
@@ -281,8 +282,9 @@ class ControllerSettings(CommonSettings):
         errors = []
         if self.agent_timeout_seconds + self.termination_grace_seconds >= self.pod_deadline_seconds:
             errors.append(
-                f"agent timeout ({self.agent_timeout_seconds} s) + grace ({self.termination_grace_seconds} s) "
-                f"must be below the pod deadline ({self.pod_deadline_seconds} s)"
+                f"agent timeout ({self.agent_timeout_seconds} s) + grace "
+                f"({self.termination_grace_seconds} s) must be below the pod deadline "
+                f"({self.pod_deadline_seconds} s)"
             )
         if self.pod_deadline_seconds >= self.running_deadline_seconds:
             errors.append(

@@ -1,4 +1,4 @@
-"""Structured logging for the webhook process: one JSON object per line, or key=value text."""
+"""Structured logging for every process: one JSON object per line, or key=value text."""
 
 from __future__ import annotations
 

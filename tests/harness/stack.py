@@ -49,6 +49,27 @@ class DevStack:
             "pod-security.kubernetes.io/enforce-version=latest",
         )
         self.start_webhook()
+        self.start_controller()
+
+    def start_controller(self) -> None:
+        """`review-operator controller`; kwok runs its pods; without GitHub credentials nothing is posted."""
+        metrics, health = free_port(), free_port()
+        self.spawn(
+            "controller",
+            ["controller"],
+            {
+                "REVIEWOP_METRICS_PORT": str(metrics),
+                "REVIEWOP_HEALTH_PORT": str(health),
+                "REVIEWOP_RESYNC_SECONDS": "2",
+                "REVIEWOP_IMAGE": "review-operator:dev",
+                "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": json.dumps(["sim.review-operator.dev/"]),
+                "REVIEWOP_LOG_FORMAT": "text",
+            },
+        )
+        self.lines += [
+            f"  controller: metrics http://127.0.0.1:{metrics}/metrics, liveness http://127.0.0.1:{health}/healthz"
+            f" (log {self.workdir / 'controller.log'})",
+        ]
 
     def start_webhook(self) -> None:
         """`review-operator webhook` on a free loopback port, and a one-liner that sends it a signed PR."""

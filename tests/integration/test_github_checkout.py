@@ -89,8 +89,9 @@ async def test_checkout_fetches_head_and_base_with_the_scoped_token_and_leaves_n
 
     assert result.code == 0, result.stderr
     assert git(workspace, "rev-parse", "HEAD") == world.built.head_sha
-    assert git(workspace, "rev-parse", "--is-shallow-repository") == "true"
     git(workspace, "cat-file", "-e", f"{world.built.base_sha}^{{commit}}")  # base present for the diff
+    # the shallow fetch was deepened until base and head meet, so the runner's `base...head` diff works
+    assert "+changed 10" in git(workspace, "diff", f"{world.built.base_sha}...{world.built.head_sha}")
     assert "changed 10" in (workspace / "app.py").read_text()
     config = (workspace / ".git" / "config").read_text()
     assert "extraheader" not in config.lower() and token not in config and "[remote" not in config
@@ -129,7 +130,7 @@ async def test_checkout_of_a_missing_commit_fails_clearly(world: World, tmp_path
 async def test_checkout_over_the_size_limit_fails_and_leaves_nothing(world: World, tmp_path: Path) -> None:
     _, token_file = await mint_to_file(world, tmp_path)
     workspace = tmp_path / "workspace" / "repo"
-    result = await run_checkout(world, token_file, workspace, "--max-bytes", "2000")
+    result = await run_checkout(world, token_file, workspace, "--max-bytes", "600")
     assert result.code == 5
     assert "size limit" in result.stderr
     assert list(workspace.iterdir()) == []

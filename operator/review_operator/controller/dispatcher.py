@@ -27,6 +27,7 @@ from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import Effects
 from review_operator.controller.plan import (
+    Cleanup,
     EnsurePod,
     Finish,
     Observed,
@@ -142,6 +143,8 @@ class Dispatcher:
                 await self.effects.finish(step, now)
             elif isinstance(step, Post):
                 self._post_in_background(step, now)
+            elif isinstance(step, Cleanup):
+                await self.effects.cleanup(step.job, None)
         except ApiException as exc:
             if exc.status in (404, 409):
                 # The object changed or vanished under us; the next pass sees the new state.
@@ -161,8 +164,11 @@ class Dispatcher:
 
         def done(t: asyncio.Task[None]) -> None:
             self._posting.pop(name, None)
-            if not t.cancelled() and t.exception() is not None:
-                log.warning("posting %s failed: %s", name, _describe(t.exception() or Exception()))
+            error = None if t.cancelled() else t.exception()
+            if isinstance(error, ApiException) and error.status in (404, 409):
+                log.info("posting %s stopped: the ReviewJob changed meanwhile", name)
+            elif error is not None:
+                log.warning("posting %s failed: %s", name, _describe(error))
             self.kick()
 
         task.add_done_callback(done)

@@ -59,9 +59,14 @@ class Effects:
 
     # -- helpers -----------------------------------------------------------------------------
     async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
-        """Patches status and returns the job as stored now (conditions are replaced as a whole list)."""
+        """Patches status if the job is unchanged since read (409 otherwise); returns it as stored now."""
         updated = await asyncio.to_thread(
-            objects.patch_reviewjob_status, self.api, job.metadata.namespace, job.metadata.name, patch
+            objects.patch_reviewjob_status,
+            self.api,
+            job.metadata.namespace,
+            job.metadata.name,
+            patch,
+            job.metadata.resource_version,
         )
         return ReviewJob.model_validate(updated)
 
@@ -120,33 +125,40 @@ class Effects:
             log.info("adopted existing pod %s", manifest["metadata"]["name"])
 
     async def retry(self, step: Retry, now: datetime) -> None:
-        job = step.job
+        job = await self._status(
+            step.job, status.retrying(step.job, step.reason, step.message, step.not_before, now)
+        )
         if step.delete_pod:
             await asyncio.to_thread(objects.delete_pod, self.api, job.metadata.namespace, step.delete_pod)
-        await self._status(job, status.retrying(job, step.reason, step.message, step.not_before, now))
         self.metrics.retried(step.reason)
         await self._event(job, f"Retry{step.reason}", step.message, warning=True)
 
     async def finish(self, step: Finish, now: datetime) -> None:
-        job = step.job
-        ns = job.metadata.namespace
-        if step.delete_pod:
-            await asyncio.to_thread(objects.delete_pod, self.api, ns, step.delete_pod)
-        await asyncio.to_thread(objects.delete_secret, self.api, ns, checkout_secret_name(job.metadata.name))
-        patch = status.finished(
-            job, step.phase, step.reason, scrub_token_shapes(step.message), step.result, now
+        """The final status first (conditional), then the PR note, then cleanup and the finished label."""
+        message = scrub_token_shapes(step.message)
+        job = await self._status(
+            step.job, status.finished(step.job, step.phase, step.reason, message, step.result, now)
         )
         if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
-            patch["posting"] = await self._failure_note(job, step)
-        await self._status(job, patch)
+            job = await self._status(job, {"posting": await self._failure_note(job, step)})
+        self.metrics.finished(step.phase, step.reason, step.result, job, now)
+        await self._event(
+            job, step.phase.value, f"{step.reason}: {message}", warning=step.phase is not Phase.SUCCEEDED
+        )
+        self._audit(job, step, now)
+        await self.cleanup(job, step.delete_pod)
+
+    async def cleanup(self, job: ReviewJob, pod: str | None) -> None:
+        """Removes a final review's pod and Secret, then takes it out of the active set (label last:
+        a crash before it leaves the job in the active list, and the next pass cleans up again)."""
+        ns = job.metadata.namespace
+        pod = pod or job.status.pod_name
+        if pod:
+            await asyncio.to_thread(objects.delete_pod, self.api, ns, pod)
+        await asyncio.to_thread(objects.delete_secret, self.api, ns, checkout_secret_name(job.metadata.name))
         await asyncio.to_thread(
             objects.label_reviewjob, self.api, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
         )
-        self.metrics.finished(step.phase, step.reason, step.result, job, now)
-        await self._event(
-            job, step.phase.value, f"{step.reason}: {step.message}", warning=step.phase is not Phase.SUCCEEDED
-        )
-        self._audit(job, step, now)
 
     async def post(self, step: Post, now: datetime) -> None:
         job, result = step.job, step.result

@@ -18,6 +18,8 @@ from review_operator.builders.pod import REVIEW_POD_COMPONENT
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # our own Events carry the story; kopf's would duplicate them
+    # We serve exactly one namespace: no cluster-wide namespace/CRD scanning (and no RBAC for it).
+    settings.scanning.disabled = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60

@@ -22,6 +22,7 @@ from review_operator.controller.effects import Effects
 from review_operator.github import GitHubClientFactory, make_github
 from review_operator.k8s import lease
 from review_operator.k8s.client import load_api_client
+from review_operator.logs import configure_logging
 from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
 
 def main() -> int:
     settings = ControllerSettings()
+    configure_logging(settings.log_level, settings.log_format)
     check_settings(settings)
     asyncio.run(run(settings, GitHubSettings()))
     return 0

@@ -62,13 +62,20 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Cleanup:
+    """Final, but its pod, Secret or finished label may be left from an interrupted finish."""
+
+    job: ReviewJob
+
+
+@dataclass(frozen=True)
 class Post:
     job: ReviewJob
     result: ReviewResult
     pod: str
 
 
-Step = Queue | Start | EnsurePod | Finish | Retry | Post
+Step = Queue | Start | EnsurePod | Finish | Retry | Post | Cleanup
 
 
 @dataclass
@@ -185,6 +192,7 @@ def plan(
     for job in observed.jobs:
         phase = job.status.phase
         if phase.is_final:
+            steps.append(Cleanup(job))
             continue
         current_pod = job.status.pod_name if phase is Phase.RUNNING else None
         if job.spec.cancel is not None:

@@ -158,12 +158,51 @@ def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     git = _Git(req.workspace, req.timeout_seconds, req.head_sha, req.max_bytes)
     git.run(["init", "-q", "--template=", "."], env=plain, what="git init")
     wants = [req.head_sha] + ([req.base_sha] if req.base_sha and req.base_sha != req.head_sha else [])
-    fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head"]
-    fetch += [f"--depth={req.depth}"] if req.depth else []
+    base_fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head"]
+    fetch = base_fetch + ([f"--depth={req.depth}"] if req.depth else [])
     git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=True)
+    if req.depth and len(wants) == 2:
+        _deepen_to_merge_base(git, req, base_fetch, wants, plain, authed)
     _check_size(req.workspace / ".git", req.max_bytes, "the fetched commits")
     git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout")
     _check_size(req.workspace, req.max_bytes, "the checkout and its objects")
+
+
+DEEPEN_STEPS = (50, 500, 5000)
+
+
+def _has_merge_base(git: _Git, req: CheckoutRequest, env: dict[str, str]) -> bool:
+    assert req.base_sha is not None
+    try:
+        git.run(["merge-base", req.base_sha, req.head_sha], env=env, what="git merge-base")
+    except CheckoutError:
+        return False
+    return True
+
+
+def _deepen_to_merge_base(
+    git: _Git,
+    req: CheckoutRequest,
+    fetch: list[str],
+    wants: list[str],
+    plain: dict[str, str],
+    authed: dict[str, str],
+) -> None:
+    """A shallow fetch has no common ancestor, and the runner diffs `base...head` (what GitHub shows):
+    deepen both histories until they meet, then fetch the rest as a last resort."""
+    for step in DEEPEN_STEPS:
+        if _has_merge_base(git, req, plain):
+            return
+        git.run(
+            [*fetch, f"--deepen={step}", req.git_url, *wants],
+            env=authed,
+            what="git fetch --deepen",
+            watch=True,
+        )
+    if not _has_merge_base(git, req, plain):
+        git.run(
+            [*fetch, "--unshallow", req.git_url, *wants], env=authed, what="git fetch --unshallow", watch=True
+        )
 
 
 def checkout(req: CheckoutRequest) -> None:

@@ -115,11 +115,18 @@ def list_reviewjobs(api: client.ApiClient, namespace: str, label_selector: str =
 
 
 def patch_reviewjob_status(
-    api: client.ApiClient, namespace: str, name: str, status: dict[str, Any]
+    api: client.ApiClient, namespace: str, name: str, status: dict[str, Any], resource_version: str = ""
 ) -> dict[str, Any]:
-    """Merge-patches the status subresource; returns the updated object."""
+    """Merge-patches the status subresource; returns the updated object.
+
+    With `resource_version` the patch is conditional: the API server answers 409 when the object
+    changed since it was read, so a decision taken on a stale view is never written.
+    """
+    body: dict[str, Any] = {"status": status}
+    if resource_version:
+        body["metadata"] = {"resourceVersion": resource_version}
     updated = client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, name, {"status": status}
+        GROUP, VERSION, namespace, PLURAL, name, body
     )
     return cast(dict[str, Any], updated)
 

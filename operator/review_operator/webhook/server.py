@@ -9,8 +9,8 @@ from aiohttp import web
 from review_operator.config import WebhookSettings
 from review_operator.k8s.client import load_api_client
 from review_operator.k8s.errors import ConfigError
+from review_operator.logs import configure_logging
 from review_operator.webhook.app import create_app
-from review_operator.webhook.logs import configure_logging
 
 log = logging.getLogger("review_operator.webhook")
 

@@ -1,0 +1,181 @@
+"""Controller benchmark: drain time against the ideal, dispatch latency, RSS, catch-up after restart.
+
+N ReviewJobs (default 1000, `BENCH_CONTROLLER_N`) with a global limit L (20) and a simulated review
+time T (2 s, kwok): the ideal drain time is ceil(N/L)·T. Dispatch latency pairs the i-th pod that
+finished with the (L+i)-th pod created (the slot it freed). Then 5000 ReviewJobs are stored (all
+Pending) and a fresh controller is started: catch-up is the time until every one has been queued,
+and the RSS is read while it holds them. Posting is off (no GitHub): this measures the controller.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+from review_operator.api.models import GROUP, PLURAL, VERSION
+from tests.harness.controlplane import ControlPlane, FakeNode, free_port
+from tests.harness.stack import ControllerProcess
+
+Figure = tuple[str, float, str]
+
+
+def _body(i: int, duration: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ReviewJob",
+        "metadata": {"name": f"bench-{i:05d}", "annotations": {"sim.review-operator.dev/duration": duration}},
+        "spec": {
+            "repository": {"owner": "o", "name": f"r{i % 50}", "id": 100 + i % 50},
+            "pullRequest": {
+                "number": i + 1,
+                "headSha": f"{i:040x}",
+                "author": "dev",
+                "authorAssociation": "MEMBER",
+            },
+            "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
+        },
+    }
+
+
+def _create_many(api: client.ApiClient, ns: str, n: int, duration: str) -> None:
+    crd = client.CustomObjectsApi(api)
+    chunks = [range(k, n, 8) for k in range(8)]
+
+    def work(indices: range) -> None:
+        for i in indices:
+            crd.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, _body(i, duration))
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _rss_mib(pid: int) -> float:
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total = int(line.split()[1])
+    return total / 1024
+
+
+def _env(limit: int, per_repo: int) -> dict[str, str]:
+    return {
+        "REVIEWOP_MAX_CONCURRENT": str(limit),
+        "REVIEWOP_MAX_CONCURRENT_PER_REPO": str(per_repo),
+        "REVIEWOP_POST_REVIEWS": "false",
+        "REVIEWOP_RESYNC_SECONDS": "2",
+        "REVIEWOP_METRICS_PORT": str(free_port()),
+        "REVIEWOP_HEALTH_PORT": str(free_port()),
+        "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": '["sim.review-operator.dev/"]',
+        "REVIEWOP_LOG_LEVEL": "WARNING",
+    }
+
+
+def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float) -> list[Figure]:
+    ns = "bench-drain"
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    created: list[float] = []
+    finished: list[float] = []
+    w = watch.Watch()
+
+    def watch_pods() -> None:
+        seen_done: set[str] = set()
+        for event in w.stream(client.CoreV1Api(api).list_namespaced_pod, ns, timeout_seconds=3600):
+            pod, now = event["object"], time.monotonic()
+            if event["type"] == "ADDED":
+                created.append(now)
+            elif pod.status.phase == "Succeeded" and pod.metadata.name not in seen_done:
+                seen_done.add(pod.metadata.name)
+                finished.append(now)
+
+    watcher = threading.Thread(target=watch_pods, daemon=True)
+    watcher.start()
+    _create_many(api, ns, n, f"{int(review_s * 1000)}ms")
+    proc = ControllerProcess(plane, ns, plane.workdir / "bench-controller.log", _env(limit, limit))
+    begin = time.monotonic()
+    proc.start()
+    crd = client.CustomObjectsApi(api)
+    try:
+        while True:
+            items = crd.list_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, label_selector="!review-operator.dev/finished"
+            )["items"]
+            if not items:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - begin
+    finally:
+        proc.stop()
+        w.stop()
+    ideal = math.ceil(n / limit) * review_s
+    latencies = sorted(
+        created[limit + i] - finished[i]
+        for i in range(min(len(finished), len(created) - limit))
+        if created[limit + i] >= finished[i]
+    )
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+        )
+
+    return [
+        (f"drain {n} reviews, limit {limit}, T={review_s:g}s", elapsed, "s"),
+        ("ideal drain ceil(N/L)·T", ideal, "s"),
+        ("drain / ideal", elapsed / ideal, "ratio"),
+        ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
+        ("dispatch latency p99", pct(0.99), "ms"),
+    ]
+
+
+def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]:
+    ns = "bench-catchup"
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    _create_many(api, ns, n, "3600s")
+    proc = ControllerProcess(plane, ns, plane.workdir / "bench-catchup.log", _env(20, 2))
+    begin = time.monotonic()
+    proc.start()
+    crd = client.CustomObjectsApi(api)
+    try:
+        while True:
+            items = crd.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+            if all(i.get("status", {}).get("phase") not in (None, "Pending") for i in items):
+                break
+            time.sleep(1)
+        elapsed = time.monotonic() - begin
+        assert proc.popen is not None
+        rss = _rss_mib(proc.popen.pid)
+    finally:
+        proc.stop()
+    return [
+        (f"catch-up after start with {n} stored (all queued or started)", elapsed, "s"),
+        (f"controller RSS with {n} ReviewJobs stored", rss, "MiB"),
+    ]
+
+
+def run() -> list[Figure]:
+    n = int(os.environ.get("BENCH_CONTROLLER_N", "1000"))
+    stored = int(os.environ.get("BENCH_CONTROLLER_STORED", "5000"))
+    nodes = tuple(FakeNode(f"bench-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
+    with ControlPlane(nodes=nodes) as plane:
+        plane.kubectl(
+            "apply",
+            "-f",
+            str(Path(__file__).resolve().parents[2] / "crds" / "reviewjobs.review-operator.dev.yaml"),
+        )
+        plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
+        api = config.new_client_from_config(config_file=str(plane.kubeconfig))
+        return drain(plane, api, n, 20, 2.0) + catch_up(plane, api, stored)
+
+
+if __name__ == "__main__":
+    for name, value, unit in run():
+        print(f"{name}: {value:.2f} {unit}")

@@ -1,0 +1,429 @@
+"""The controller against the real control plane (kwok runs the review pods) and the GitHub double."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, watch
+
+from review_operator.api.models import GROUP, PLURAL, VERSION
+from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
+    APP_ID,
+    BASE_FILES,
+    HEAD_FILES,
+    INSTALLATION_ID,
+    AppKey,
+    app_key,
+    assert_no_secrets,
+    openapi,
+)
+from tests.github_double.git import build_repo
+from tests.github_double.openapi import OpenAPI
+from tests.github_double.server import GitHubDouble, Repo
+from tests.harness.controlplane import ControlPlane, free_port
+from tests.harness.stack import ControllerProcess
+
+FINAL = {"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"}
+SIM = "sim.review-operator.dev/"
+
+
+@dataclass
+class Stack:
+    plane: ControlPlane
+    api: client.ApiClient
+    namespace: str
+    double: GitHubDouble
+    repos: list[Repo]
+    controller: ControllerProcess
+    key: AppKey
+    created: list[str] = field(default_factory=list)
+
+    def reviewjob(
+        self,
+        name: str,
+        repo: Repo,
+        pr: int,
+        annotations: dict[str, str] | None = None,
+        sha: str | None = None,
+    ) -> dict[str, Any]:
+        pull = self.double.pulls[(repo.id, pr)]
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ReviewJob",
+            "metadata": {
+                "name": name,
+                "annotations": annotations or {},
+                "labels": {
+                    "review-operator.dev/repository-id": str(repo.id),
+                    "review-operator.dev/pull-request": str(pr),
+                },
+            },
+            "spec": {
+                "repository": {"owner": repo.owner, "name": repo.name, "id": repo.id},
+                "pullRequest": {
+                    "number": pr,
+                    "headSha": sha or pull.head_sha,
+                    "baseSha": pull.base_sha,
+                    "title": "Change things",
+                    "author": "dev",
+                    "authorAssociation": "MEMBER",
+                },
+                "installationId": INSTALLATION_ID,
+                "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
+            },
+        }
+        created: dict[str, Any] = client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, body
+        )
+        self.created.append(name)
+        return created
+
+    def get(self, name: str) -> dict[str, Any]:
+        got: dict[str, Any] = client.CustomObjectsApi(self.api).get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name
+        )
+        return got
+
+    def phases(self) -> dict[str, str]:
+        items = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL
+        )["items"]
+        return {i["metadata"]["name"]: i.get("status", {}).get("phase", "") for i in items}
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(predicate):
+                return
+            await asyncio.sleep(0.3)
+        raise AssertionError(
+            f"timed out waiting for {what}; controller log tail:\n{self.controller.log_text()[-3000:]}"
+        )
+
+    async def wait_final(self, names: list[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
+        await self.wait(
+            lambda: all(self.phases().get(n) in FINAL for n in names), timeout, f"{names} to finish"
+        )
+        return {n: self.get(n) for n in names}
+
+    def reviews_on(self, repo: Repo, pr: int) -> list[dict[str, Any]]:
+        return self.double.pulls[(repo.id, pr)].reviews
+
+
+def controller_env(double: GitHubDouble, key: AppKey, **extra: str) -> dict[str, str]:
+    return {
+        "REVIEWOP_GITHUB_API_URL": double.url,
+        "REVIEWOP_GITHUB_APP_ID": str(APP_ID),
+        "REVIEWOP_GITHUB_PRIVATE_KEY_FILE": str(key.path),
+        "REVIEWOP_GITHUB_RETRY_BACKOFF_SECONDS": "0.05",
+        "REVIEWOP_GITHUB_CONTENT_PER_MINUTE": "100000",
+        "REVIEWOP_GITHUB_CONTENT_PER_HOUR": "100000",
+        "REVIEWOP_MAX_CONCURRENT": "5",
+        "REVIEWOP_MAX_CONCURRENT_PER_REPO": "2",
+        "REVIEWOP_RESYNC_SECONDS": "1",
+        "REVIEWOP_LEASE_DURATION_SECONDS": "3",
+        "REVIEWOP_METRICS_PORT": str(free_port()),
+        "REVIEWOP_HEALTH_PORT": str(free_port()),
+        "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": json.dumps([SIM]),
+        "REVIEWOP_RETRY_BASE_SECONDS": "0.2",
+        "REVIEWOP_RETRY_MAX_SECONDS": "1",
+        "REVIEWOP_IMAGE": "review-operator:test",
+        "REVIEWOP_LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def stack(
+    control_plane: ControlPlane,
+    api_client: client.ApiClient,
+    restricted_namespace: str,
+    openapi: OpenAPI,  # noqa: F811 - the imported fixture
+    app_key: AppKey,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Stack]:
+    """Ten repositories with twenty PRs each in the GitHub double, and a controller for one namespace."""
+    root = tmp_path / "git"
+    double = await GitHubDouble(openapi, root, APP_ID, app_key.public_pem).start()
+    repos = []
+    for i in range(10):
+        built = await asyncio.to_thread(build_repo, root, "octo-org", f"repo{i}", BASE_FILES, HEAD_FILES)
+        repo = double.add_repo("octo-org", f"repo{i}", 5000 + i, built.bare, INSTALLATION_ID)
+        for pr in range(1, 21):
+            double.add_pull(repo, pr, built.head_sha, built.base_sha)
+        repos.append(repo)
+    marker = request.node.get_closest_marker("controller_env")
+    extra: dict[str, str] = marker.kwargs if marker else {}
+    controller = ControllerProcess(
+        control_plane,
+        restricted_namespace,
+        tmp_path / "controller.log",
+        controller_env(double, app_key, **extra),
+    )
+    controller.start()
+    try:
+        yield Stack(control_plane, api_client, restricted_namespace, double, repos, controller, app_key)
+    finally:
+        controller.stop()
+        await double.stop()
+    assert double.violations == [], double.violations
+    assert_no_secrets(controller.log_text(), double, app_key)
+
+
+class LimitWatcher(threading.Thread):
+    """Watches ReviewJobs and records the most that were Running at once, overall and per repository."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.api, self.namespace = api, namespace
+        self.phase: dict[str, str] = {}
+        self.repo: dict[str, str] = {}
+        self.max_running = 0
+        self.max_per_repo = 0
+        self.start_order: list[str] = []
+        self._watch = watch.Watch()
+
+    def run(self) -> None:
+        crd = client.CustomObjectsApi(self.api)
+        for event in self._watch.stream(
+            crd.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL, timeout_seconds=600
+        ):
+            obj = event["object"]
+            name = obj["metadata"]["name"]
+            phase = obj.get("status", {}).get("phase", "")
+            if phase == "Running" and self.phase.get(name) != "Running":
+                self.start_order.append(name)
+            self.phase[name] = phase if event["type"] != "DELETED" else ""
+            self.repo[name] = obj["spec"]["repository"]["name"]
+            running = [n for n, p in self.phase.items() if p == "Running"]
+            self.max_running = max(self.max_running, len(running))
+            per_repo = Counter(self.repo[n] for n in running)
+            self.max_per_repo = max([self.max_per_repo, *per_repo.values()])
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+
+async def test_burst_of_200_holds_the_limits_survives_kills_and_posts_each_review_once(stack: Stack) -> None:
+    watcher = LimitWatcher(stack.api, stack.namespace)
+    watcher.start()
+    names = []
+    for i in range(200):
+        repo, pr = stack.repos[i % 10], i // 10 + 1
+        name = f"burst-{i:03d}"
+        await asyncio.to_thread(stack.reviewjob, name, repo, pr, {SIM + "duration": "200ms"})
+        names.append(name)
+    kills = 0
+    for threshold in (30, 80, 130):
+        await stack.wait(
+            lambda t=threshold: sum(p in FINAL for p in stack.phases().values()) >= t,
+            240,
+            f"{threshold} done",
+        )
+        stack.controller.kill()
+        kills += 1
+        await asyncio.sleep(0.5)
+        stack.controller.start()
+    done = await stack.wait_final(names, timeout=400)
+    watcher.stop()
+
+    assert kills == 3
+    assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}
+    assert watcher.max_running <= 5, watcher.max_running
+    assert watcher.max_per_repo <= 2, watcher.max_per_repo
+    assert watcher.max_running == 5  # the limit was actually reached, so the bound means something
+    # exactly one pod per review (attempt 1 only), and all of them cleaned up
+    assert {d["status"]["attempts"] for d in done.values()} == {1}
+    await stack.wait(
+        lambda: not client.CoreV1Api(stack.api).list_namespaced_pod(stack.namespace).items, 60, "pods gone"
+    )
+    # every PR got exactly one review, with our hidden marker, on the reviewed commit
+    for i in range(200):
+        reviews = stack.reviews_on(stack.repos[i % 10], i // 10 + 1)
+        assert len(reviews) == 1, (names[i], reviews)
+    # oldest first within each repository (fairness across repositories may interleave them)
+    for repo in stack.repos:
+        order = [n for n in watcher.start_order if watcher.repo.get(n) == repo.name]
+        assert order == sorted(order), order
+
+
+@pytest.mark.parametrize(
+    ("annotations", "phase", "reason", "attempts"),
+    [
+        ({SIM + "outcome": "OOMKilled"}, "Failed", "OOMKilled", 1),
+        ({SIM + "outcome": "DeadlineExceeded"}, "TimedOut", "DeadlineExceeded", 1),
+        ({SIM + "outcome": "Evicted"}, "Failed", "Evicted", 3),
+        ({SIM + "message": "garbled{{"}, "Failed", "ResultUnreadable", 1),
+        (
+            {
+                SIM + "outcome": "Error",
+                SIM + "exit-code": "21",
+                SIM + "message": '{"v":1,"outcome":"unauthorized","error":"401 from the model API"}',
+            },
+            "Failed",
+            "Unauthorized",
+            1,
+        ),
+        (
+            {
+                SIM + "outcome": "Error",
+                SIM + "exit-code": "20",
+                SIM + "message": '{"v":1,"outcome":"rate_limited","retry_after_s":0.1}',
+            },
+            "Failed",
+            "RateLimited",
+            3,
+        ),
+        (
+            {SIM + "message": '{"v":1,"outcome":"max_turns","turns":30}', SIM + "outcome": "Error"},
+            "Failed",
+            "MaxTurns",
+            1,
+        ),
+    ],
+    ids=[
+        "oomkilled",
+        "deadline",
+        "evicted-retried",
+        "garbled",
+        "unauthorized",
+        "rate-limited-retried",
+        "max-turns",
+    ],
+)
+async def test_failures_end_in_the_documented_phase_reason_and_retries(
+    stack: Stack, annotations: dict[str, str], phase: str, reason: str, attempts: int
+) -> None:
+    repo = stack.repos[0]
+    stack.reviewjob("fail", repo, 1, {SIM + "duration": "100ms", **annotations})
+    done = (await stack.wait_final(["fail"], timeout=60))["fail"]
+    status = done["status"]
+    assert (status["phase"], status["reason"], status["attempts"]) == (phase, reason, attempts)
+    assert status["message"]
+    # the user is told on the PR: the summary comment says why, and no review was posted
+    comments = stack.double.pulls[(repo.id, 1)].comments
+    assert len(comments) == 1
+    assert reason in comments[0]["body"]
+    assert stack.reviews_on(repo, 1) == []
+
+    def reasons() -> set[str]:
+        events = (
+            client.CoreV1Api(stack.api)
+            .list_namespaced_event(stack.namespace, field_selector="involvedObject.name=fail")
+            .items
+        )
+        return {e.reason for e in events}
+
+    # the Event of the final transition is recorded right after the status patch
+    await stack.wait(lambda: {"Queued", "Started", phase} <= reasons(), 10, f"events, got {reasons()}")
+    if attempts > 1:
+        assert f"Retry{reason}" in reasons()
+
+
+@pytest.mark.controller_env(
+    REVIEWOP_NODE_SELECTOR='{"pool": "does-not-exist"}', REVIEWOP_PENDING_TIMEOUT_SECONDS="2"
+)
+async def test_a_pod_that_fits_no_node_ends_unschedulable(stack: Stack) -> None:
+    stack.reviewjob("nowhere", stack.repos[0], 1)
+    status = (await stack.wait_final(["nowhere"], timeout=60))["nowhere"]["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "Unschedulable")
+    assert "node" in status["message"]
+
+
+async def test_newer_commit_supersedes_and_close_cancels_without_posting(stack: Stack) -> None:
+    repo = stack.repos[1]
+    stack.reviewjob("old-sha", repo, 1, {SIM + "outcome": "Hold"}, sha="1" * 40)
+    await stack.wait(lambda: stack.phases().get("old-sha") == "Running", 30, "old-sha running")
+    pod_name = stack.get("old-sha")["status"]["podName"]
+    stack.reviewjob("new-sha", repo, 1, {SIM + "duration": "100ms"})
+    done = await stack.wait_final(["old-sha", "new-sha"])
+    assert done["old-sha"]["status"]["phase"] == "Superseded"
+    assert done["old-sha"]["status"]["reason"] == "NewerCommit"
+    assert done["new-sha"]["status"]["phase"] == "Succeeded"
+    await stack.wait(
+        lambda: (
+            pod_name
+            not in {
+                p.metadata.name
+                for p in client.CoreV1Api(stack.api).list_namespaced_pod(stack.namespace).items
+            }
+        ),
+        30,
+        "superseded pod deleted",
+    )
+    reviews = stack.reviews_on(repo, 1)
+    assert len(reviews) == 1
+    assert reviews[0]["commit_id"] == stack.double.pulls[(repo.id, 1)].head_sha
+
+    stack.reviewjob("to-cancel", repo, 2, {SIM + "outcome": "Hold"})
+    await stack.wait(lambda: stack.phases().get("to-cancel") == "Running", 30, "to-cancel running")
+    client.CustomObjectsApi(stack.api).patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        stack.namespace,
+        PLURAL,
+        "to-cancel",
+        {"spec": {"cancel": {"reason": "PullRequestClosed", "requestedAt": "2026-11-22T00:00:00Z"}}},
+    )
+    status = (await stack.wait_final(["to-cancel"]))["to-cancel"]["status"]
+    assert (status["phase"], status["reason"]) == ("Cancelled", "PullRequestClosed")
+    assert stack.reviews_on(repo, 2) == []
+
+
+async def test_per_review_secret_is_scoped_hidden_from_the_review_container_and_removed(stack: Stack) -> None:
+    repo = stack.repos[2]
+    stack.reviewjob("secretive", repo, 1, {SIM + "outcome": "Hold"})
+    await stack.wait(lambda: stack.phases().get("secretive") == "Running", 30, "running")
+    core = client.CoreV1Api(stack.api)
+    secret = core.read_namespaced_secret("secretive-checkout", stack.namespace)
+    assert secret.metadata.owner_references[0].name == "secretive"
+    mint = stack.double.mints[-1]
+    assert mint["repository_ids"] == [repo.id]
+    assert mint["permissions"] == {"contents": "read"}
+    pod = core.read_namespaced_pod(stack.get("secretive")["status"]["podName"], stack.namespace)
+    pod_text = json.dumps(stack.api.sanitize_for_serialization(pod))
+    for token in stack.double.grants:
+        assert token not in pod_text
+    review = next(c for c in pod.spec.containers if c.name == "review")
+    assert [e.value_from.secret_key_ref.name for e in review.env if e.value_from] == ["review-operator-model"]
+    assert not any(m.name == "checkout-token" for m in review.volume_mounts)
+    assert pod.spec.automount_service_account_token is False
+    # finishing the review removes the Secret and the pod
+    client.CustomObjectsApi(stack.api).patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        stack.namespace,
+        PLURAL,
+        "secretive",
+        {"spec": {"cancel": {"reason": "Manual", "requestedAt": "2026-11-22T00:00:00Z"}}},
+    )
+    await stack.wait_final(["secretive"])
+    await stack.wait(
+        lambda: (
+            "secretive-checkout"
+            not in {s.metadata.name for s in core.list_namespaced_secret(stack.namespace).items}
+        ),
+        30,
+        "secret deleted",
+    )
+    status = stack.get("secretive")["status"]
+    assert all(token not in json.dumps(status) for token in stack.double.grants)
+
+
+@pytest.mark.controller_env(REVIEWOP_AGENT_TIMEOUT_SECONDS="900")
+async def test_broken_timeout_chain_stops_the_controller_with_a_clear_message(stack: Stack) -> None:
+    assert stack.controller.popen is not None
+    code = await asyncio.to_thread(stack.controller.popen.wait, 30)
+    assert code == 2
+    assert "broken timeout chain" in stack.controller.log_text()
+    assert "pod deadline" in stack.controller.log_text()
