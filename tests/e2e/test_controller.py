@@ -214,6 +214,7 @@ class LimitWatcher(threading.Thread):
         self._watch.stop()
 
 
+@pytest.mark.timeout(600)
 async def test_burst_of_200_holds_the_limits_survives_kills_and_posts_each_review_once(stack: Stack) -> None:
     watcher = LimitWatcher(stack.api, stack.namespace)
     watcher.start()
@@ -310,7 +311,10 @@ async def test_failures_end_in_the_documented_phase_reason_and_retries(
     status = done["status"]
     assert (status["phase"], status["reason"], status["attempts"]) == (phase, reason, attempts)
     assert status["message"]
-    # the user is told on the PR: the summary comment says why, and no review was posted
+    # the user is told on the PR (right after the final status): the summary comment says why
+    await stack.wait(
+        lambda: stack.get("fail")["status"].get("posting", {}).get("state") == "Posted", 20, "failure note"
+    )
     comments = stack.double.pulls[(repo.id, 1)].comments
     assert len(comments) == 1
     assert reason in comments[0]["body"]
