@@ -28,8 +28,8 @@ from pydantic import SecretStr
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.config import WebhookSettings
 from review_operator.k8s.client import load_api_client
-from review_operator.webhook.app import WEBHOOK_PATH, create_app
 from review_operator.logs import JsonFormatter
+from review_operator.webhook.app import WEBHOOK_PATH, create_app
 from review_operator.webhook.signature import sign
 from tests.harness.controlplane import REPO_ROOT
 
