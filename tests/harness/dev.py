@@ -29,7 +29,8 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
 def main() -> int:
     shutil.rmtree(DEV_DIR, ignore_errors=True)
     DEV_DIR.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, _stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     plane = ControlPlane(workdir=DEV_DIR)
     stack: DevStack | None = None
     try:
