@@ -244,6 +244,10 @@ class ControllerSettings(CommonSettings):
     tolerations: Annotated[list[dict[str, Any]], Field(description="Tolerations of review pods (JSON).")] = []
     affinity: Annotated[dict[str, Any], Field(description="Affinity of review pods (JSON).")] = {}
     priority_class_name: Annotated[str, Field(description="priorityClassName of review pods.")] = ""
+    review_service_account: Annotated[
+        str,
+        Field(description="ServiceAccount of review pods (one with no rights; its token is never mounted)."),
+    ] = ""
     model_secret_name: Annotated[
         str, Field(description="Secret holding the model credential, exposed to the review container only.")
     ] = "review-operator-model"  # noqa: S105 - a Secret's name, not its value

@@ -387,7 +387,13 @@ async def test_newer_commit_supersedes_and_close_cancels_without_posting(stack: 
 async def test_per_review_secret_is_scoped_hidden_from_the_review_container_and_removed(stack: Stack) -> None:
     repo = stack.repos[2]
     stack.reviewjob("secretive", repo, 1, {SIM + "outcome": "Hold"})
-    await stack.wait(lambda: stack.phases().get("secretive") == "Running", 30, "running")
+
+    def pod_created() -> bool:
+        conditions = stack.get("secretive").get("status", {}).get("conditions", [])
+        return any(c["type"] == "PodCreated" and c["status"] == "True" for c in conditions)
+
+    # the slot is claimed (Running) first; the Secret and then the pod follow
+    await stack.wait(pod_created, 30, "pod created")
     core = client.CoreV1Api(stack.api)
     secret = core.read_namespaced_secret("secretive-checkout", stack.namespace)
     assert secret.metadata.owner_references[0].name == "secretive"

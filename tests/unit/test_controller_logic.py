@@ -320,6 +320,7 @@ def test_review_pod_is_sandboxed_and_carries_no_secret_value() -> None:
     settings = ControllerSettings(
         node_selector={"pool": "review"},
         priority_class_name="reviews",
+        review_service_account="rel-review",
         tolerations=[{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}],
     )
     manifest = build_review_pod(
@@ -335,6 +336,7 @@ def test_review_pod_is_sandboxed_and_carries_no_secret_value() -> None:
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["nodeSelector"] == {"pool": "review"}
     assert spec["priorityClassName"] == "reviews"
+    assert spec["serviceAccountName"] == "rel-review"
     for container in spec["containers"] + spec["initContainers"]:
         sc = container["securityContext"]
         assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]

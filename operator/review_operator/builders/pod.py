@@ -241,6 +241,8 @@ def build_review_pod(
         pod_spec["tolerations"] = list(settings.tolerations)
     if settings.affinity:
         pod_spec["affinity"] = dict(settings.affinity)
+    if settings.review_service_account:
+        pod_spec["serviceAccountName"] = settings.review_service_account
     if settings.priority_class_name:
         pod_spec["priorityClassName"] = settings.priority_class_name
     return {
