@@ -170,8 +170,17 @@ class ControllerMetrics:
         self.posting_failures = Counter(
             "reviewop_posting_failures_total", "Failed GitHub posting attempts.", ["error"], registry=registry
         )
+        self.pass_seconds = Histogram(
+            "reviewop_reconcile_seconds",
+            "Reconcile pass time by stage: observe (the LISTs) and the whole pass.",
+            ["stage"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         for phase in self.PHASES:
             self.jobs.labels(phase)
+        for stage in ("observe", "pass"):
+            self.pass_seconds.labels(stage)
         for kind in ("first", "retry"):
             self.started_total.labels(kind)
         for outcome in ReviewOutcome:

@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,19 @@ def _env(limit: int, per_repo: int) -> dict[str, str]:
     }
 
 
+def _pass_means(port: int) -> dict[str, float]:
+    """Mean reconcile stage times from the controller's own histogram."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    sums: dict[str, float] = {}
+    for line in text.splitlines():
+        for part in ("sum", "count"):
+            for stage in ("observe", "pass"):
+                if line.startswith(f'reviewop_reconcile_seconds_{part}{{stage="{stage}"}}'):
+                    sums[f"{stage}_{part}"] = float(line.split()[-1])
+    means = {s: sums[f"{s}_sum"] / max(1.0, sums[f"{s}_count"]) for s in ("observe", "pass")}
+    return {**means, "pass_count": sums["pass_count"]}
+
+
 def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float) -> list[Figure]:
     ns = "bench-drain"
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
@@ -86,20 +100,28 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
     finished: list[float] = []
     w = watch.Watch()
 
+    born: dict[str, float] = {}
+    started: list[float] = []  # created → Running: the scheduler's and kwok's share, not the controller's
+
     def watch_pods() -> None:
         seen_done: set[str] = set()
         for event in w.stream(client.CoreV1Api(api).list_namespaced_pod, ns, timeout_seconds=3600):
             pod, now = event["object"], time.monotonic()
+            name = pod.metadata.name
             if event["type"] == "ADDED":
                 created.append(now)
-            elif pod.status.phase == "Succeeded" and pod.metadata.name not in seen_done:
-                seen_done.add(pod.metadata.name)
+                born[name] = now
+            elif pod.status.phase == "Running" and name in born:
+                started.append(now - born.pop(name))
+            elif pod.status.phase == "Succeeded" and name not in seen_done:
+                seen_done.add(name)
                 finished.append(now)
 
     watcher = threading.Thread(target=watch_pods, daemon=True)
     watcher.start()
     _create_many(api, ns, n, f"{int(review_s * 1000)}ms")
-    proc = ControllerProcess(plane, ns, plane.workdir / "bench-controller.log", _env(limit, limit))
+    env = _env(limit, limit)
+    proc = ControllerProcess(plane, ns, plane.workdir / "bench-controller.log", env)
     begin = time.monotonic()
     proc.start()
     crd = client.CustomObjectsApi(api)
@@ -112,6 +134,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - begin
+        passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
     finally:
         proc.stop()
         w.stop()
@@ -127,12 +150,19 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
             latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
         )
 
+    started.sort()
+    pod_start = started[len(started) // 2] if started else float("nan")
     return [
         (f"drain {n} reviews, limit {limit}, T={review_s:g}s", elapsed, "s"),
         ("ideal drain ceil(N/L)·T", ideal, "s"),
         ("drain / ideal", elapsed / ideal, "ratio"),
+        ("controller start → first review pod created", created[0] - begin if created else float("nan"), "s"),
         ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
         ("dispatch latency p99", pct(0.99), "ms"),
+        ("reconcile passes", passes["pass_count"], "count"),
+        ("mean reconcile pass", passes["pass"] * 1000, "ms"),
+        ("mean observe (LIST + parse) per pass", passes["observe"] * 1000, "ms"),
+        ("pod start p50 (created → Running: scheduler and kwok, not the controller)", pod_start * 1000, "ms"),
     ]
 
 

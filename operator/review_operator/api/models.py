@@ -318,9 +318,10 @@ class ReviewJobStatus(_Model):
 
 
 class ObjectMeta(BaseModel):
-    """The subset of metadata the code reads; everything else is kept but ignored."""
+    """The subset of metadata the code reads; the rest (managedFields, owners, …) is dropped on read,
+    which keeps a controller holding thousands of ReviewJobs small."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     name: str = ""
     namespace: str = ""
@@ -347,3 +348,11 @@ class ReviewJob(BaseModel):
         """The object as the API server expects it (camelCase, no unset optionals)."""
         body: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         return body
+
+
+class ReviewJobList(BaseModel):
+    """A LIST response, validated straight from its JSON bytes (no intermediate dicts)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[ReviewJob] = Field(default_factory=list)

@@ -1,7 +1,8 @@
 """The dispatcher: one serialized reconcile loop that executes the pure plan.
 
-Every pass reads the cluster (non-final ReviewJobs, review pods), plans, and executes the steps in
-order. A pass runs when something changed (kopf watch events kick it) and at least every
+Every pass reads the cluster (non-final ReviewJobs, review pods), plans, and executes the steps
+(one per ReviewJob, so independent of each other) concurrently; the next pass starts when they are
+done. A pass runs when something changed (kopf watch events kick it) and at least every
 `resync_seconds` (timeouts, retry backoff, GC). Only one pass runs at a time, and a claim (status
 Running) is written before its pod is created, so the concurrency limits hold at every instant,
 across crashes and restarts.
@@ -11,21 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from review_operator.api.models import API_VERSION, KIND, ReviewJob
-from review_operator.builders.names import LABEL_COMPONENT
+from review_operator.api.models import API_VERSION, KIND, ReviewJob, ReviewJobList
+from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import Effects
+from review_operator.controller.ledger import Ledger
 from review_operator.controller.plan import (
     Cleanup,
     EnsurePod,
@@ -36,8 +40,8 @@ from review_operator.controller.plan import (
     Retry,
     Start,
     Step,
-    plan,
-    started_within,
+    plan_pass,
+    plan_pod,
 )
 from review_operator.k8s import objects
 
@@ -47,6 +51,9 @@ ACTIVE_SELECTOR = "!review-operator.dev/finished"
 FINISHED_SELECTOR = "review-operator.dev/finished=true"
 POD_SELECTOR = f"{LABEL_COMPONENT}={REVIEW_POD_COMPONENT}"
 GC_PERIOD = timedelta(seconds=60)
+# Steps of one pass in flight at once (each is a few API calls; the API client's pool matches).
+STEP_CONCURRENCY = 16
+MIN_PASS_GAP = 0.5
 
 
 def utcnow() -> datetime:
@@ -74,6 +81,18 @@ class Dispatcher:
         self._posting: dict[str, asyncio.Task[None]] = {}
         # Until when this replica may act (set by the leader Lease; unbounded without election).
         self.act_until: datetime | None = datetime.max.replace(tzinfo=UTC)
+        # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
+        self._admission = asyncio.Lock()
+        self.ledger = Ledger()
+        self._refill_due = False
+        self._background: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
+        effects.on_written = self._written
+
+    def stand_by(self) -> None:
+        """Stops acting (leadership lost or not yet won); a new term starts from a fresh read."""
+        self.act_until = None
+        self.ledger = Ledger()
 
     def may_act(self) -> bool:
         return self.act_until is not None and self.clock() < self.act_until
@@ -86,48 +105,173 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kicked.wait(), timeout=self.settings.resync_seconds)
             self._kicked.clear()
+            began = time.monotonic()
             try:
                 await self.reconcile_once()
             except (ApiException, OSError) as exc:
                 # The API server is unreachable or erroring; the next pass retries from cluster state.
                 log.warning("reconcile pass failed: %s", _describe(exc))
                 await asyncio.sleep(1)
+            # Pod endings and freed slots are acted on between passes, so a busy cluster need not be
+            # re-listed after every event: passes take at most half the time, and leave a gap.
+            await asyncio.sleep(max(MIN_PASS_GAP, time.monotonic() - began))
 
     async def observe(self) -> Observed:
         ns = self.settings.namespace
-        raw_jobs = await asyncio.to_thread(objects.list_reviewjobs, self.api, ns, ACTIVE_SELECTOR)
+        listed = await asyncio.to_thread(objects.list_reviewjobs_json, self.api, ns, ACTIVE_SELECTOR)
         pods = await asyncio.to_thread(objects.list_pods, self.api, ns, POD_SELECTOR)
-        jobs: list[ReviewJob] = []
-        for raw in raw_jobs:
-            try:
-                jobs.append(ReviewJob.model_validate(raw))
-            except ValidationError as exc:
-                # The CRD schema makes this rare (e.g. an object stored under an older schema).
-                log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
-                    "ignoring malformed ReviewJob %s: %d validation errors",
-                    raw.get("metadata", {}).get("name"),
-                    exc.error_count(),
-                )
-        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods})
+        return Observed(jobs=parse_reviewjobs(listed), pods={p["metadata"]["name"]: p for p in pods})
 
     async def reconcile_once(self) -> list[Step]:
         if not self.may_act():
             return []
+        begin = time.perf_counter()
         now = self.clock()
+        read_seq = self.ledger.seq
         observed = await self.observe()
-        started = started_within(observed.jobs, now, timedelta(minutes=1))
-        steps = plan(observed, now, self.settings, self.rng, started)
+        self.effects.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
+        planned = plan_pass(observed, now, self.settings, self.rng, admit_queued=False)
+        async with self._admission:
+            self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
+            claimed = await self._claim_all(self._admissible(now), now)
         self.effects.observe_queue(observed.jobs)
-        for step in steps:
-            if not self.may_act():
-                log.warning("leadership lapsed mid-pass; %d steps left for the next leader", len(steps))
-                break
-            await self._execute(step, now)
+        # A job with a step in flight beside the passes (pod event, refill, posting) is left to it.
+        busy = self._busy | set(self._posting)
+        rest: list[Step] = [
+            s for s in planned.steps if not isinstance(s, Start) and s.job.metadata.name not in busy
+        ]
+        await self._execute_all(rest + [EnsurePod(job) for job in claimed], now)
+        if any(isinstance(step, Queue) for step in rest):
+            self._schedule_refill()  # the newly queued may start now, not a pass later
         self.passes += 1
+        self.effects.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
         if now - self._last_gc >= GC_PERIOD:
             self._last_gc = now
             await self.collect_garbage(now)
-        return steps
+        return planned.steps + [Start(job, job.status.attempts) for job in claimed]
+
+    def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
+        s = self.settings
+        jobs = self.ledger.admissible(
+            now, s.max_concurrent, s.max_concurrent_per_repo, s.max_starts_per_minute
+        )
+        return [(job, job.status.attempts + 1) for job in jobs]
+
+    async def _claim_all(self, starts: list[tuple[ReviewJob, int]], now: datetime) -> list[ReviewJob]:
+        """Writes the claims (callers hold the admission lock); the jobs that now hold a slot."""
+        claimed: list[ReviewJob] = []
+        pending = iter(starts)
+
+        async def worker() -> None:
+            for job, attempt in pending:
+                if not self.may_act():
+                    continue
+                try:
+                    after = await self.effects.claim(job, attempt, now)
+                except ApiException as exc:
+                    if exc.status not in (404, 409):
+                        # It may have been written: it counts as held until the next read.
+                        self.ledger.claimed(job, now)
+                        raise
+                    log.info("claim of %s skipped: %s", job.metadata.name, _describe(exc))
+                    self.kick()
+                    continue
+                except OSError:
+                    self.ledger.claimed(job, now)
+                    raise
+                if after is not None:
+                    self.ledger.claimed(after, now)
+                    claimed.append(after)
+
+        await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(starts)))))
+        return claimed
+
+    # -- between passes ------------------------------------------------------------------------
+    def _written(self, before: ReviewJob, after: ReviewJob) -> None:
+        if self.ledger.written(before, after):
+            self._schedule_refill()
+
+    def _schedule_refill(self) -> None:
+        """A slot was released: refill it from the ledger now rather than after the next LIST."""
+        if self._refill_due:
+            return
+        self._refill_due = True
+        self._spawn(self._refill(), "refill")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._background.discard(t)
+            error = None if t.cancelled() else t.exception()
+            if error is not None:
+                log.warning("%s failed: %s", name, _describe(error))
+                self.kick()
+
+        task.add_done_callback(done)
+
+    async def _refill(self) -> None:
+        async with self._admission:
+            self._refill_due = False
+            if not self.may_act():
+                return
+            now = self.clock()
+            claimed = await self._claim_all(self._admissible(now), now)
+            names = {job.metadata.name for job in claimed}
+            self._busy |= names
+        try:
+            await self._execute_all([EnsurePod(job) for job in claimed], now)
+        finally:
+            self._busy -= names
+
+    def pod_changed(self, pod: dict[str, Any]) -> None:
+        """A review pod changed: act on its ending at once if the ledger knows its ReviewJob."""
+        self.kick()
+        if not self.ledger.ready or not self.may_act():
+            return
+        labels = pod.get("metadata", {}).get("labels") or {}
+        name = labels.get(LABEL_REVIEWJOB)
+        job = self.ledger.job(name) if name else None
+        if job is None or name in self.ledger.stale or name in self._busy or name in self._posting:
+            return
+        now = self.clock()
+        step = plan_pod(job, pod, now, self.settings, self.rng)
+        if step is None:
+            return
+        self._busy.add(job.metadata.name)
+
+        async def run() -> None:
+            try:
+                await self._execute(step, now)
+            finally:
+                self._busy.discard(job.metadata.name)
+
+        self._spawn(run(), f"pod-step-{job.metadata.name}")
+
+    async def _execute_all(self, steps: list[Step], now: datetime) -> None:
+        """Runs a pass's steps on a few workers at once: each step concerns a different ReviewJob, and
+        admission was decided before any of them ran, counting every job that still holds a slot."""
+        pending = iter(steps)
+        errors: list[BaseException] = []
+        skipped = 0
+
+        async def worker() -> None:
+            nonlocal skipped
+            for step in pending:  # shared: each step is taken by exactly one worker
+                if not self.may_act():
+                    skipped += 1
+                    continue
+                try:
+                    await self._execute(step, now)
+                except (ApiException, OSError) as exc:
+                    errors.append(exc)
+
+        await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(steps)))))
+        if skipped:
+            log.warning("leadership lapsed mid-pass; %d steps left for the next leader", skipped)
+        if errors:
+            raise errors[0]
 
     async def _execute(self, step: Step, now: datetime) -> None:
         try:
@@ -176,12 +320,55 @@ class Dispatcher:
     async def collect_garbage(self, now: datetime) -> None:
         """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
         ns = self.settings.namespace
-        finished = await asyncio.to_thread(objects.list_reviewjobs, self.api, ns, FINISHED_SELECTOR)
+        listed = await asyncio.to_thread(objects.list_reviewjobs_json, self.api, ns, FINISHED_SELECTOR)
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
-        for raw in finished:
-            done = raw.get("status", {}).get("completionTime")
-            if done and now - datetime.fromisoformat(done.replace("Z", "+00:00")) > ttl:
-                await asyncio.to_thread(objects.delete_reviewjob, self.api, ns, raw["metadata"]["name"])
+        for name in expired(listed, now, ttl):
+            await asyncio.to_thread(objects.delete_reviewjob, self.api, ns, name)
+
+
+class _Meta(BaseModel):
+    name: str
+
+
+class _Done(BaseModel):
+    completion_time: datetime | None = Field(default=None, alias="completionTime")
+
+
+class _Finished(BaseModel):
+    metadata: _Meta
+    status: _Done = Field(default_factory=_Done)
+
+
+class _FinishedList(BaseModel):
+    items: list[_Finished] = Field(default_factory=list)
+
+
+def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
+    """Names of finished ReviewJobs completed more than `ttl` ago (only the two fields are decoded)."""
+    return [
+        item.metadata.name
+        for item in _FinishedList.model_validate_json(listed).items
+        if item.status.completion_time is not None and now - item.status.completion_time > ttl
+    ]
+
+
+def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
+    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal."""
+    try:
+        return ReviewJobList.model_validate_json(listed).items
+    except ValidationError:
+        pass  # rare (e.g. an object stored under an older schema): sort out which one, item by item
+    jobs: list[ReviewJob] = []
+    for raw in json.loads(listed).get("items", []):
+        try:
+            jobs.append(ReviewJob.model_validate(raw))
+        except ValidationError as exc:
+            log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
+                "ignoring malformed ReviewJob %s: %d validation errors",
+                raw.get("metadata", {}).get("name"),
+                exc.error_count(),
+            )
+    return jobs
 
 
 def _describe(exc: BaseException) -> str:

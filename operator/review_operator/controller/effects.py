@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
@@ -40,6 +41,7 @@ from review_operator.metrics import ControllerMetrics
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("review_operator.audit")
 MAX_POSTING_ATTEMPTS = 5
+EVENT_WORKERS = 4
 
 
 class Effects:
@@ -56,6 +58,10 @@ class Effects:
         self.github = github
         self.metrics = metrics
         self.github_api_url = github_api_url
+        self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime]] = asyncio.Queue()
+        self._event_workers: list[asyncio.Task[None]] = []
+        # Told of every confirmed status write (before, after): the dispatcher's slot ledger.
+        self.on_written: Callable[[ReviewJob, ReviewJob], None] | None = None
 
     # -- helpers -----------------------------------------------------------------------------
     async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
@@ -68,14 +74,34 @@ class Effects:
             patch,
             job.metadata.resource_version,
         )
-        return ReviewJob.model_validate(updated)
+        after = ReviewJob.model_validate(updated)
+        if self.on_written is not None:
+            self.on_written(job, after)
+        return after
 
-    async def _event(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
+    def _event(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
+        """Queues an Event, recorded beside the work: Events are advisory and never delay a step."""
         from review_operator.controller.dispatcher import involved
 
-        await asyncio.to_thread(
-            objects.record_event, self.api, involved(job), reason, scrub_token_shapes(message), warning
-        )
+        at = datetime.now(UTC)
+        self._events.put_nowait((involved(job), reason, scrub_token_shapes(message), warning, at))
+        if not self._event_workers:
+            self._event_workers = [asyncio.create_task(self._record_events()) for _ in range(EVENT_WORKERS)]
+
+    async def _record_events(self) -> None:
+        while True:
+            obj, reason, message, warning, at = await self._events.get()
+            try:
+                await asyncio.to_thread(objects.record_event, self.api, obj, reason, message, warning, at=at)
+            except OSError as exc:
+                log.warning("could not record event %s: %s", reason, type(exc).__name__)
+            finally:
+                self._events.task_done()
+
+    async def flush_events(self) -> None:
+        """Waits until every queued Event has been recorded (or failed)."""
+        if self._event_workers:
+            await self._events.join()
 
     def observe_queue(self, jobs: list[ReviewJob]) -> None:
         self.metrics.observe_jobs([j.status.phase for j in jobs])
@@ -83,9 +109,15 @@ class Effects:
     # -- steps -------------------------------------------------------------------------------
     async def queue(self, job: ReviewJob, now: datetime) -> None:
         await self._status(job, status.queued(job, now))
-        await self._event(job, "Queued", "Waiting for a free review slot.")
+        self._event(job, "Queued", "Waiting for a free review slot.")
 
     async def start(self, job: ReviewJob, attempt: int, now: datetime) -> None:
+        claimed = await self.claim(job, attempt, now)
+        if claimed is not None:
+            await self.ensure_pod(claimed, now)
+
+    async def claim(self, job: ReviewJob, attempt: int, now: datetime) -> ReviewJob | None:
+        """Takes a slot (status Running, conditional); the job as stored now, or None if it ended."""
         head = job.spec.pull_request.head_sha or job.status.head_sha
         if head is None:
             head = await self._resolve_head(job)
@@ -96,13 +128,13 @@ class Effects:
                     ),
                     now,
                 )
-                return
+                return None
         name = pod_name(job.metadata.name, attempt)
         job = await self._status(job, status.claimed(job, attempt, name, head, now))
         queued_at = job.status.queued_at or job.metadata.creation_timestamp or now
         self.metrics.started((now - queued_at).total_seconds(), retry=attempt > 1)
-        await self._event(job, "Started", f"Attempt {attempt}: starting pod {name}.")
-        await self.ensure_pod(job, now)
+        self._event(job, "Started", f"Attempt {attempt}: starting pod {name}.")
+        return job
 
     async def ensure_pod(self, job: ReviewJob, now: datetime) -> None:
         head = job.status.head_sha or job.spec.pull_request.head_sha or ""
@@ -131,7 +163,7 @@ class Effects:
         if step.delete_pod:
             await asyncio.to_thread(objects.delete_pod, self.api, job.metadata.namespace, step.delete_pod)
         self.metrics.retried(step.reason)
-        await self._event(job, f"Retry{step.reason}", step.message, warning=True)
+        self._event(job, f"Retry{step.reason}", step.message, warning=True)
 
     async def finish(self, step: Finish, now: datetime) -> None:
         """The final status first (conditional), then the PR note, then cleanup and the finished label."""
@@ -142,7 +174,7 @@ class Effects:
         if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
             job = await self._status(job, {"posting": await self._failure_note(job, step)})
         self.metrics.finished(step.phase, step.reason, step.result, job, now)
-        await self._event(
+        self._event(
             job, step.phase.value, f"{step.reason}: {message}", warning=step.phase is not Phase.SUCCEEDED
         )
         self._audit(job, step, now)

@@ -1,7 +1,9 @@
-"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod kicks the dispatcher.
+"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod kicks the dispatcher (and a
+review pod's ending is handed to it at once, to act on between passes).
 
 The dispatcher (one serialized loop) does the work; handlers never patch anything, so kopf keeps no
-per-object state (no finalizers, no progress annotations) on our objects.
+per-object state (no finalizers, no progress annotations) on our objects. The handlers are async:
+kopf runs sync handlers in threads, and the dispatcher's asyncio.Event must be set on the loop.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def reviewjob_changed(memo: kopf.Memo, **_: Any) -> None:
+async def reviewjob_changed(memo: kopf.Memo, **_: Any) -> None:
     memo["dispatcher"].kick()
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: REVIEW_POD_COMPONENT})
-def review_pod_changed(memo: kopf.Memo, **_: Any) -> None:
-    memo["dispatcher"].kick()
+async def review_pod_changed(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:
+    memo["dispatcher"].pod_changed(dict(body))
 
 
 @kopf.on.probe(id="reconcile_passes")

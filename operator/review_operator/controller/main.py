@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import kopf
@@ -17,8 +18,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
-from review_operator.controller.dispatcher import Dispatcher
-from review_operator.controller.effects import Effects
+from review_operator.controller.dispatcher import STEP_CONCURRENCY, Dispatcher
+from review_operator.controller.effects import EVENT_WORKERS, Effects
+from review_operator.controller.ledger import Ledger
 from review_operator.github import GitHubClientFactory, make_github
 from review_operator.k8s import lease
 from review_operator.k8s.client import load_api_client
@@ -69,10 +71,11 @@ async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: s
                 )
                 if worker is None or worker.done():
                     log.info("leading as %s", identity)
+                    dispatcher.ledger = Ledger()
                     worker = asyncio.create_task(dispatcher.run_forever())
                     dispatcher.kick()
             else:
-                dispatcher.act_until = None
+                dispatcher.stand_by()
                 if worker is not None and not worker.done():
                     log.warning("lost the lease; standing by")
                     worker.cancel()
@@ -85,14 +88,19 @@ async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: s
 
 
 async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None:
-    api = load_api_client(pool_size=8)
+    # Blocking API calls run in threads: enough for a pass's concurrent steps, Events and the Lease.
+    workers = STEP_CONCURRENCY + EVENT_WORKERS + 4
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+    )
+    api = load_api_client(pool_size=workers)
     registry = CollectorRegistry()
     metrics = ControllerMetrics(registry)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
     effects = Effects(settings, api, github_factory(settings, gh_settings), metrics, gh_settings.api_url)
     dispatcher = Dispatcher(settings, api, effects)
-    dispatcher.act_until = None
+    dispatcher.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
     leader = asyncio.create_task(lead(dispatcher, settings, identity))
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None

@@ -177,6 +177,13 @@ def _plan_running(
     )
 
 
+@dataclass
+class PassPlan:
+    steps: list[Step]
+    queued: list[Slot]  # waiting for a slot after this pass's starts
+    stale: set[str]  # superseded by a newer commit of the same PR
+
+
 def plan(
     observed: Observed,
     now: datetime,
@@ -184,6 +191,30 @@ def plan(
     rng: random.Random,
     started_last_minute: int = 0,
 ) -> list[Step]:
+    return plan_pass(observed, now, settings, rng, started_last_minute).steps
+
+
+def plan_pod(
+    job: ReviewJob, pod: dict[str, Any], now: datetime, settings: ControllerSettings, rng: random.Random
+) -> Step | None:
+    """The step a running review's pod calls for on its own (a pod event between two passes)."""
+    if job.status.phase is not Phase.RUNNING or job.spec.cancel is not None:
+        return None
+    if pod.get("metadata", {}).get("name") != job.status.pod_name:
+        return None
+    step = _plan_running(job, pod, now, settings, rng)
+    return None if isinstance(step, EnsurePod) else step
+
+
+def plan_pass(
+    observed: Observed,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+    started_last_minute: int = 0,
+    admit_queued: bool = True,
+) -> PassPlan:
+    """Every step of a pass; with `admit_queued` false, queued reviews are returned, not started."""
     steps: list[Step] = []
     stale = superseded_by_newer(observed.jobs, now)
     running: list[Slot] = []
@@ -233,12 +264,17 @@ def plan(
     starts_left = None
     if settings.max_starts_per_minute:
         starts_left = max(0, settings.max_starts_per_minute - started_last_minute)
-    for name in admit(
+    if not admit_queued:
+        return PassPlan(steps, queued, set(stale))
+    admitted = admit(
         running, queued, now, settings.max_concurrent, settings.max_concurrent_per_repo, starts_left
-    ):
+    )
+    for name in admitted:
         job = by_name[name]
         steps.append(Start(job, job.status.attempts + 1))
-    return steps
+    taken = set(admitted)
+    left = [slot for slot in queued if slot.name not in taken]
+    return PassPlan(steps, left, set(stale))
 
 
 def started_within(jobs: list[ReviewJob], now: datetime, window: timedelta) -> int:

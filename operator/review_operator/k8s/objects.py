@@ -6,6 +6,7 @@ and the classification reads; the client's model classes never leak out.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -57,8 +58,12 @@ def delete_secret(api: client.ApiClient, namespace: str, name: str) -> None:
 
 
 def list_pods(api: client.ApiClient, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector)
-    return [_plain(api, p) for p in pods.items]
+    """Pods as plain manifests, decoded straight from JSON (the typed models cost ~1 ms per pod)."""
+    response = client.CoreV1Api(api).list_namespaced_pod(
+        namespace, label_selector=label_selector, _preload_content=False
+    )
+    items: list[dict[str, Any]] = json.loads(cast(Any, response).data).get("items", [])
+    return items
 
 
 def delete_pod(api: client.ApiClient, namespace: str, name: str, grace_seconds: int | None = None) -> None:
@@ -76,10 +81,11 @@ def record_event(
     message: str,
     warning: bool = False,
     component: str = "review-operator",
+    at: datetime | None = None,
 ) -> None:
     """A core/v1 Event on the involved object; failures are logged, never raised (events are advisory)."""
     meta = involved["metadata"]
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     body: dict[str, Any] = {
         "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:12]}", "namespace": meta["namespace"]},
         "involvedObject": {
@@ -105,13 +111,14 @@ def record_event(
         log.warning("could not record event %s on %s: HTTP %s", reason, meta["name"], exc.status)
 
 
-def list_reviewjobs(api: client.ApiClient, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
-    """A consistent (quorum) read of ReviewJobs: admission depends on seeing every claim."""
-    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, label_selector=label_selector
+def list_reviewjobs_json(api: client.ApiClient, namespace: str, label_selector: str = "") -> bytes:
+    """A consistent (quorum) read of ReviewJobs (admission depends on seeing every claim), as the raw
+    JSON body: the caller validates it straight into models, with no intermediate dicts."""
+    response = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, label_selector=label_selector, _preload_content=False
     )
-    items: list[dict[str, Any]] = cast(dict[str, Any], listed).get("items", [])
-    return items
+    data: bytes = cast(Any, response).data
+    return data
 
 
 def patch_reviewjob_status(

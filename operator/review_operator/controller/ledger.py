@@ -1,0 +1,116 @@
+"""The slot ledger: who holds a review slot between two observations of the cluster, kept from our
+own confirmed writes, so a freed slot can be refilled at once instead of after the next LIST.
+
+Only the leading controller writes claims (Queued → Running) and releases (Running → anything
+else), and every write is conditional on the version it was decided from. The ledger starts from a
+consistent (quorum) read, then adds each claim and drops each release as it is written. A claim or
+release written while the read was under way may or may not be in it, so those are applied again
+on top of the read: right either way, because the writes succeeded. A claim whose answer was lost
+counts as written. Everything else (a deleted ReviewJob, a write by someone else) can only make the
+ledger count a slot too many, never too few, until the next read corrects it. So the limits hold at
+every instant, and every admission decision is taken here, under the dispatcher's admission lock.
+
+Pure: no I/O, no clock; the dispatcher feeds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from review_operator.api.models import Phase, ReviewJob
+from review_operator.controller.admission import Slot, admit
+
+START_WINDOW = timedelta(minutes=1)
+
+
+@dataclass
+class Ledger:
+    holders: dict[str, int] = field(default_factory=dict)  # name → repository id
+    queued: list[Slot] = field(default_factory=list)  # candidates left over by the last pass
+    stale: set[str] = field(default_factory=set)  # superseded by a newer commit: for the pass only
+    taken: set[str] = field(default_factory=set)  # candidates claimed (or tried) since the read
+    starts: list[tuple[int, datetime]] = field(default_factory=list)  # (seq, start), for the per-minute cap
+    latest: dict[str, tuple[int, ReviewJob]] = field(default_factory=dict)  # name → (seq, newest known)
+    # name → (seq, holds a slot after it, repository id): our last claim or release of each job
+    changes: dict[str, tuple[int, bool, int]] = field(default_factory=dict)
+    seq: int = 0  # counts confirmed writes
+    ready: bool = False  # a read has been taken since this replica started leading
+
+    def reset(
+        self,
+        jobs: list[ReviewJob],
+        queued: list[Slot],
+        stale: set[str],
+        read_seq: int,
+        now: datetime,
+    ) -> None:
+        """Starts over from a consistent read that began when `seq` was `read_seq`."""
+        self.holders = {
+            j.metadata.name: j.spec.repository.id for j in jobs if j.status.phase is Phase.RUNNING
+        }
+        # Claims and releases written since the read began may be missing from it: apply them again.
+        self.changes = {n: c for n, c in self.changes.items() if c[0] > read_seq}
+        for name, (_, holds, repo) in self.changes.items():
+            if holds:
+                self.holders[name] = repo
+            else:
+                self.holders.pop(name, None)
+        newer = {n: v for n, v in self.latest.items() if v[0] > read_seq}
+        self.latest = {j.metadata.name: (read_seq, j) for j in jobs}
+        self.latest.update(newer)
+        self.queued = list(queued)
+        self.stale = set(stale)
+        self.taken = set()
+        observed_starts = [
+            (read_seq, j.status.start_time)
+            for j in jobs
+            if j.status.start_time is not None and now - j.status.start_time < START_WINDOW
+        ]
+        self.starts = observed_starts + [(seq, at) for seq, at in self.starts if seq > read_seq]
+        self.ready = True
+
+    def written(self, before: ReviewJob, after: ReviewJob) -> bool:
+        """Records a confirmed status write; True when it released a slot."""
+        self.seq += 1
+        name, repo = after.metadata.name, after.spec.repository.id
+        self.latest[name] = (self.seq, after)
+        was, now_running = before.status.phase is Phase.RUNNING, after.status.phase is Phase.RUNNING
+        if was and not now_running:
+            self.changes[name] = (self.seq, False, repo)
+            self.holders.pop(name, None)
+            return True
+        if now_running and not was:
+            self.changes[name] = (self.seq, True, repo)
+            self.holders[name] = repo
+        elif before.status.phase is Phase.PENDING and after.status.phase is Phase.QUEUED:
+            created = after.metadata.creation_timestamp or after.status.queued_at
+            if created is not None and name not in self.stale:
+                self.queued.append(Slot(name, repo, created, after.status.next_attempt_at))
+        return False
+
+    def claimed(self, job: ReviewJob, now: datetime) -> None:
+        """A claim was written, or may have been (an error after sending it): it holds a slot."""
+        self.seq += 1
+        self.changes[job.metadata.name] = (self.seq, True, job.spec.repository.id)
+        self.holders[job.metadata.name] = job.spec.repository.id
+        self.starts.append((self.seq, now))
+
+    def admissible(
+        self, now: datetime, max_concurrent: int, max_per_repo: int, max_per_minute: int
+    ) -> list[ReviewJob]:
+        """Queued reviews that may start now under the limits, in start order."""
+        if not self.ready:
+            return []
+        running = [Slot(name, repo, now) for name, repo in self.holders.items()]
+        waiting = [s for s in self.queued if s.name not in self.taken and s.name not in self.holders]
+        starts_left = None
+        if max_per_minute:
+            starts_left = max(0, max_per_minute - sum(1 for _, t in self.starts if now - t < START_WINDOW))
+        names = admit(running, waiting, now, max_concurrent, max_per_repo, starts_left)
+        self.taken.update(names)
+        return [self.latest[n][1] for n in names if n in self.latest]
+
+    def job(self, name: str) -> ReviewJob | None:
+        entry = self.latest.get(name)
+        return entry[1] if entry else None

@@ -1,0 +1,123 @@
+"""The slot ledger: admission between two reads of the cluster never counts a slot too few."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from review_operator.api.models import Phase, ReviewJob
+from review_operator.controller.admission import Slot
+from review_operator.controller.ledger import Ledger
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def job(name: str, phase: Phase, repo: int = 1, created: int = 0, rv: int = 1, **status: Any) -> ReviewJob:
+    return ReviewJob.model_validate(
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "resourceVersion": str(rv),
+                "creationTimestamp": (T0 + timedelta(seconds=created)).isoformat(),
+            },
+            "spec": {
+                "repository": {"owner": "o", "name": f"r{repo}", "id": repo},
+                "pullRequest": {
+                    "number": 1,
+                    "headSha": "a" * 40,
+                    "author": "dev",
+                    "authorAssociation": "MEMBER",
+                },
+                "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
+            },
+            "status": {"phase": phase.value, **status},
+        }
+    )
+
+
+def slot(j: ReviewJob) -> Slot:
+    assert j.metadata.creation_timestamp is not None
+    return Slot(j.metadata.name, j.spec.repository.id, j.metadata.creation_timestamp)
+
+
+def admit(ledger: Ledger, max_concurrent: int = 2, per_repo: int = 2, per_minute: int = 0) -> list[str]:
+    return [j.metadata.name for j in ledger.admissible(T0, max_concurrent, per_repo, per_minute)]
+
+
+def test_nothing_is_admitted_before_the_first_read() -> None:
+    assert admit(Ledger()) == []
+
+
+def test_a_release_refills_the_slot_with_the_oldest_waiting_review() -> None:
+    running = [job("r1", Phase.RUNNING), job("r2", Phase.RUNNING)]
+    waiting = [job("q2", Phase.QUEUED, created=2), job("q1", Phase.QUEUED, created=1)]
+    ledger = Ledger()
+    ledger.reset(running + waiting, [slot(j) for j in waiting], set(), ledger.seq, T0)
+    assert admit(ledger) == []
+    ledger.written(running[0], job("r1", Phase.SUCCEEDED, rv=2))
+    assert admit(ledger) == ["q1"]
+    assert admit(ledger) == ["q2"]  # q1 was offered once; its claim was never written
+    ledger.claimed(waiting[0], T0)
+    assert admit(ledger) == []
+
+
+def test_a_claim_counts_at_once_and_a_lost_answer_counts_too() -> None:
+    waiting = [job(f"q{i}", Phase.QUEUED, created=i) for i in range(3)]
+    ledger = Ledger()
+    ledger.reset(waiting, [slot(j) for j in waiting], set(), ledger.seq, T0)
+    first = admit(ledger, max_concurrent=2)
+    assert first == ["q0", "q1"]
+    ledger.written(waiting[0], job("q0", Phase.RUNNING, rv=2))
+    ledger.claimed(waiting[1], T0)  # the claim's answer was lost: it may hold a slot
+    assert admit(ledger, max_concurrent=3, per_repo=3) == ["q2"]
+    assert ledger.holders == {"q0": 1, "q1": 1}
+
+
+def test_writes_during_a_read_are_applied_again_on_top_of_it() -> None:
+    ledger = Ledger()
+    r1, q1 = job("r1", Phase.RUNNING), job("q1", Phase.QUEUED, created=1)
+    ledger.reset([r1, q1], [slot(q1)], set(), ledger.seq, T0)
+    read_seq = ledger.seq  # a new read starts here ...
+    ledger.written(q1, job("q1", Phase.RUNNING, rv=2))  # ... a claim lands while it runs ...
+    ledger.written(r1, job("r1", Phase.FAILED, rv=2))  # ... and a release
+    # The read saw neither: r1 still Running, q1 still Queued.
+    ledger.reset([r1, q1], [slot(q1)], set(), read_seq, T0)
+    assert ledger.holders == {"q1": 1}
+    assert admit(ledger, max_concurrent=1) == []
+
+
+def test_a_later_read_supersedes_older_writes() -> None:
+    ledger = Ledger()
+    r1 = job("r1", Phase.RUNNING)
+    ledger.reset([r1], [], set(), ledger.seq, T0)
+    ledger.written(r1, job("r1", Phase.QUEUED, rv=2))  # a retry released it
+    read_seq = ledger.seq
+    again = job("r1", Phase.RUNNING, rv=3)  # and the read says it runs again (a newer claim)
+    ledger.reset([again], [], set(), read_seq, T0)
+    assert ledger.holders == {"r1": 1}
+
+
+def test_per_repository_limit_and_start_rate_hold_between_reads() -> None:
+    waiting = [job("a1", Phase.QUEUED, repo=1, created=1), job("a2", Phase.QUEUED, repo=1, created=2)]
+    waiting.append(job("b1", Phase.QUEUED, repo=2, created=3))
+    ledger = Ledger()
+    ledger.reset(waiting, [slot(j) for j in waiting], set(), ledger.seq, T0)
+    assert admit(ledger, max_concurrent=5, per_repo=1) == ["a1", "b1"]
+    a1 = job("a1", Phase.RUNNING, repo=1, created=1, rv=2)
+    ledger.written(waiting[0], a1)
+    ledger.claimed(waiting[2], T0)
+    ledger.starts.append((ledger.seq, T0))  # a1's start
+    ledger.written(a1, job("a1", Phase.SUCCEEDED, repo=1, created=1, rv=3))
+    assert ledger.holders == {"b1": 2}
+    assert admit(ledger, max_concurrent=5, per_repo=1, per_minute=2) == []  # two starts this minute
+    assert admit(ledger, max_concurrent=5, per_repo=1, per_minute=3) == ["a2"]
+
+
+def test_newly_queued_reviews_become_candidates() -> None:
+    ledger = Ledger()
+    pending = job("p1", Phase.PENDING, created=1)
+    ledger.reset([pending], [], set(), ledger.seq, T0)
+    assert admit(ledger) == []
+    ledger.written(pending, job("p1", Phase.QUEUED, created=1, rv=2))
+    assert admit(ledger) == ["p1"]
