@@ -25,6 +25,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
+    # kopf keeps a worker per object until it has been idle this long; thousands of ReviewJobs
+    # changing at once would otherwise keep thousands of workers (and their memory) alive.
+    settings.batching.idle_timeout = 0.5
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

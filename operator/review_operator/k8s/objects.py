@@ -20,8 +20,10 @@ from review_operator.api.models import GROUP, PLURAL, VERSION
 log = logging.getLogger(__name__)
 
 
-def _plain(api: client.ApiClient, obj: Any) -> dict[str, Any]:
-    data: dict[str, Any] = api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+def _json(response: Any) -> dict[str, Any]:
+    """The body of a call made with `_preload_content=False`: read (which frees the connection) and
+    decoded as JSON, skipping the client's typed models (slow, and we want camelCase dicts anyway)."""
+    data: dict[str, Any] = json.loads(response.data or b"{}")
     return data
 
 
@@ -30,11 +32,13 @@ def create_or_get_pod(api: client.ApiClient, manifest: dict[str, Any]) -> tuple[
     core = client.CoreV1Api(api)
     namespace = manifest["metadata"]["namespace"]
     try:
-        return _plain(api, core.create_namespaced_pod(namespace, cast(Any, manifest))), True
+        return _json(core.create_namespaced_pod(namespace, cast(Any, manifest), _preload_content=False)), True
     except ApiException as exc:
         if exc.status != 409:
             raise
-    return _plain(api, core.read_namespaced_pod(manifest["metadata"]["name"], namespace)), False
+    return _json(
+        core.read_namespaced_pod(manifest["metadata"]["name"], namespace, _preload_content=False)
+    ), False
 
 
 def create_or_replace_secret(api: client.ApiClient, manifest: dict[str, Any]) -> None:
@@ -42,16 +46,16 @@ def create_or_replace_secret(api: client.ApiClient, manifest: dict[str, Any]) ->
     core = client.CoreV1Api(api)
     namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
     try:
-        core.create_namespaced_secret(namespace, cast(Any, manifest))
+        _json(core.create_namespaced_secret(namespace, cast(Any, manifest), _preload_content=False))
     except ApiException as exc:
         if exc.status != 409:
             raise
-        core.replace_namespaced_secret(name, namespace, cast(Any, manifest))
+        _json(core.replace_namespaced_secret(name, namespace, cast(Any, manifest), _preload_content=False))
 
 
 def delete_secret(api: client.ApiClient, namespace: str, name: str) -> None:
     try:
-        client.CoreV1Api(api).delete_namespaced_secret(name, namespace)
+        _json(client.CoreV1Api(api).delete_namespaced_secret(name, namespace, _preload_content=False))
     except ApiException as exc:
         if exc.status != 404:
             raise
@@ -68,7 +72,11 @@ def list_pods(api: client.ApiClient, namespace: str, label_selector: str) -> lis
 
 def delete_pod(api: client.ApiClient, namespace: str, name: str, grace_seconds: int | None = None) -> None:
     try:
-        client.CoreV1Api(api).delete_namespaced_pod(name, namespace, grace_period_seconds=grace_seconds)
+        _json(
+            client.CoreV1Api(api).delete_namespaced_pod(
+                name, namespace, grace_period_seconds=grace_seconds, _preload_content=False
+            )
+        )
     except ApiException as exc:
         if exc.status != 404:
             raise
@@ -106,7 +114,11 @@ def record_event(
         "count": 1,
     }
     try:
-        client.CoreV1Api(api).create_namespaced_event(meta["namespace"], cast(Any, body))
+        _json(
+            client.CoreV1Api(api).create_namespaced_event(
+                meta["namespace"], cast(Any, body), _preload_content=False
+            )
+        )
     except ApiException as exc:
         log.warning("could not record event %s on %s: HTTP %s", reason, meta["name"], exc.status)
 
