@@ -106,10 +106,16 @@ def test_controller_is_single_and_recreated_and_webhook_has_pdb() -> None:
     assert probes["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert find(docs, "Deployment", "-webhook")["spec"]["replicas"] == 2
     assert find(docs, "PodDisruptionBudget", "-webhook")["spec"]["minAvailable"] == 1
-    cluster_scoped = [
-        d["metadata"]["name"] for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
-    ]
-    assert cluster_scoped == [f"{RELEASE}-review-operator-review-operator-controller-kopf"] * 2
+
+    # Nothing cluster-wide by default (kopf's scanning is off); the opt-in adds read-only scans only.
+    def cluster_scoped(docs: list[dict[str, Any]]) -> list[str]:
+        return [d["metadata"]["name"] for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+    assert cluster_scoped(docs) == []
+    opted_in = render("--set", "controller.rbac.kopfClusterReads=true")
+    assert cluster_scoped(opted_in) == [f"{RELEASE}-review-operator-review-operator-controller-kopf"] * 2
+    rules = find(opted_in, "ClusterRole", "-controller-kopf")["rules"]
+    assert {verb for rule in rules for verb in rule["verbs"]} <= {"get", "list", "watch"}
 
 
 def test_optional_features_render_their_objects() -> None:
@@ -326,6 +332,8 @@ def can_i(control_plane: ControlPlane, sa: str, namespace: str, *args: str) -> b
         ("controller", "create", "pods", True, False),
         ("controller", "create", "reviewjobs.review-operator.dev", False, False),
         ("controller", "get", "namespaces", False, False),
+        ("controller", "list", "namespaces", False, False),
+        ("controller", "list", "customresourcedefinitions", False, False),
         ("controller", "delete", "customresourcedefinitions", False, False),
         ("controller", "create", "pods/exec", False, False),
         ("review", "get", "pods", False, False),
