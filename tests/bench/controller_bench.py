@@ -9,6 +9,7 @@ and the RSS is read while it holds them. Posting is off (no GitHub): this measur
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config, watch
+from urllib3.exceptions import ProtocolError
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
@@ -104,6 +106,10 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
     started: list[float] = []  # created → Running: the scheduler's and kwok's share, not the controller's
 
     def watch_pods() -> None:
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
+            record_pods()
+
+    def record_pods() -> None:
         seen_done: set[str] = set()
         for event in w.stream(client.CoreV1Api(api).list_namespaced_pod, ns, timeout_seconds=3600):
             pod, now = event["object"], time.monotonic()
