@@ -68,8 +68,9 @@ async def test_finished_reviewjobs_past_the_ttl_are_deleted_with_what_they_own(
     listed = cast(dict[str, Any], crd.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
     items = listed["items"]
     assert {i["metadata"]["name"] for i in items} == {"recent", "active"}
-    # The Secret it owned is removed by the garbage collector (kube-controller-manager).
-    for _ in range(60):
+    # The Secret it owned is removed by the garbage collector (kube-controller-manager); a GC that has
+    # not yet rediscovered the CRD (it does every 30 s) retries until it has: allow 90 s.
+    for _ in range(180):
         try:
             core.read_namespaced_secret("old-checkout", namespace)
         except ApiException as exc:
