@@ -191,9 +191,18 @@ class LimitWatcher(threading.Thread):
         self.max_running = 0
         self.max_per_repo = 0
         self.start_order: list[str] = []
+        self.error: BaseException | None = None  # the watch broke: the samples stopped there
+        self.stopped = False
         self._watch = watch.Watch()
 
     def run(self) -> None:
+        try:
+            self._sample()
+        except Exception as exc:  # the stream is cut when the control plane stops after a test
+            if not self.stopped:
+                self.error = exc
+
+    def _sample(self) -> None:
         crd = client.CustomObjectsApi(self.api)
         for event in self._watch.stream(
             crd.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL, timeout_seconds=600
@@ -211,6 +220,7 @@ class LimitWatcher(threading.Thread):
             self.max_per_repo = max([self.max_per_repo, *per_repo.values()])
 
     def stop(self) -> None:
+        self.stopped = True
         self._watch.stop()
 
 
@@ -236,9 +246,11 @@ async def test_burst_of_200_holds_the_limits_survives_kills_and_posts_each_revie
         await asyncio.sleep(0.5)
         stack.controller.start()
     done = await stack.wait_final(names, timeout=400)
+    assert watcher.is_alive() and watcher.error is None, watcher.error  # it sampled throughout
     watcher.stop()
 
     assert kills == 3
+    assert set(watcher.start_order) == set(names)  # it saw every start
     assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}
     assert watcher.max_running <= 5, watcher.max_running
     assert watcher.max_per_repo <= 2, watcher.max_per_repo

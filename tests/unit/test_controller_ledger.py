@@ -121,3 +121,32 @@ def test_newly_queued_reviews_become_candidates() -> None:
     assert admit(ledger) == []
     ledger.written(pending, job("p1", Phase.QUEUED, created=1, rv=2))
     assert admit(ledger) == ["p1"]
+
+
+def test_a_review_finished_since_a_stale_read_is_never_offered_again() -> None:
+    """The read saw q1 Queued; before the ledger was reset from it, we claimed and finished q1."""
+    ledger = Ledger()
+    q1 = job("q1", Phase.QUEUED, created=1)
+    read_seq = ledger.seq
+    running = job("q1", Phase.RUNNING, created=1, rv=2)
+    ledger.written(q1, running)
+    ledger.written(running, job("q1", Phase.SUCCEEDED, created=1, rv=3))
+    ledger.reset([q1], [slot(q1)], set(), read_seq, T0)
+    assert ledger.holders == {}
+    assert admit(ledger) == []
+
+
+def test_only_unknown_jobs_and_new_specs_are_news() -> None:
+    """Our own status and label writes come back as watch events; they must not ask for a pass."""
+    ledger = Ledger()
+    assert ledger.tells_news("q1", 1)  # no read yet: everything is news
+    q1 = job("q1", Phase.QUEUED, created=1)
+    q1.metadata.generation = 1
+    ledger.reset([q1], [slot(q1)], set(), ledger.seq, T0)
+    assert not ledger.tells_news("q1", 1)  # a status or label change: we wrote it
+    assert ledger.tells_news("q1", 2)  # a spec change (a cancel mark): someone else wrote it
+    assert ledger.tells_news("new", 1)  # created since the read
+    running = job("q1", Phase.RUNNING, created=1, rv=2)
+    running.metadata.generation = 1
+    ledger.written(q1, running)
+    assert not ledger.tells_news("q1", 1)

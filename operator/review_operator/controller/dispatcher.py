@@ -2,7 +2,8 @@
 
 Every pass reads the cluster (non-final ReviewJobs, review pods), plans, and executes the steps
 (one per ReviewJob, so independent of each other) concurrently; the next pass starts when they are
-done. A pass runs when something changed (kopf watch events kick it) and at least every
+done. A pass runs when something changed that our own writes do not explain (a new ReviewJob, a
+spec change, a pod event the fast path cannot settle) and at least every
 `resync_seconds` (timeouts, retry backoff, GC). Only one pass runs at a time, and a claim (status
 Running) is written before its pod is created, so the concurrency limits hold at every instant,
 across crashes and restarts.
@@ -135,12 +136,19 @@ class Dispatcher:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
         self.effects.observe_queue(observed.jobs)
-        # A job with a step in flight beside the passes (pod event, refill, posting) is left to it.
-        busy = self._busy | set(self._posting)
+        # A job with a step in flight beside the passes (pod event, refill, posting) is left to it, and
+        # so is one we wrote since the read began (the read is stale for it; the next pass decides).
+        skip = self._busy | set(self._posting) | self.ledger.touched_since(read_seq)
         rest: list[Step] = [
-            s for s in planned.steps if not isinstance(s, Start) and s.job.metadata.name not in busy
+            s for s in planned.steps if not isinstance(s, Start) and s.job.metadata.name not in skip
         ]
-        await self._execute_all(rest + [EnsurePod(job) for job in claimed], now)
+        steps = rest + [EnsurePod(job) for job in claimed]
+        mine = {step.job.metadata.name for step in steps} - self._busy
+        self._busy |= mine  # no pod-event step on these while the pass works on them
+        try:
+            await self._execute_all(steps, now)
+        finally:
+            self._busy -= mine
         if any(isinstance(step, Queue) for step in rest):
             self._schedule_refill()  # the newly queued may start now, not a pass later
         self.passes += 1
@@ -225,19 +233,33 @@ class Dispatcher:
         finally:
             self._busy -= names
 
+    def job_changed(self, event: str | None, body: dict[str, Any]) -> None:
+        """A ReviewJob changed: a pass is needed only for what our own writes did not already say."""
+        meta = body.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
+        if event == "DELETED" or self.ledger.tells_news(meta.get("name", ""), generation):
+            self.kick()
+
     def pod_changed(self, pod: dict[str, Any]) -> None:
-        """A review pod changed: act on its ending at once if the ledger knows its ReviewJob."""
-        self.kick()
+        """A review pod changed: act on its ending at once if the ledger knows its ReviewJob; a pass
+        is asked for only when the event cannot be settled here."""
         if not self.ledger.ready or not self.may_act():
+            self.kick()
             return
         labels = pod.get("metadata", {}).get("labels") or {}
         name = labels.get(LABEL_REVIEWJOB)
         job = self.ledger.job(name) if name else None
-        if job is None or name in self.ledger.stale or name in self._busy or name in self._posting:
+        if job is None or name in self.ledger.stale:
+            self.kick()
             return
+        if name in self._posting:
+            return  # its ending is being posted; the pod is on its way out
         now = self.clock()
         step = plan_pod(job, pod, now, self.settings, self.rng)
         if step is None:
+            return
+        if name in self._busy:
+            self.kick()  # a step is in flight for it: the next pass decides from fresh state
             return
         self._busy.add(job.metadata.name)
 
@@ -313,7 +335,9 @@ class Dispatcher:
                 log.info("posting %s stopped: the ReviewJob changed meanwhile", name)
             elif error is not None:
                 log.warning("posting %s failed: %s", name, _describe(error))
-            self.kick()
+            latest = self.ledger.job(name)
+            if error is not None or latest is None or not latest.status.phase.is_final:
+                self.kick()  # not finished yet (a retry, a note to post): the next pass goes on
 
         task.add_done_callback(done)
 

@@ -118,6 +118,9 @@ class Effects:
 
     async def claim(self, job: ReviewJob, attempt: int, now: datetime) -> ReviewJob | None:
         """Takes a slot (status Running, conditional); the job as stored now, or None if it ended."""
+        if job.status.phase is not Phase.QUEUED:
+            log.warning("not claiming %s: it is %s, not Queued", job.metadata.name, job.status.phase.value)
+            return None
         head = job.spec.pull_request.head_sha or job.status.head_sha
         if head is None:
             head = await self._resolve_head(job)

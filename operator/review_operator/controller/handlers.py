@@ -1,5 +1,5 @@
-"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod kicks the dispatcher (and a
-review pod's ending is handed to it at once, to act on between passes).
+"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod goes to the dispatcher, which
+acts on a review pod's ending at once and asks for a pass only for what its ledger cannot explain.
 
 The dispatcher (one serialized loop) does the work; handlers never patch anything, so kopf keeps no
 per-object state (no finalizers, no progress annotations) on our objects. The handlers are async:
@@ -31,8 +31,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def reviewjob_changed(memo: kopf.Memo, **_: Any) -> None:
-    memo["dispatcher"].kick()
+async def reviewjob_changed(memo: kopf.Memo, body: kopf.Body, **kwargs: Any) -> None:
+    memo["dispatcher"].job_changed(kwargs.get("type"), dict(body))
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: REVIEW_POD_COMPONENT})

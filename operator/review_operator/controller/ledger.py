@@ -103,13 +103,37 @@ class Ledger:
         if not self.ready:
             return []
         running = [Slot(name, repo, now) for name, repo in self.holders.items()]
-        waiting = [s for s in self.queued if s.name not in self.taken and s.name not in self.holders]
+        waiting = [
+            s
+            for s in self.queued
+            if s.name not in self.taken and s.name not in self.holders and self._still_queued(s.name)
+        ]
         starts_left = None
         if max_per_minute:
             starts_left = max(0, max_per_minute - sum(1 for _, t in self.starts if now - t < START_WINDOW))
         names = admit(running, waiting, now, max_concurrent, max_per_repo, starts_left)
         self.taken.update(names)
         return [self.latest[n][1] for n in names if n in self.latest]
+
+    def touched_since(self, read_seq: int) -> set[str]:
+        """Jobs we wrote after a read began: that read is stale for them."""
+        return {name for name, (seq, _) in self.latest.items() if seq > read_seq}
+
+    def _still_queued(self, name: str) -> bool:
+        """Whether the newest version we know is still Queued. A read can be older than our own
+        writes: a job it saw Queued may since have been claimed and finished by us, and claiming it
+        again (with the version we wrote last) would succeed and run a finished review twice."""
+        entry = self.latest.get(name)
+        return entry is not None and entry[1].status.phase is Phase.QUEUED
+
+    def tells_news(self, name: str, generation: int) -> bool:
+        """Whether a watch event on a ReviewJob may show something this ledger does not know: a job
+        it has not seen, or a new spec (a higher generation: a cancel mark, an edit). Status and
+        label changes are our own writes, already recorded (only the leading controller makes them)."""
+        if not self.ready:
+            return True
+        entry = self.latest.get(name)
+        return entry is None or generation > entry[1].metadata.generation
 
     def job(self, name: str) -> ReviewJob | None:
         entry = self.latest.get(name)

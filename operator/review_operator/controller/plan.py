@@ -252,7 +252,7 @@ def plan_pass(
         # Oldest first: creation time (then name) keeps its place in line across retries.
         slot = Slot(job.metadata.name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at)
         if phase is Phase.PENDING:
-            # Queued now, admitted from the next pass on (its Queue patch kicks one at once).
+            # Queued now; admitted by the refill that follows this pass's Queue steps.
             steps.append(Queue(job))
         elif phase is Phase.QUEUED:
             queued.append(slot)

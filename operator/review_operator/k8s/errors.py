@@ -42,20 +42,20 @@ class ConfigError(KubeError):
     """No usable cluster configuration (neither in-cluster nor a kubeconfig)."""
 
 
-def _reason(exc: ApiException) -> str:
+def _reason(body: str | bytes | None) -> str:
+    """The `reason` of a Kubernetes Status body ("AlreadyExists", "Conflict", …), or ""."""
     try:
-        body = json.loads(exc.body or "{}")
+        decoded = json.loads(body or "{}")
     except (TypeError, ValueError):
         return ""
-    return str(body.get("reason", "")) if isinstance(body, dict) else ""
+    return str(decoded.get("reason", "")) if isinstance(decoded, dict) else ""
 
 
-def translate(exc: ApiException) -> KubeError:
-    """The typed error for an ApiException."""
-    status = int(exc.status or 0)
-    message = f"Kubernetes API: HTTP {status} {exc.reason or ''}".strip()
+def error_for_status(status: int, phrase: str, body: str | bytes | None) -> KubeError:
+    """The typed error for an HTTP answer of the API server (the body is read, never quoted)."""
+    message = f"Kubernetes API: HTTP {status} {phrase}".strip()
     if status == 409:
-        cls: type[KubeError] = AlreadyExists if _reason(exc) == "AlreadyExists" else Conflict
+        cls: type[KubeError] = AlreadyExists if _reason(body) == "AlreadyExists" else Conflict
         return cls(message, status)
     if status == 404:
         return NotFound(message, status)
@@ -64,6 +64,11 @@ def translate(exc: ApiException) -> KubeError:
     if status in (0, 429) or status >= 500:
         return ApiUnavailable(message, status)
     return KubeError(message, status)
+
+
+def translate(exc: ApiException) -> KubeError:
+    """The typed error for an ApiException."""
+    return error_for_status(int(exc.status or 0), exc.reason or "", exc.body)
 
 
 # Transport failures below the client: refused, reset, TLS, timeouts (urllib3 wraps most of them).

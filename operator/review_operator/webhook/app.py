@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from review_operator.config import WebhookSettings
 from review_operator.k8s import reviewjobs
+from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
@@ -40,6 +41,7 @@ def create_app(
         limiter=limiter or RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=WebhookMetrics(registry or CollectorRegistry()),
         executor=ThreadPoolExecutor(settings.webhook_api_workers, thread_name_prefix="k8s"),
+        creates=AsyncReviewJobs(api.configuration, settings.namespace, settings.webhook_api_workers),
     )
     app.router.add_post(WEBHOOK_PATH, handle_delivery)
     app.router.add_get("/healthz", healthz)
@@ -52,6 +54,7 @@ def create_app(
 async def _executor_lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
     app[WEBHOOK].executor.shutdown(wait=False, cancel_futures=True)
+    await app[WEBHOOK].creates.close()
 
 
 async def healthz(_: web.Request) -> web.Response:

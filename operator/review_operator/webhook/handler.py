@@ -16,7 +16,6 @@ from typing import Any
 
 from aiohttp import web
 
-from review_operator.k8s import reviewjobs
 from review_operator.k8s.errors import AlreadyExists, ApiUnavailable, Invalid, KubeError
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events
@@ -117,7 +116,7 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
 async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     name = decision.job.metadata.name
     try:
-        await hook.call(reviewjobs.create, decision.job)
+        await hook.creates.create(decision.job.to_manifest(), hook.timeout)
     except AlreadyExists:
         return _answer(200, Outcome.DUPLICATE, reviewjob=name)
     return _answer(201, Outcome.ACCEPTED, reviewjob=name)

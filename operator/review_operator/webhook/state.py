@@ -13,6 +13,7 @@ from aiohttp import web
 from kubernetes import client
 
 from review_operator.config import WebhookSettings
+from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
 from review_operator.webhook.ratelimit import RateLimiter
@@ -31,6 +32,7 @@ class Webhook:
     limiter: RateLimiter
     metrics: WebhookMetrics
     executor: ThreadPoolExecutor
+    creates: AsyncReviewJobs  # the hot path (one create per delivery) on the event loop itself
 
     @property
     def namespace(self) -> str:
