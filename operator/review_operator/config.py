@@ -359,7 +359,12 @@ class WebhookSettings(CommonSettings):
         Field(description="Timeout of one Kubernetes API call; a slower API server gives 503.", gt=0, le=30),
     ] = 5.0
     webhook_api_workers: Annotated[
-        int, Field(description="Threads (and API connections) for Kubernetes calls.", ge=1, le=256)
+        int,
+        Field(
+            description="Threads for Kubernetes calls, and API connections for ReviewJob creates.",
+            ge=1,
+            le=256,
+        ),
     ] = 16
 
     _split = field_validator("webhook_trusted_associations", "webhook_allowed_repositories", mode="before")(

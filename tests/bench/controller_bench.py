@@ -69,12 +69,16 @@ def _rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _env(limit: int, per_repo: int) -> dict[str, str]:
     return {
         "REVIEWOP_MAX_CONCURRENT": str(limit),
         "REVIEWOP_MAX_CONCURRENT_PER_REPO": str(per_repo),
         "REVIEWOP_POST_REVIEWS": "false",
-        "REVIEWOP_RESYNC_SECONDS": "2",
         "REVIEWOP_METRICS_PORT": str(free_port()),
         "REVIEWOP_HEALTH_PORT": str(free_port()),
         "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": '["sim.review-operator.dev/"]',
@@ -141,6 +145,8 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
             time.sleep(0.5)
         elapsed = time.monotonic() - begin
         passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
+        assert proc.popen is not None
+        cpu_s = _cpu_seconds(proc.popen.pid)
     finally:
         proc.stop()
         w.stop()
@@ -165,6 +171,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         ("controller start → first review pod created", created[0] - begin if created else float("nan"), "s"),
         ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
         ("dispatch latency p99", pct(0.99), "ms"),
+        ("controller CPU per review (whole drain, start-up included)", cpu_s / n * 1000, "ms"),
         ("reconcile passes", passes["pass_count"], "count"),
         ("mean reconcile pass", passes["pass"] * 1000, "ms"),
         ("mean observe (LIST + parse) per pass", passes["observe"] * 1000, "ms"),

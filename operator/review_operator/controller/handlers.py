@@ -17,6 +17,22 @@ from review_operator.builders.names import LABEL_COMPONENT
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf computes a "diff-base" (a deep copy of each object's essence) on every watch event, for
+    change-detecting handlers (on.create/update/field). We register none: our handlers only
+    listen. Measured in a drain, building it was 17 % of the controller's CPU and kopf's event
+    processing 39 %; with this storage there is nothing to copy, and nothing is ever stored."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # our own Events carry the story; kopf's would duplicate them
@@ -27,7 +43,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.request_timeout = 60
     # kopf keeps a worker per object until it has been idle this long; thousands of ReviewJobs
     # changing at once would otherwise keep thousands of workers (and their memory) alive.
-    settings.batching.idle_timeout = 0.5
+    queueing = getattr(settings, "queueing", None) or settings.batching  # renamed in kopf 1.4x
+    queueing.idle_timeout = 0.5
+    settings.persistence.diffbase_storage = NoDiffBase()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
