@@ -22,6 +22,7 @@ from kubernetes import client, config, watch
 from urllib3.exceptions import ProtocolError
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
+from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
@@ -59,19 +60,6 @@ def _create_many(api: client.ApiClient, ns: str, n: int, duration: str) -> None:
         t.start()
     for t in threads:
         t.join()
-
-
-def _rss_mib(pid: int) -> float:
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total = int(line.split()[1])
-    return total / 1024
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _env(limit: int, per_repo: int) -> dict[str, str]:
@@ -146,7 +134,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         elapsed = time.monotonic() - begin
         passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
         assert proc.popen is not None
-        cpu_s = _cpu_seconds(proc.popen.pid)
+        cpu_s = cpu_seconds(proc.popen.pid)
     finally:
         proc.stop()
         w.stop()
@@ -195,7 +183,7 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
             time.sleep(1)
         elapsed = time.monotonic() - begin
         assert proc.popen is not None
-        rss = _rss_mib(proc.popen.pid)
+        rss = status_kib(proc.popen.pid) / 1024
     finally:
         proc.stop()
     return [

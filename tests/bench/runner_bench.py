@@ -13,18 +13,16 @@ import time
 from pathlib import Path
 
 from review_operator.runner.procs import child_pids
+from tests.bench.procfs import status_kib
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text, tool
 from tests.fakes.runner_harness import make_checkout, review_json, run_runner
 
 
 def _rss_kib(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
+        return status_kib(pid)
+    except (OSError, ValueError):  # the process may end while the tree is walked
         return 0
-    return 0
 
 
 def _tree_rss_kib(pid: int) -> int:

@@ -35,6 +35,7 @@ from kubernetes import client, config
 from review_operator.k8s import reviewjobs
 from review_operator.webhook.events import Create, Policy, decide
 from review_operator.webhook.signature import sign
+from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import REPO_ROOT, ControlPlane, free_port
 from tests.integration.webhook_helpers import example
 
@@ -48,11 +49,6 @@ PACED_RATE = 50.0
 PACED_DELIVERIES = 250
 ROUNDS = 3
 _CPU: dict[str, list[float]] = {}
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _payload(index: int, pr_number: int) -> bytes:
@@ -86,13 +82,6 @@ def _raw_create_rate(api: client.ApiClient, round_: int = 0) -> float:
     return RAW_CREATES / (time.perf_counter() - started)
 
 
-def _rss_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 async def _deliver(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, float]:
     headers = {
         "X-GitHub-Event": "pull_request",
@@ -118,12 +107,10 @@ async def _throughput(session: aiohttp.ClientSession, url: str, pid: int, round_
             status, _ = await _deliver(session, url, queue.get_nowait())
             statuses.append(status)
 
-    started, cpu, own = time.perf_counter(), _cpu_seconds(pid), time.process_time()
+    started, cpu, own = time.perf_counter(), cpu_seconds(pid), time.process_time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - started
-    _CPU.setdefault("webhook ms/delivery", []).append(
-        (_cpu_seconds(pid) - cpu) / THROUGHPUT_DELIVERIES * 1000
-    )
+    _CPU.setdefault("webhook ms/delivery", []).append((cpu_seconds(pid) - cpu) / THROUGHPUT_DELIVERIES * 1000)
     _CPU.setdefault("load generator ms/delivery", []).append(
         (time.process_time() - own) / THROUGHPUT_DELIVERIES * 1000
     )
@@ -221,8 +208,8 @@ def run() -> list[tuple[str, float, str]]:
             try:
                 _wait_ready(f"http://127.0.0.1:{port}/readyz", proc, log)
                 figures = asyncio.run(_load(f"http://127.0.0.1:{port}/webhook/github", proc.pid, api))
-                rss = _rss_kib(proc.pid, "VmRSS") / 1024
-                peak = _rss_kib(proc.pid, "VmHWM") / 1024
+                rss = status_kib(proc.pid, "VmRSS") / 1024
+                peak = status_kib(proc.pid, "VmHWM") / 1024
             finally:
                 api.close()
                 os.killpg(proc.pid, signal.SIGTERM)

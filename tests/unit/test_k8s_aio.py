@@ -74,3 +74,12 @@ def test_auth_headers_are_reused_briefly_then_read_again(monkeypatch: pytest.Mon
     assert creates._auth_headers() == {"authorization": "one"}
     clock[0] += aio.AUTH_REUSE_SECONDS
     assert creates._auth_headers() == {"authorization": "two"}
+
+
+def test_proxy_and_tls_server_name_are_taken_from_the_configuration() -> None:
+    configuration = client.Configuration()
+    assert AsyncReviewJobs(configuration, "reviews", 4)._route == {}
+    configuration.proxy = "http://proxy.internal:3128"
+    configuration.tls_server_name = "kubernetes.default.svc"
+    route = AsyncReviewJobs(configuration, "reviews", 4)._route
+    assert route == {"proxy": "http://proxy.internal:3128", "server_hostname": "kubernetes.default.svc"}
