@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 
 from review_operator.k8s import aio
-from review_operator.k8s.aio import AsyncReviewJobs, auth_headers, ssl_context
+from review_operator.k8s.aio import AsyncKube, AsyncReviewJobs, auth_headers, ssl_context
 from review_operator.k8s.errors import (
     AlreadyExists,
     ApiUnavailable,
@@ -65,21 +65,21 @@ def test_statuses_map_to_the_same_typed_errors_as_the_official_client() -> None:
 def test_auth_headers_are_reused_briefly_then_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
     configuration = client.Configuration()
     configuration.api_key["authorization"] = "one"
-    creates = AsyncReviewJobs(configuration, "reviews", 4)
+    kube = AsyncKube(configuration, 4)
     clock = [1000.0]
     monkeypatch.setattr(aio.time, "monotonic", lambda: clock[0])
-    assert creates._auth_headers() == {"authorization": "one"}
+    assert kube._auth_headers() == {"authorization": "one"}
     configuration.api_key["authorization"] = "two"
     clock[0] += aio.AUTH_REUSE_SECONDS / 2
-    assert creates._auth_headers() == {"authorization": "one"}
+    assert kube._auth_headers() == {"authorization": "one"}
     clock[0] += aio.AUTH_REUSE_SECONDS
-    assert creates._auth_headers() == {"authorization": "two"}
+    assert kube._auth_headers() == {"authorization": "two"}
 
 
 def test_proxy_and_tls_server_name_are_taken_from_the_configuration() -> None:
     configuration = client.Configuration()
-    assert AsyncReviewJobs(configuration, "reviews", 4)._route == {}
+    assert AsyncKube(configuration, 4)._route == {}
     configuration.proxy = "http://proxy.internal:3128"
     configuration.tls_server_name = "kubernetes.default.svc"
-    route = AsyncReviewJobs(configuration, "reviews", 4)._route
+    route = AsyncKube(configuration, 4)._route
     assert route == {"proxy": "http://proxy.internal:3128", "server_hostname": "kubernetes.default.svc"}

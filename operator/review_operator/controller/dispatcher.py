@@ -21,8 +21,6 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field, ValidationError
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob, ReviewJobList
@@ -45,6 +43,8 @@ from review_operator.controller.plan import (
     plan_pod,
 )
 from review_operator.k8s import objects
+from review_operator.k8s.aio import AsyncKube
+from review_operator.k8s.errors import KubeError
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,13 @@ class Dispatcher:
     def __init__(
         self,
         settings: ControllerSettings,
-        api: client.ApiClient,
+        kube: AsyncKube,
         effects: Effects,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.api = api
+        self.kube = kube
         self.effects = effects
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -109,7 +109,7 @@ class Dispatcher:
             began = time.monotonic()
             try:
                 await self.reconcile_once()
-            except (ApiException, OSError) as exc:
+            except (KubeError, OSError) as exc:
                 # The API server is unreachable or erroring; the next pass retries from cluster state.
                 log.warning("reconcile pass failed: %s", _describe(exc))
                 await asyncio.sleep(1)
@@ -119,8 +119,8 @@ class Dispatcher:
 
     async def observe(self) -> Observed:
         ns = self.settings.namespace
-        listed = await asyncio.to_thread(objects.list_reviewjobs_json, self.api, ns, ACTIVE_SELECTOR)
-        pods = await asyncio.to_thread(objects.list_pods, self.api, ns, POD_SELECTOR)
+        listed = await objects.list_reviewjobs_json(self.kube, ns, ACTIVE_SELECTOR)
+        pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
         return Observed(jobs=parse_reviewjobs(listed), pods={p["metadata"]["name"]: p for p in pods})
 
     async def reconcile_once(self) -> list[Step]:
@@ -176,7 +176,7 @@ class Dispatcher:
                     continue
                 try:
                     after = await self.effects.claim(job, attempt, now)
-                except ApiException as exc:
+                except KubeError as exc:
                     if exc.status not in (404, 409):
                         # It may have been written: it counts as held until the next read.
                         self.ledger.claimed(job, now)
@@ -286,7 +286,7 @@ class Dispatcher:
                     continue
                 try:
                     await self._execute(step, now)
-                except (ApiException, OSError) as exc:
+                except (KubeError, OSError) as exc:
                     errors.append(exc)
 
         await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(steps)))))
@@ -311,7 +311,7 @@ class Dispatcher:
                 self._post_in_background(step, now)
             elif isinstance(step, Cleanup):
                 await self.effects.cleanup(step.job, None)
-        except ApiException as exc:
+        except KubeError as exc:
             if exc.status in (404, 409):
                 # The object changed or vanished under us; the next pass sees the new state.
                 log.info(
@@ -331,7 +331,7 @@ class Dispatcher:
         def done(t: asyncio.Task[None]) -> None:
             self._posting.pop(name, None)
             error = None if t.cancelled() else t.exception()
-            if isinstance(error, ApiException) and error.status in (404, 409):
+            if isinstance(error, KubeError) and error.status in (404, 409):
                 log.info("posting %s stopped: the ReviewJob changed meanwhile", name)
             elif error is not None:
                 log.warning("posting %s failed: %s", name, _describe(error))
@@ -344,10 +344,10 @@ class Dispatcher:
     async def collect_garbage(self, now: datetime) -> None:
         """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
         ns = self.settings.namespace
-        listed = await asyncio.to_thread(objects.list_reviewjobs_json, self.api, ns, FINISHED_SELECTOR)
+        listed = await objects.list_reviewjobs_json(self.kube, ns, FINISHED_SELECTOR)
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
         for name in expired(listed, now, ttl):
-            await asyncio.to_thread(objects.delete_reviewjob, self.api, ns, name)
+            await objects.delete_reviewjob(self.kube, ns, name)
 
 
 class _Meta(BaseModel):
@@ -396,8 +396,8 @@ def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ApiException):
-        return f"HTTP {exc.status} {exc.reason}"
+    if isinstance(exc, KubeError):
+        return str(exc)  # "Kubernetes API: HTTP 409 Conflict" (never a body)
     return type(exc).__name__
 
 

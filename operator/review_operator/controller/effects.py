@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
-
 from review_operator.api.models import Phase, PostingState, ReviewJob
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import checkout_secret_name, pod_name
@@ -36,6 +34,7 @@ from review_operator.github import (
     post_review,
 )
 from review_operator.k8s import objects
+from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
@@ -48,13 +47,13 @@ class Effects:
     def __init__(
         self,
         settings: ControllerSettings,
-        api: client.ApiClient,
+        kube: AsyncKube,
         github: GitHubClientFactory | None,
         metrics: ControllerMetrics,
         github_api_url: str = "https://api.github.com",
     ) -> None:
         self.settings = settings
-        self.api = api
+        self.kube = kube
         self.github = github
         self.metrics = metrics
         self.github_api_url = github_api_url
@@ -66,15 +65,10 @@ class Effects:
     # -- helpers -----------------------------------------------------------------------------
     async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
         """Patches status if the job is unchanged since read (409 otherwise); returns it as stored now."""
-        updated = await asyncio.to_thread(
-            objects.patch_reviewjob_status,
-            self.api,
-            job.metadata.namespace,
-            job.metadata.name,
-            patch,
-            job.metadata.resource_version,
+        updated = await objects.patch_reviewjob_status(
+            self.kube, job.metadata.namespace, job.metadata.name, patch, job.metadata.resource_version
         )
-        after = ReviewJob.model_validate(updated)
+        after = ReviewJob.model_validate_json(updated)
         if self.on_written is not None:
             self.on_written(job, after)
         return after
@@ -92,9 +86,7 @@ class Effects:
         while True:
             obj, reason, message, warning, at = await self._events.get()
             try:
-                await asyncio.to_thread(objects.record_event, self.api, obj, reason, message, warning, at=at)
-            except OSError as exc:
-                log.warning("could not record event %s: %s", reason, type(exc).__name__)
+                await objects.record_event(self.kube, obj, reason, message, warning, at=at)
             finally:
                 self._events.task_done()
 
@@ -149,12 +141,12 @@ class Effects:
                 await self.finish(Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {exc}"), now)
                 return
             secret = build_checkout_secret(job, token.token.get_secret_value())
-            await asyncio.to_thread(objects.create_or_replace_secret, self.api, secret)
+            await objects.create_or_replace_secret(self.kube, secret)
             with_token = True
         manifest = build_review_pod(
             job, job.status.attempts, head, self.settings, self.github_api_url, with_checkout_token=with_token
         )
-        _, created = await asyncio.to_thread(objects.create_or_get_pod, self.api, manifest)
+        _, created = await objects.create_or_get_pod(self.kube, manifest)
         await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
         if not created:
             log.info("adopted existing pod %s", manifest["metadata"]["name"])
@@ -164,7 +156,7 @@ class Effects:
             step.job, status.retrying(step.job, step.reason, step.message, step.not_before, now)
         )
         if step.delete_pod:
-            await asyncio.to_thread(objects.delete_pod, self.api, job.metadata.namespace, step.delete_pod)
+            await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
         self.metrics.retried(step.reason)
         self._event(job, f"Retry{step.reason}", step.message, warning=True)
 
@@ -189,10 +181,10 @@ class Effects:
         ns = job.metadata.namespace
         pod = pod or job.status.pod_name
         if pod:
-            await asyncio.to_thread(objects.delete_pod, self.api, ns, pod)
-        await asyncio.to_thread(objects.delete_secret, self.api, ns, checkout_secret_name(job.metadata.name))
-        await asyncio.to_thread(
-            objects.label_reviewjob, self.api, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
+            await objects.delete_pod(self.kube, ns, pod)
+        await objects.delete_secret(self.kube, ns, checkout_secret_name(job.metadata.name))
+        await objects.label_reviewjob(
+            self.kube, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
         )
 
     async def post(self, step: Post, now: datetime) -> None:

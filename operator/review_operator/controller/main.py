@@ -14,7 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import kopf
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, start_http_server
+from urllib3.exceptions import HTTPError
 
 from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
@@ -23,6 +26,7 @@ from review_operator.controller.effects import EVENT_WORKERS, Effects
 from review_operator.controller.ledger import Ledger
 from review_operator.github import GitHubClientFactory, make_github
 from review_operator.k8s import lease
+from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.client import load_api_client
 from review_operator.logs import configure_logging
 from review_operator.metrics import ControllerMetrics
@@ -50,9 +54,9 @@ def github_factory(settings: ControllerSettings, gh: GitHubSettings) -> GitHubCl
     return make_github(gh)
 
 
-async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: str) -> None:
+async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSettings, identity: str) -> None:
     """Holds the Lease and runs the dispatcher only while it is held."""
-    api, ns = dispatcher.api, settings.namespace
+    ns = settings.namespace
     worker: asyncio.Task[None] | None = None
     period = max(1.0, settings.lease_duration_seconds / 3)
     try:
@@ -61,8 +65,9 @@ async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: s
                 held = await asyncio.to_thread(
                     lease.try_acquire, api, ns, settings.lease_name, identity, settings.lease_duration_seconds
                 )
-            except OSError as exc:
-                log.warning("lease renewal failed: %s", type(exc).__name__)
+            except (ApiException, HTTPError, OSError) as exc:
+                # An API server that errors or is unreachable: stand by until a renewal succeeds.
+                log.warning("lease renewal failed: %s", getattr(exc, "status", None) or type(exc).__name__)
                 held = False
             if held:
                 # Act only until shortly before the lease could expire without a renewal.
@@ -88,21 +93,22 @@ async def lead(dispatcher: Dispatcher, settings: ControllerSettings, identity: s
 
 
 async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None:
-    # Blocking API calls run in threads: enough for a pass's concurrent steps, Events and the Lease.
-    workers = STEP_CONCURRENCY + EVENT_WORKERS + 4
+    # The hot calls (a pass's steps, Events) go over aiohttp on the loop, as many at once as a pass
+    # runs steps plus the Event workers; only the Lease uses the official client, in a thread.
     asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+        ThreadPoolExecutor(max_workers=4, thread_name_prefix="k8s")
     )
-    api = load_api_client(pool_size=workers)
+    api = load_api_client(pool_size=4)
+    kube = AsyncKube(api.configuration, pool_size=STEP_CONCURRENCY + EVENT_WORKERS + 4)
     registry = CollectorRegistry()
     metrics = ControllerMetrics(registry)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
-    effects = Effects(settings, api, github_factory(settings, gh_settings), metrics, gh_settings.api_url)
-    dispatcher = Dispatcher(settings, api, effects)
+    effects = Effects(settings, kube, github_factory(settings, gh_settings), metrics, gh_settings.api_url)
+    dispatcher = Dispatcher(settings, kube, effects)
     dispatcher.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
-    leader = asyncio.create_task(lead(dispatcher, settings, identity))
+    leader = asyncio.create_task(lead(dispatcher, api, settings, identity))
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     try:
         await kopf.operator(
@@ -117,6 +123,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
         leader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await leader
+        await kube.close()
 
 
 def main() -> int:

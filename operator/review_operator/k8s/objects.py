@@ -1,100 +1,79 @@
-"""Pods, Secrets and Events of reviews: create-or-get, list, delete, record (sync; callers use threads).
+"""The controller's API calls: pods, Secrets, Events and ReviewJobs over `AsyncKube`, on the event loop.
 
 Objects cross this boundary as plain camelCase manifests (dicts), the shape the builders produce
-and the classification reads; the client's model classes never leak out.
+and the classification reads; LIST bodies stay bytes, validated straight into models by the caller.
+Errors are the typed ones of `review_operator.k8s.errors`; the steps that must be repeatable
+(create-or-get, delete-if-present) absorb the one status that means "already done".
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
-from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.k8s.aio import MERGE_PATCH, AsyncKube, core_path, reviewjobs_path
+from review_operator.k8s.errors import AlreadyExists, Conflict, KubeError, NotFound
 
 log = logging.getLogger(__name__)
+Manifest = dict[str, Any]
 
 
-def _json(response: Any) -> dict[str, Any]:
-    """The body of a call made with `_preload_content=False`: read (which frees the connection) and
-    decoded as JSON, skipping the client's typed models (slow, and we want camelCase dicts anyway)."""
-    data: dict[str, Any] = json.loads(response.data or b"{}")
-    return data
+def _ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def create_or_get_pod(api: client.ApiClient, manifest: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+async def create_or_get_pod(kube: AsyncKube, manifest: Manifest) -> tuple[Manifest, bool]:
     """Creates the pod, or returns the existing one of that name (a crash-safe, idempotent step)."""
-    core = client.CoreV1Api(api)
-    namespace = manifest["metadata"]["namespace"]
+    meta = manifest["metadata"]
     try:
-        return _json(core.create_namespaced_pod(namespace, cast(Any, manifest), _preload_content=False)), True
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    return _json(
-        core.read_namespaced_pod(manifest["metadata"]["name"], namespace, _preload_content=False)
-    ), False
+        return await kube.json("POST", core_path(meta["namespace"], "pods"), manifest), True
+    except (AlreadyExists, Conflict):
+        pass
+    return await kube.json("GET", core_path(meta["namespace"], "pods", meta["name"])), False
 
 
-def create_or_replace_secret(api: client.ApiClient, manifest: dict[str, Any]) -> None:
+async def create_or_replace_secret(kube: AsyncKube, manifest: Manifest) -> None:
     """Creates the per-review Secret, replacing a stale one (a fresh token for a new attempt)."""
-    core = client.CoreV1Api(api)
-    namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    meta = manifest["metadata"]
     try:
-        _json(core.create_namespaced_secret(namespace, cast(Any, manifest), _preload_content=False))
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        _json(core.replace_namespaced_secret(name, namespace, cast(Any, manifest), _preload_content=False))
+        await kube.request("POST", core_path(meta["namespace"], "secrets"), manifest)
+    except (AlreadyExists, Conflict):
+        await kube.request("PUT", core_path(meta["namespace"], "secrets", meta["name"]), manifest)
 
 
-def delete_secret(api: client.ApiClient, namespace: str, name: str) -> None:
-    try:
-        _json(client.CoreV1Api(api).delete_namespaced_secret(name, namespace, _preload_content=False))
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+async def _delete(kube: AsyncKube, path: str, body: Manifest | None = None) -> None:
+    with contextlib.suppress(NotFound):  # already gone: the step is done
+        await kube.request("DELETE", path, body)
 
 
-def list_pods(api: client.ApiClient, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-    """Pods as plain manifests, decoded straight from JSON (the typed models cost ~1 ms per pod)."""
-    response = client.CoreV1Api(api).list_namespaced_pod(
-        namespace, label_selector=label_selector, _preload_content=False
-    )
-    items: list[dict[str, Any]] = json.loads(cast(Any, response).data).get("items", [])
+async def delete_secret(kube: AsyncKube, namespace: str, name: str) -> None:
+    await _delete(kube, core_path(namespace, "secrets", name))
+
+
+async def delete_pod(kube: AsyncKube, namespace: str, name: str, grace_seconds: int | None = None) -> None:
+    options = None
+    if grace_seconds is not None:
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds}
+    await _delete(kube, core_path(namespace, "pods", name), options)
+
+
+async def list_pods(kube: AsyncKube, namespace: str, label_selector: str) -> list[Manifest]:
+    listed = await kube.json("GET", core_path(namespace, "pods"), params={"labelSelector": label_selector})
+    items: list[Manifest] = listed.get("items") or []
     return items
 
 
-def delete_pod(api: client.ApiClient, namespace: str, name: str, grace_seconds: int | None = None) -> None:
-    try:
-        _json(
-            client.CoreV1Api(api).delete_namespaced_pod(
-                name, namespace, grace_period_seconds=grace_seconds, _preload_content=False
-            )
-        )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-
-
-def record_event(
-    api: client.ApiClient,
-    involved: dict[str, Any],
-    reason: str,
-    message: str,
-    warning: bool = False,
-    component: str = "review-operator",
-    at: datetime | None = None,
-) -> None:
-    """A core/v1 Event on the involved object; failures are logged, never raised (events are advisory)."""
+def event_body(
+    involved: Manifest, reason: str, message: str, warning: bool, component: str, at: datetime
+) -> Manifest:
+    """A core/v1 Event on the involved object (reason and message cut to the API's limits)."""
     meta = involved["metadata"]
-    now = at or datetime.now(UTC)
-    body: dict[str, Any] = {
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:12]}", "namespace": meta["namespace"]},
         "involvedObject": {
             "apiVersion": involved["apiVersion"],
@@ -109,56 +88,56 @@ def record_event(
         "source": {"component": component},
         "reportingComponent": component,
         "reportingInstance": component,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
+        "firstTimestamp": _ts(at),
+        "lastTimestamp": _ts(at),
         "count": 1,
     }
+
+
+async def record_event(
+    kube: AsyncKube,
+    involved: Manifest,
+    reason: str,
+    message: str,
+    warning: bool = False,
+    component: str = "review-operator",
+    at: datetime | None = None,
+) -> None:
+    """Records the Event; failures are logged, never raised (events are advisory)."""
+    body = event_body(involved, reason, message, warning, component, at or datetime.now(UTC))
     try:
-        _json(
-            client.CoreV1Api(api).create_namespaced_event(
-                meta["namespace"], cast(Any, body), _preload_content=False
-            )
-        )
-    except ApiException as exc:
-        log.warning("could not record event %s on %s: HTTP %s", reason, meta["name"], exc.status)
+        await kube.request("POST", core_path(body["metadata"]["namespace"], "events"), body)
+    except KubeError as exc:
+        name = body["involvedObject"]["name"]
+        log.warning("could not record event %s on %s: HTTP %s", reason, name, exc.status)
 
 
-def list_reviewjobs_json(api: client.ApiClient, namespace: str, label_selector: str = "") -> bytes:
+async def list_reviewjobs_json(kube: AsyncKube, namespace: str, label_selector: str = "") -> bytes:
     """A consistent (quorum) read of ReviewJobs (admission depends on seeing every claim), as the raw
     JSON body: the caller validates it straight into models, with no intermediate dicts."""
-    response = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, label_selector=label_selector, _preload_content=False
-    )
-    data: bytes = cast(Any, response).data
-    return data
+    params = {"labelSelector": label_selector} if label_selector else None
+    return await kube.request("GET", reviewjobs_path(namespace), params=params)
 
 
-def patch_reviewjob_status(
-    api: client.ApiClient, namespace: str, name: str, status: dict[str, Any], resource_version: str = ""
-) -> dict[str, Any]:
-    """Merge-patches the status subresource; returns the updated object.
+async def patch_reviewjob_status(
+    kube: AsyncKube, namespace: str, name: str, status: Manifest, resource_version: str = ""
+) -> bytes:
+    """Merge-patches the status subresource; returns the updated object as JSON.
 
-    With `resource_version` the patch is conditional: the API server answers 409 when the object
-    changed since it was read, so a decision taken on a stale view is never written.
+    With `resource_version` the patch is conditional: the API server answers 409 (`Conflict`) when
+    the object changed since it was read, so a decision taken on a stale view is never written.
     """
-    body: dict[str, Any] = {"status": status}
+    body: Manifest = {"status": status}
     if resource_version:
         body["metadata"] = {"resourceVersion": resource_version}
-    updated = client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, name, body
-    )
-    return cast(dict[str, Any], updated)
+    path = reviewjobs_path(namespace, name, "status")
+    return await kube.request("PATCH", path, body, content_type=MERGE_PATCH)
 
 
-def label_reviewjob(api: client.ApiClient, namespace: str, name: str, labels: dict[str, str]) -> None:
-    client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"labels": labels}}
-    )
+async def label_reviewjob(kube: AsyncKube, namespace: str, name: str, labels: dict[str, str]) -> None:
+    body = {"metadata": {"labels": labels}}
+    await kube.request("PATCH", reviewjobs_path(namespace, name), body, content_type=MERGE_PATCH)
 
 
-def delete_reviewjob(api: client.ApiClient, namespace: str, name: str) -> None:
-    try:
-        client.CustomObjectsApi(api).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+async def delete_reviewjob(kube: AsyncKube, namespace: str, name: str) -> None:
+    await _delete(kube, reviewjobs_path(namespace, name))
