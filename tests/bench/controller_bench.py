@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,53 @@ def _create_many(api: client.ApiClient, ns: str, n: int, duration: str) -> None:
         t.join()
 
 
+class Tally:
+    """Counts the ReviewJobs of a namespace that reached a state, from a watch (no deserialising into
+    models): the benchmark's observer must not load the API server it measures, and polling LISTs
+    of thousands of ReviewJobs did (they cost more API-server CPU than the controller's own passes)."""
+
+    def __init__(self, api: client.ApiClient, ns: str, reached: Callable[[dict[str, Any]], bool]) -> None:
+        self.reached, self.names = reached, set[str]()
+        self._changed = threading.Condition()
+        self._watch = watch.Watch()
+        self._thread = threading.Thread(target=self._run, args=(api, ns), daemon=True)
+        self._thread.start()
+
+    def _run(self, api: client.ApiClient, ns: str) -> None:
+        crd = client.CustomObjectsApi(api)
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
+            for event in self._watch.stream(
+                crd.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                ns,
+                PLURAL,
+                timeout_seconds=3600,
+                deserialize=False,
+            ):
+                obj = event["object"]
+                if event["type"] != "DELETED" and self.reached(obj):
+                    with self._changed:
+                        self.names.add(obj["metadata"]["name"])
+                        self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.names) >= count, timeout):
+                raise TimeoutError(f"{len(self.names)} of {count} ReviewJobs reached the state")
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+
+def _finished(obj: dict[str, Any]) -> bool:
+    return (obj["metadata"].get("labels") or {}).get("review-operator.dev/finished") == "true"
+
+
+def _past_pending(obj: dict[str, Any]) -> bool:
+    return (obj.get("status") or {}).get("phase") not in (None, "Pending")
+
+
 def _env(limit: int, per_repo: int) -> dict[str, str]:
     return {
         "REVIEWOP_MAX_CONCURRENT": str(limit),
@@ -103,34 +151,29 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
 
     def record_pods() -> None:
         seen_done: set[str] = set()
-        for event in w.stream(client.CoreV1Api(api).list_namespaced_pod, ns, timeout_seconds=3600):
+        pods = client.CoreV1Api(api).list_namespaced_pod
+        for event in w.stream(pods, ns, timeout_seconds=3600, deserialize=False):
             pod, now = event["object"], time.monotonic()
-            name = pod.metadata.name
+            name, phase = pod["metadata"]["name"], (pod.get("status") or {}).get("phase")
             if event["type"] == "ADDED":
                 created.append(now)
                 born[name] = now
-            elif pod.status.phase == "Running" and name in born:
+            elif phase == "Running" and name in born:
                 started.append(now - born.pop(name))
-            elif pod.status.phase == "Succeeded" and name not in seen_done:
+            elif phase == "Succeeded" and name not in seen_done:
                 seen_done.add(name)
                 finished.append(now)
 
     watcher = threading.Thread(target=watch_pods, daemon=True)
     watcher.start()
+    done = Tally(api, ns, _finished)
     _create_many(api, ns, n, f"{int(review_s * 1000)}ms")
     env = _env(limit, limit)
     proc = ControllerProcess(plane, ns, plane.workdir / "bench-controller.log", env)
     begin = time.monotonic()
     proc.start()
-    crd = client.CustomObjectsApi(api)
     try:
-        while True:
-            items = crd.list_namespaced_custom_object(
-                GROUP, VERSION, ns, PLURAL, label_selector="!review-operator.dev/finished"
-            )["items"]
-            if not items:
-                break
-            time.sleep(0.5)
+        done.wait_for(n, timeout=3600)
         elapsed = time.monotonic() - begin
         passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
         assert proc.popen is not None
@@ -138,6 +181,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
     finally:
         proc.stop()
         w.stop()
+        done.stop()
     ideal = math.ceil(n / limit) * review_s
     latencies = sorted(
         created[limit + i] - finished[i]
@@ -170,22 +214,19 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
 def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]:
     ns = "bench-catchup"
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    past_pending = Tally(api, ns, _past_pending)
     _create_many(api, ns, n, "3600s")
     proc = ControllerProcess(plane, ns, plane.workdir / "bench-catchup.log", _env(20, 2))
     begin = time.monotonic()
     proc.start()
-    crd = client.CustomObjectsApi(api)
     try:
-        while True:
-            items = crd.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
-            if all(i.get("status", {}).get("phase") not in (None, "Pending") for i in items):
-                break
-            time.sleep(1)
+        past_pending.wait_for(n, timeout=3600)
         elapsed = time.monotonic() - begin
         assert proc.popen is not None
         rss = status_kib(proc.popen.pid) / 1024
     finally:
         proc.stop()
+        past_pending.stop()
     return [
         (f"catch-up after start with {n} stored (all queued or started)", elapsed, "s"),
         (f"controller RSS with {n} ReviewJobs stored", rss, "MiB"),

@@ -119,8 +119,9 @@ def test_newly_queued_reviews_become_candidates() -> None:
     pending = job("p1", Phase.PENDING, created=1)
     ledger.reset([pending], [], set(), ledger.seq, T0)
     assert admit(ledger) == []
-    ledger.written(pending, job("p1", Phase.QUEUED, created=1, rv=2))
+    assert ledger.written(pending, job("p1", Phase.QUEUED, created=1, rv=2))  # a refill is due
     assert admit(ledger) == ["p1"]
+    assert not ledger.written(job("p1", Phase.QUEUED), job("p1", Phase.QUEUED, rv=3))
 
 
 def test_a_review_finished_since_a_stale_read_is_never_offered_again() -> None:

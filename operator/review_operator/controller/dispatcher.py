@@ -142,7 +142,9 @@ class Dispatcher:
         rest: list[Step] = [
             s for s in planned.steps if not isinstance(s, Start) and s.job.metadata.name not in skip
         ]
-        steps = rest + [EnsurePod(job) for job in claimed]
+        # The claimed first: a cold start's hundreds of Queue writes must not stand between a slot
+        # and its pod (steps are taken in order by STEP_CONCURRENCY workers).
+        steps = [EnsurePod(job) for job in claimed] + rest
         mine = {step.job.metadata.name for step in steps} - self._busy
         self._busy |= mine  # no pod-event step on these while the pass works on them
         try:
@@ -196,7 +198,7 @@ class Dispatcher:
 
     # -- between passes ------------------------------------------------------------------------
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
-        if self.ledger.written(before, after):
+        if self.ledger.written(before, after) and len(self.ledger.holders) < self.settings.max_concurrent:
             self._schedule_refill()
 
     def _schedule_refill(self) -> None:

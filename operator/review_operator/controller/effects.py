@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("review_operator.audit")
 MAX_POSTING_ATTEMPTS = 5
 EVENT_WORKERS = 4
+# Pending → Queued writes in flight at once. A cold start queues every stored review in one pass;
+# left unbounded, that flood sits in the API server's queue ahead of the writes that start and end
+# reviews (a release, a claim, a pod create), which are the ones a free slot waits for.
+QUEUE_WRITES = 6
 
 
 class Effects:
@@ -59,6 +63,7 @@ class Effects:
         self.github_api_url = github_api_url
         self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime]] = asyncio.Queue()
         self._event_workers: list[asyncio.Task[None]] = []
+        self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
         # Told of every confirmed status write (before, after): the dispatcher's slot ledger.
         self.on_written: Callable[[ReviewJob, ReviewJob], None] | None = None
 
@@ -100,7 +105,8 @@ class Effects:
 
     # -- steps -------------------------------------------------------------------------------
     async def queue(self, job: ReviewJob, now: datetime) -> None:
-        await self._status(job, status.queued(job, now))
+        async with self._queue_writes:
+            await self._status(job, status.queued(job, now))
         self._event(job, "Queued", "Waiting for a free review slot.")
 
     async def start(self, job: ReviewJob, attempt: int, now: datetime) -> None:

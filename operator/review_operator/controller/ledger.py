@@ -71,7 +71,9 @@ class Ledger:
         self.ready = True
 
     def written(self, before: ReviewJob, after: ReviewJob) -> bool:
-        """Records a confirmed status write; True when it released a slot."""
+        """Records a confirmed status write; True when it may let a queued review start: it released
+        a slot, or it queued a review (on a cold start every review is Pending, and the first ones
+        queued need not wait for all the others to be queued before they start)."""
         self.seq += 1
         name, repo = after.metadata.name, after.spec.repository.id
         self.latest[name] = (self.seq, after)
@@ -87,6 +89,7 @@ class Ledger:
             created = after.metadata.creation_timestamp or after.status.queued_at
             if created is not None and name not in self.stale:
                 self.queued.append(Slot(name, repo, created, after.status.next_attempt_at))
+                return True
         return False
 
     def claimed(self, job: ReviewJob, now: datetime) -> None:
