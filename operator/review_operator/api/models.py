@@ -356,3 +356,23 @@ class ReviewJobList(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     items: list[ReviewJob] = Field(default_factory=list)
+
+
+class _StatusWrite(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    status: ReviewJobStatus = Field(default_factory=ReviewJobStatus)
+
+
+def after_status_write(before: ReviewJob, answer: bytes) -> ReviewJob:
+    """The ReviewJob as stored after a status write that was conditional on `before`'s version.
+
+    Such a write succeeds only if nothing changed since `before` was read, and a write to the status
+    subresource changes only status and metadata: the answer's spec is `before.spec`, shared rather
+    than validated again (a controller holding thousands of ReviewJobs then keeps one copy of each).
+    """
+    if not before.metadata.resource_version:
+        return ReviewJob.model_validate_json(answer)
+    written = _StatusWrite.model_validate_json(answer)
+    return before.model_copy(update={"metadata": written.metadata, "status": written.status})

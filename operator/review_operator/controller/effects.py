@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from review_operator.api.models import Phase, PostingState, ReviewJob
+from review_operator.api.models import Phase, PostingState, ReviewJob, after_status_write
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import checkout_secret_name, pod_name
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
@@ -64,6 +64,9 @@ class Effects:
         self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime]] = asyncio.Queue()
         self._event_workers: list[asyncio.Task[None]] = []
         self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
+        self._queueing = 0  # Pending → Queued writes waiting or in flight
+        self._not_queueing = asyncio.Event()
+        self._not_queueing.set()
         # Told of every confirmed status write (before, after): the dispatcher's slot ledger.
         self.on_written: Callable[[ReviewJob, ReviewJob], None] | None = None
 
@@ -73,7 +76,7 @@ class Effects:
         updated = await objects.patch_reviewjob_status(
             self.kube, job.metadata.namespace, job.metadata.name, patch, job.metadata.resource_version
         )
-        after = ReviewJob.model_validate_json(updated)
+        after = after_status_write(job, updated)
         if self.on_written is not None:
             self.on_written(job, after)
         return after
@@ -90,6 +93,9 @@ class Effects:
     async def _record_events(self) -> None:
         while True:
             obj, reason, message, warning, at = await self._events.get()
+            # During a flood of Pending → Queued writes (a cold start with a backlog) those go first:
+            # they decide what is admitted, while the Events, all kept in order, follow once it ends.
+            await self._not_queueing.wait()
             try:
                 await objects.record_event(self.kube, obj, reason, message, warning, at=at)
             finally:
@@ -105,8 +111,15 @@ class Effects:
 
     # -- steps -------------------------------------------------------------------------------
     async def queue(self, job: ReviewJob, now: datetime) -> None:
-        async with self._queue_writes:
-            await self._status(job, status.queued(job, now))
+        self._queueing += 1
+        self._not_queueing.clear()
+        try:
+            async with self._queue_writes:
+                await self._status(job, status.queued(job, now))
+        finally:
+            self._queueing -= 1
+            if not self._queueing:
+                self._not_queueing.set()
         self._event(job, "Queued", "Waiting for a free review slot.")
 
     async def start(self, job: ReviewJob, attempt: int, now: datetime) -> None:

@@ -1,0 +1,106 @@
+"""Effects order their API calls: a flood of Pending → Queued writes goes before the Events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from prometheus_client import CollectorRegistry
+
+from review_operator.api.models import Phase, ReviewJob, after_status_write
+from review_operator.config import ControllerSettings
+from review_operator.controller.effects import QUEUE_WRITES, Effects
+from review_operator.k8s.aio import AsyncKube
+from review_operator.metrics import ControllerMetrics
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def job(name: str) -> ReviewJob:
+    return ReviewJob.model_validate(
+        {
+            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": "1"},
+            "spec": {
+                "repository": {"owner": "o", "name": "r", "id": 1},
+                "pullRequest": {
+                    "number": 1,
+                    "headSha": "a" * 40,
+                    "author": "d",
+                    "authorAssociation": "MEMBER",
+                },
+                "trigger": {"event": "pull_request", "action": "opened", "sender": "d"},
+            },
+        }
+    )
+
+
+class FakeKube:
+    """Answers status patches when released, Event creates at once; records the order of calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None, **_: Any) -> bytes:
+        assert body is not None
+        if path.endswith("/events"):
+            self.calls.append(f"event {body['reason']} {body['involvedObject']['name']}")
+            return b"{}"
+        name = path.split("/")[-2]
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.release.wait()
+        self.in_flight -= 1
+        self.calls.append(f"queued {name}")
+        stored = job(name).model_dump(mode="json", by_alias=True, exclude_none=True)
+        stored["status"] = body["status"]
+        return json.dumps(stored).encode()
+
+
+async def test_events_wait_while_reviews_are_being_queued_and_all_follow() -> None:
+    kube = FakeKube()
+    effects = Effects(
+        ControllerSettings(namespace="ns"),
+        cast(AsyncKube, kube),
+        None,
+        ControllerMetrics(CollectorRegistry()),
+    )
+    names = [f"j{i}" for i in range(QUEUE_WRITES + 4)]
+    effects._event(job("earlier"), "Started", "an Event from before the flood")
+    writes = [asyncio.create_task(effects.queue(job(n), T0)) for n in names]
+    await asyncio.sleep(0.05)
+    assert kube.most_in_flight == QUEUE_WRITES  # bounded: the rest wait their turn
+    kube.release.set()
+    await asyncio.gather(*writes)
+    await asyncio.wait_for(effects.flush_events(), timeout=5)
+    queued_at = max(kube.calls.index(f"queued {n}") for n in names)
+    # The Event queued before the flood may have been taken at once; every later one waited for it.
+    later_events = [i for i, call in enumerate(kube.calls) if call.startswith("event Queued")]
+    assert len(later_events) == len(names)
+    assert min(later_events) > queued_at
+    assert "event Started earlier" in kube.calls
+
+
+def test_a_conditional_status_write_keeps_the_spec_it_was_decided_on() -> None:
+    before = job("j")
+    stored = before.model_dump(mode="json", by_alias=True, exclude_none=True)
+    stored["metadata"]["resourceVersion"] = "2"
+    stored["status"] = {"phase": "Queued", "queuedAt": T0.isoformat()}
+    after = after_status_write(before, json.dumps(stored).encode())
+    assert after.spec is before.spec  # one copy, not two
+    assert (after.metadata.resource_version, after.status.phase, after.status.queued_at) == (
+        "2",
+        Phase.QUEUED,
+        T0,
+    )
+    assert before.status.phase is Phase.PENDING  # the version it came from is left as it was
+    unconditional = before.model_copy(
+        update={"metadata": before.metadata.model_copy(update={"resource_version": ""})}
+    )
+    full = after_status_write(unconditional, json.dumps(stored).encode())
+    assert full.spec is not before.spec
+    assert full.spec == before.spec
