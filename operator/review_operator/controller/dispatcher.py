@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,9 +124,10 @@ class Dispatcher:
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
         return Observed(jobs=parse_reviewjobs(listed), pods={p["metadata"]["name"]: p for p in pods})
 
-    async def reconcile_once(self) -> list[Step]:
+    async def reconcile_once(self) -> int:
+        """One pass: read, plan, claim and execute; the number of steps it executed."""
         if not self.may_act():
-            return []
+            return 0
         begin = time.perf_counter()
         now = self.clock()
         read_seq = self.ledger.seq
@@ -144,21 +146,25 @@ class Dispatcher:
         ]
         # The claimed first: a cold start's hundreds of Queue writes must not stand between a slot
         # and its pod (steps are taken in order by STEP_CONCURRENCY workers).
-        steps = [EnsurePod(job) for job in claimed] + rest
+        steps = deque([EnsurePod(job) for job in claimed] + rest)
+        count, queued_some = len(steps), any(isinstance(step, Queue) for step in rest)
         mine = {step.job.metadata.name for step in steps} - self._busy
+        # The read is let go step by step (each is dropped from the deque once executed): on a cold
+        # start it is thousands of ReviewJobs, each replaced in the ledger by the version we wrote.
+        del observed, planned, rest, claimed
         self._busy |= mine  # no pod-event step on these while the pass works on them
         try:
             await self._execute_all(steps, now)
         finally:
             self._busy -= mine
-        if any(isinstance(step, Queue) for step in rest):
+        if queued_some:
             self._schedule_refill()  # the newly queued may start now, not a pass later
         self.passes += 1
         self.effects.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
         if now - self._last_gc >= GC_PERIOD:
             self._last_gc = now
             await self.collect_garbage(now)
-        return planned.steps + [Start(job, job.status.attempts) for job in claimed]
+        return count
 
     def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
         s = self.settings
@@ -231,7 +237,7 @@ class Dispatcher:
             names = {job.metadata.name for job in claimed}
             self._busy |= names
         try:
-            await self._execute_all([EnsurePod(job) for job in claimed], now)
+            await self._execute_all(deque(EnsurePod(job) for job in claimed), now)
         finally:
             self._busy -= names
 
@@ -273,16 +279,18 @@ class Dispatcher:
 
         self._spawn(run(), f"pod-step-{job.metadata.name}")
 
-    async def _execute_all(self, steps: list[Step], now: datetime) -> None:
+    async def _execute_all(self, steps: deque[Step], now: datetime) -> None:
         """Runs a pass's steps on a few workers at once: each step concerns a different ReviewJob, and
-        admission was decided before any of them ran, counting every job that still holds a slot."""
-        pending = iter(steps)
+        admission was decided before any of them ran, counting every job that still holds a slot.
+        Steps are taken from the left of `steps` (each by exactly one worker) and not kept."""
         errors: list[BaseException] = []
         skipped = 0
+        workers = min(STEP_CONCURRENCY, len(steps))
 
         async def worker() -> None:
             nonlocal skipped
-            for step in pending:  # shared: each step is taken by exactly one worker
+            while steps:
+                step = steps.popleft()
                 if not self.may_act():
                     skipped += 1
                     continue
@@ -291,7 +299,7 @@ class Dispatcher:
                 except (KubeError, OSError) as exc:
                     errors.append(exc)
 
-        await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(steps)))))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         if skipped:
             log.warning("leadership lapsed mid-pass; %d steps left for the next leader", skipped)
         if errors:
