@@ -350,14 +350,6 @@ class ReviewJob(BaseModel):
         return body
 
 
-class ReviewJobList(BaseModel):
-    """A LIST response, validated straight from its JSON bytes (no intermediate dicts)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    items: list[ReviewJob] = Field(default_factory=list)
-
-
 class _StatusWrite(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

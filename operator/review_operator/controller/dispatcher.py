@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from review_operator.api.models import API_VERSION, KIND, ReviewJob, ReviewJobList
+from review_operator.api.models import API_VERSION, KIND, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
@@ -56,6 +56,7 @@ GC_PERIOD = timedelta(seconds=60)
 # Steps of one pass in flight at once (each is a few API calls; the API client's pool matches).
 STEP_CONCURRENCY = 16
 MIN_PASS_GAP = 0.5
+PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
 
 
 def utcnow() -> datetime:
@@ -122,7 +123,8 @@ class Dispatcher:
         ns = self.settings.namespace
         listed = await objects.list_reviewjobs_json(self.kube, ns, ACTIVE_SELECTOR)
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
-        return Observed(jobs=parse_reviewjobs(listed), pods={p["metadata"]["name"]: p for p in pods})
+        jobs = await parse_reviewjobs(listed)
+        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods})
 
     async def reconcile_once(self) -> int:
         """One pass: read, plan, claim and execute; the number of steps it executed."""
@@ -386,22 +388,28 @@ def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
     ]
 
 
-def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
-    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal."""
-    try:
-        return ReviewJobList.model_validate_json(listed).items
-    except ValidationError:
-        pass  # rare (e.g. an object stored under an older schema): sort out which one, item by item
+async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
+    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal.
+
+    Validated `PARSE_SLICE` at a time with a yield to the event loop between slices: a LIST of
+    thousands of ReviewJobs would otherwise hold the loop for a tenth of a second or more, and every
+    pod ending that arrives meanwhile (a slot to refill) would wait for it. Each item's decoded
+    JSON is dropped as soon as its model exists, so the two are never all held at once.
+    """
+    items: list[dict[str, Any]] = json.loads(listed).get("items") or []
+    items.reverse()  # popped from the end, so the LIST's order is kept
     jobs: list[ReviewJob] = []
-    for raw in json.loads(listed).get("items", []):
-        try:
-            jobs.append(ReviewJob.model_validate(raw))
-        except ValidationError as exc:
-            log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
-                "ignoring malformed ReviewJob %s: %d validation errors",
-                raw.get("metadata", {}).get("name"),
-                exc.error_count(),
-            )
+    while items:
+        for raw in [items.pop() for _ in range(min(PARSE_SLICE, len(items)))]:
+            try:
+                jobs.append(ReviewJob.model_validate(raw))
+            except ValidationError as exc:
+                log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
+                    "ignoring malformed ReviewJob %s: %d validation errors",
+                    (raw.get("metadata") or {}).get("name"),
+                    exc.error_count(),
+                )
+        await asyncio.sleep(0)
     return jobs
 
 

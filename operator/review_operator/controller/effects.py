@@ -98,6 +98,8 @@ class Effects:
             await self._not_queueing.wait()
             try:
                 await objects.record_event(self.kube, obj, reason, message, warning, at=at)
+            except Exception as exc:  # noqa: BLE001 - one bad Event must not stop the ones after it
+                log.warning("could not record event %s: %s", reason, type(exc).__name__)
             finally:
                 self._events.task_done()
 

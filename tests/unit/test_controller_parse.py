@@ -1,0 +1,56 @@
+"""A pass's LIST is parsed in slices: malformed ReviewJobs are skipped, and the loop keeps turning."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from review_operator.controller.dispatcher import PARSE_SLICE, parse_reviewjobs
+
+
+def item(i: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"j{i:04d}", "namespace": "ns", "resourceVersion": str(i)},
+        "spec": {
+            "repository": {"owner": "o", "name": "r", "id": 1},
+            "pullRequest": {
+                "number": i + 1,
+                "headSha": "a" * 40,
+                "author": "d",
+                "authorAssociation": "MEMBER",
+            },
+            "trigger": {"event": "pull_request", "action": "opened", "sender": "d"},
+        },
+    }
+
+
+async def test_malformed_items_are_skipped_and_the_order_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    items = [item(i) for i in range(5)]
+    items[2]["spec"]["pullRequest"]["headSha"] = "not-a-sha; rm -rf /"
+    jobs = await parse_reviewjobs(json.dumps({"items": items}).encode())
+    assert [j.metadata.name for j in jobs] == ["j0000", "j0001", "j0003", "j0004"]
+    assert "ignoring malformed ReviewJob j0002" in caplog.text
+    assert "rm -rf" not in caplog.text  # field values are never quoted
+    assert await parse_reviewjobs(b'{"items": null}') == []
+
+
+async def test_other_work_runs_between_slices() -> None:
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = turns
+    n = PARSE_SLICE * 3 + 1
+    jobs = await parse_reviewjobs(json.dumps({"items": [item(i) for i in range(n)]}).encode())
+    task.cancel()
+    assert len(jobs) == n
+    assert turns - before >= 3  # one turn of the loop per slice at least
