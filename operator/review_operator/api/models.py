@@ -36,6 +36,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
 
 
+def rfc3339(moment: datetime) -> str:
+    """A Kubernetes timestamp (`2026-12-01T10:00:00Z`) of an aware UTC datetime."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _f(description: str, **kwargs: Any) -> Any:
     return Field(description=description, **kwargs)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from review_operator.api.models import Phase, PostingState, ReviewJob, after_status_write
+from review_operator.api.models import Phase, PostingState, ReviewJob, after_status_write, rfc3339
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import checkout_secret_name, pod_name
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
@@ -282,7 +282,7 @@ class Effects:
             "reviewId": outcome.review_id,
             "reviewUrl": outcome.review_url,
             "summaryCommentId": outcome.summary_comment_id,
-            "postedAt": status._ts(now),
+            "postedAt": rfc3339(now),
         }
         job = await self._status(job, {"posting": {k: v for k, v in posting.items() if v is not None}})
         await self.finish(

@@ -5,12 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from review_operator.api.models import Condition, ConditionStatus, Phase, ReviewJob
+from review_operator.api.models import Condition, ConditionStatus, Phase, ReviewJob, rfc3339
 from review_operator.api.result import ReviewResult
-
-
-def _ts(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def conditions_with(
@@ -50,7 +46,7 @@ def conditions_with(
 def queued(job: ReviewJob, now: datetime) -> dict[str, Any]:
     return {
         "phase": Phase.QUEUED.value,
-        "queuedAt": _ts(now),
+        "queuedAt": rfc3339(now),
         "message": "Waiting for a free review slot.",
         "observedGeneration": job.metadata.generation,
         "conditions": conditions_with(
@@ -72,7 +68,7 @@ def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime
         "attempts": attempt,
         "podName": pod,
         "headSha": head_sha,
-        "startTime": _ts(now),
+        "startTime": rfc3339(now),
         "nextAttemptAt": None,
         "conditions": conditions,
     }
@@ -88,8 +84,8 @@ def retrying(
     return {
         "phase": Phase.QUEUED.value,
         "reason": reason,
-        "message": f"{message} Retrying after {_ts(not_before)}."[:1024],
-        "nextAttemptAt": _ts(not_before),
+        "message": f"{message} Retrying after {rfc3339(not_before)}."[:1024],
+        "nextAttemptAt": rfc3339(not_before),
         "podName": None,
         "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
     }
@@ -121,7 +117,7 @@ def finished(
         "phase": phase.value,
         "reason": reason,
         "message": message[:1024],
-        "completionTime": _ts(now),
+        "completionTime": rfc3339(now),
         "nextAttemptAt": None,
         "conditions": conditions_with(job, "Finished", True, reason, message, now),
     }

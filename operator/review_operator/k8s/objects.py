@@ -14,15 +14,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from review_operator.api.models import rfc3339
 from review_operator.k8s.aio import MERGE_PATCH, AsyncKube, core_path, reviewjobs_path
 from review_operator.k8s.errors import AlreadyExists, Conflict, KubeError, NotFound
 
 log = logging.getLogger(__name__)
 Manifest = dict[str, Any]
-
-
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def create_or_get_pod(kube: AsyncKube, manifest: Manifest) -> tuple[Manifest, bool]:
@@ -44,20 +41,17 @@ async def create_or_replace_secret(kube: AsyncKube, manifest: Manifest) -> None:
         await kube.request("PUT", core_path(meta["namespace"], "secrets", meta["name"]), manifest)
 
 
-async def _delete(kube: AsyncKube, path: str, body: Manifest | None = None) -> None:
+async def _delete(kube: AsyncKube, path: str) -> None:
     with contextlib.suppress(NotFound):  # already gone: the step is done
-        await kube.request("DELETE", path, body)
+        await kube.request("DELETE", path)
 
 
 async def delete_secret(kube: AsyncKube, namespace: str, name: str) -> None:
     await _delete(kube, core_path(namespace, "secrets", name))
 
 
-async def delete_pod(kube: AsyncKube, namespace: str, name: str, grace_seconds: int | None = None) -> None:
-    options = None
-    if grace_seconds is not None:
-        options = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace_seconds}
-    await _delete(kube, core_path(namespace, "pods", name), options)
+async def delete_pod(kube: AsyncKube, namespace: str, name: str) -> None:
+    await _delete(kube, core_path(namespace, "pods", name))
 
 
 async def list_pods(kube: AsyncKube, namespace: str, label_selector: str) -> list[Manifest]:
@@ -88,8 +82,8 @@ def event_body(
         "source": {"component": component},
         "reportingComponent": component,
         "reportingInstance": component,
-        "firstTimestamp": _ts(at),
-        "lastTimestamp": _ts(at),
+        "firstTimestamp": rfc3339(at),
+        "lastTimestamp": rfc3339(at),
         "count": 1,
     }
 
@@ -114,7 +108,7 @@ async def record_event(
 
 async def list_reviewjobs_json(kube: AsyncKube, namespace: str, label_selector: str = "") -> bytes:
     """A consistent (quorum) read of ReviewJobs (admission depends on seeing every claim), as the raw
-    JSON body: the caller validates it straight into models, with no intermediate dicts."""
+    JSON body: the caller decodes only what it needs (all of it, or a few fields for GC)."""
     params = {"labelSelector": label_selector} if label_selector else None
     return await kube.request("GET", reviewjobs_path(namespace), params=params)
 
