@@ -266,9 +266,14 @@ class ControllerSettings(CommonSettings):
     finished_ttl_seconds: Annotated[
         int, Field(description="Finished ReviewJobs are deleted this long after completion.", ge=60)
     ] = 7 * 24 * 3600
-    resync_seconds: Annotated[float, Field(description="Period of the time-based reconcile pass.", gt=0)] = (
-        5.0
-    )
+    resync_seconds: Annotated[
+        float,
+        Field(
+            description="Longest gap between two reconcile passes; timeouts and backoffs wake a pass "
+            "when due, so this only bounds how long a missed watch event can go unnoticed.",
+            gt=0,
+        ),
+    ] = 60.0
     post_reviews: Annotated[
         bool, Field(description="Post reviews to GitHub; false records results in status only.")
     ] = True

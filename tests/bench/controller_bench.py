@@ -4,8 +4,11 @@ N ReviewJobs (default 1000, `BENCH_CONTROLLER_N`) with a global limit L (20) and
 time T (kwok; 2 s and 10 s by default, `BENCH_CONTROLLER_T`): the ideal drain time is ceil(N/L)·T.
 Dispatch latency pairs the i-th pod that finished with the (L+i)-th pod created (the slot it freed).
 Then 5000 ReviewJobs are stored (all Pending) and a fresh controller is started: catch-up is the
-time until every one has been queued, and the RSS is read while it holds them. Posting is off
-(no GitHub): this measures the controller.
+time until every one has been queued (5000 status writes), and the RSS is read while it holds them.
+Then a restart: the controller is stopped (SIGTERM), the pods of its 20 running reviews are deleted (a node
+lost while it was down), and a new one is started: restart catch-up is the time until 20 other
+reviews hold the slots, after reading all 5000. Posting is off (no GitHub): this measures the
+controller.
 """
 
 from __future__ import annotations
@@ -215,10 +218,11 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
 
 def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]:
     ns = "bench-catchup"
+    limit = 20
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     past_pending = Tally(api, ns, _past_pending)
     _create_many(api, ns, n, "3600s")
-    proc = ControllerProcess(plane, ns, plane.workdir / "bench-catchup.log", _env(20, 2))
+    proc = ControllerProcess(plane, ns, plane.workdir / "bench-catchup.log", _env(limit, 2))
     begin = time.monotonic()
     proc.start()
     try:
@@ -226,13 +230,43 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
         elapsed = time.monotonic() - begin
         assert proc.popen is not None
         rss = status_kib(proc.popen.pid) / 1024
+        proc.stop()  # SIGTERM, as in a rolling update: the Lease is released, not waited out
+        restart = _restart(api, ns, proc, limit)
     finally:
         proc.stop()
         past_pending.stop()
     return [
-        (f"catch-up after start with {n} stored (all queued or started)", elapsed, "s"),
+        (f"catch-up after start with {n} stored, all Pending (until all queued or started)", elapsed, "s"),
         (f"controller RSS with {n} ReviewJobs stored", rss, "MiB"),
+        (
+            f"catch-up after a restart with {n} stored, queued before (until {limit} slots are held again)",
+            restart,
+            "s",
+        ),
     ]
+
+
+def _restart(api: client.ApiClient, ns: str, proc: ControllerProcess, limit: int) -> float:
+    """The controller is down and its running reviews' pods are gone: time from its start until
+    `limit` other reviews hold the slots (it reads all, retries the lost ones, claims the next)."""
+    crd, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    items = crd.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+    running = {i["metadata"]["name"] for i in items if (i.get("status") or {}).get("phase") == "Running"}
+    assert len(running) == limit, f"{len(running)} running before the restart"
+    for pod in core.list_namespaced_pod(ns).items:
+        core.delete_namespaced_pod(pod.metadata.name, ns, grace_period_seconds=0)
+    others = Tally(
+        api,
+        ns,
+        lambda o: (o.get("status") or {}).get("phase") == "Running" and o["metadata"]["name"] not in running,
+    )
+    begin = time.monotonic()
+    proc.start()
+    try:
+        others.wait_for(limit, timeout=600)
+        return time.monotonic() - begin
+    finally:
+        others.stop()
 
 
 def run() -> list[Figure]:

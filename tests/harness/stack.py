@@ -60,7 +60,6 @@ class DevStack:
             {
                 "REVIEWOP_METRICS_PORT": str(metrics),
                 "REVIEWOP_HEALTH_PORT": str(health),
-                "REVIEWOP_RESYNC_SECONDS": "2",
                 "REVIEWOP_IMAGE": "review-operator:dev",
                 "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": json.dumps(["sim.review-operator.dev/"]),
                 "REVIEWOP_LOG_FORMAT": "text",

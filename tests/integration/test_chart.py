@@ -440,7 +440,6 @@ async def test_webhook_and_controller_as_the_charts_service_accounts_complete_a_
         "REVIEWOP_POST_REVIEWS": "false",
         "REVIEWOP_HEALTH_PORT": str(free_port()),
         "REVIEWOP_METRICS_PORT": str(free_port()),
-        "REVIEWOP_RESYNC_SECONDS": "1",
         "REVIEWOP_LEASE_DURATION_SECONDS": "3",
         "REVIEWOP_IMAGE": "review-operator:test",
         "REVIEWOP_LOG_FORMAT": "text",

@@ -151,3 +151,62 @@ def test_only_unknown_jobs_and_new_specs_are_news() -> None:
     running.metadata.generation = 1
     ledger.written(q1, running)
     assert not ledger.tells_news("q1", 1)
+
+
+def due(
+    ledger: Ledger, now: datetime = T0, per_minute: int = 0, last_pass: datetime | None = None
+) -> datetime | None:
+    return ledger.next_due(
+        last_pass or now, now, pending_timeout_s=60, running_deadline_s=600, max_per_minute=per_minute
+    )
+
+
+def test_nothing_is_due_when_nothing_waits_on_the_clock() -> None:
+    ledger = Ledger()
+    ledger.reset([job("q1", Phase.QUEUED), job("d1", Phase.SUCCEEDED)], [], set(), ledger.seq, T0)
+    assert due(ledger) is None
+
+
+def test_the_earliest_backoff_end_pending_timeout_or_deadline_is_due() -> None:
+    backing_off = job("q1", Phase.QUEUED, nextAttemptAt=(T0 + timedelta(seconds=90)).isoformat())
+    running = job("r1", Phase.RUNNING, startTime=(T0 - timedelta(seconds=20)).isoformat())
+    ledger = Ledger()
+    ledger.reset([backing_off, running], [], set(), ledger.seq, T0)
+    assert due(ledger) == T0 + timedelta(seconds=40)  # r1's pending timeout: started 20 s ago, 60 s
+    # Past the pending timeout, the backoff's end comes first, then r1's deadline.
+    assert due(ledger, T0 + timedelta(seconds=41)) == T0 + timedelta(seconds=90)
+    assert due(ledger, T0 + timedelta(seconds=91)) == T0 + timedelta(seconds=580)
+    assert due(ledger, T0 + timedelta(seconds=581)) is None
+
+
+def test_a_write_moves_what_is_due() -> None:
+    running = job("r1", Phase.RUNNING, startTime=T0.isoformat())
+    ledger = Ledger()
+    ledger.reset([running], [], set(), ledger.seq, T0)
+    assert due(ledger) == T0 + timedelta(seconds=60)
+    retried = job("r1", Phase.QUEUED, rv=2, nextAttemptAt=(T0 + timedelta(seconds=5)).isoformat())
+    ledger.written(running, retried)
+    assert due(ledger) == T0 + timedelta(seconds=5)
+
+
+def test_the_start_cap_is_due_to_lift_a_minute_after_the_oldest_start_in_the_window() -> None:
+    waiting = [job(f"q{i}", Phase.QUEUED, created=i) for i in range(3)]
+    ledger = Ledger()
+    ledger.reset(waiting, [slot(j) for j in waiting], set(), ledger.seq, T0)
+    ledger.claimed(waiting[0], T0)
+    assert due(ledger, per_minute=2) is None  # one start of two allowed: not capped
+    ledger.claimed(waiting[1], T0 + timedelta(seconds=10))
+    assert due(ledger, T0 + timedelta(seconds=10), per_minute=2) == T0 + timedelta(seconds=60)
+
+
+def test_a_backoff_that_ended_since_the_last_pass_is_due_at_once() -> None:
+    """A retry written between two passes whose backoff is over before the wait is computed: the
+    review must not wait for the resync period."""
+    running = job("r1", Phase.RUNNING, startTime=T0.isoformat())
+    ledger = Ledger()
+    ledger.reset([running], [], set(), ledger.seq, T0)
+    ended = T0 + timedelta(seconds=1)
+    ledger.written(running, job("r1", Phase.QUEUED, rv=2, nextAttemptAt=ended.isoformat()))
+    now = T0 + timedelta(seconds=2)
+    assert due(ledger, now, last_pass=T0) == ended  # before now: a pass is due at once
+    assert due(ledger, now, last_pass=now) is None  # that pass has seen it

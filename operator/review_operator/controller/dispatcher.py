@@ -3,8 +3,9 @@
 Every pass reads the cluster (non-final ReviewJobs, review pods), plans, and executes the steps
 (one per ReviewJob, so independent of each other) concurrently; the next pass starts when they are
 done. A pass runs when something changed that our own writes do not explain (a new ReviewJob, a
-spec change, a pod event the fast path cannot settle) and at least every
-`resync_seconds` (timeouts, retry backoff, GC). Only one pass runs at a time, and a claim (status
+spec change, a pod event the fast path cannot settle), when time alone changes something (a
+backoff ends, a timeout or deadline is reached), and at least every `resync_seconds` (GC, and a
+net for a missed watch event). Only one pass runs at a time, and a claim (status
 Running) is written before its pod is created, so the concurrency limits hold at every instant,
 across crashes and restarts.
 """
@@ -12,7 +13,6 @@ across crashes and restarts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.api.models import API_VERSION, KIND, Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
@@ -57,6 +57,8 @@ GC_PERIOD = timedelta(seconds=60)
 STEP_CONCURRENCY = 16
 MIN_PASS_GAP = 0.5
 PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
+FAILED_PASS_MAX_DELAY = 30.0
+DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
 
 
 def utcnow() -> datetime:
@@ -78,6 +80,8 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._kicked = asyncio.Event()
+        self._rearm = asyncio.Event()  # a write may have brought the next time-based change nearer
+        self._last_pass_at: datetime | None = None  # the clock when the last pass began
         self._last_gc = datetime.min.replace(tzinfo=UTC)
         self.passes = 0
         # Posting runs beside the loop (GitHub can be slow); one task per ReviewJob at most.
@@ -104,20 +108,64 @@ class Dispatcher:
         self._kicked.set()
 
     async def run_forever(self) -> None:
+        failures = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kicked.wait(), timeout=self.settings.resync_seconds)
+            await self._wait_for_pass()
             self._kicked.clear()
             began = time.monotonic()
             try:
                 await self.reconcile_once()
+                failures = 0
             except (KubeError, OSError) as exc:
-                # The API server is unreachable or erroring; the next pass retries from cluster state.
+                # The API server is unreachable or erroring: the next pass retries from cluster state,
+                # after 1, 2, 4 ... 30 s (not a resync period later: what failed is still to do).
                 log.warning("reconcile pass failed: %s", _describe(exc))
-                await asyncio.sleep(1)
+                await asyncio.sleep(min(FAILED_PASS_MAX_DELAY, 2.0**failures))
+                failures += 1
+                self.kick()
             # Pod endings and freed slots are acted on between passes, so a busy cluster need not be
             # re-listed after every event: passes take at most half the time, and leave a gap.
             await asyncio.sleep(max(MIN_PASS_GAP, time.monotonic() - began))
+
+    async def _wait_for_pass(self) -> None:
+        """Until a pass is asked for, the next time-based change is due (a backoff ending, a pending
+        timeout, a deadline, the start cap), or `resync_seconds` have passed. A write that may bring
+        that change nearer (a claim, a retry) re-arms the wait."""
+        until = time.monotonic() + self.settings.resync_seconds
+        while not self._kicked.is_set():
+            timeout = until - time.monotonic()
+            due = self._due_in()
+            if due is not None:
+                timeout = min(timeout, due)
+            if timeout <= 0:
+                return
+            self._rearm.clear()
+            kicked = asyncio.ensure_future(self._kicked.wait())
+            rearmed = asyncio.ensure_future(self._rearm.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    (kicked, rearmed), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                kicked.cancel()
+                rearmed.cancel()
+            if not done:
+                return  # the resync period ended, or the change that was due is
+
+    def _due_in(self) -> float | None:
+        """Seconds until the next time-based change no pass has seen yet (a little after it, as the
+        checks are strict); zero or less when one came due since the last pass began."""
+        if not self.ledger.ready or self._last_pass_at is None:
+            return None
+        s, now = self.settings, self.clock()
+        due = self.ledger.next_due(
+            self._last_pass_at,
+            now,
+            s.pending_timeout_seconds,
+            s.running_deadline_seconds,
+            s.max_starts_per_minute,
+        )
+        return None if due is None else (due - now).total_seconds() + DUE_SLACK
 
     async def observe(self) -> Observed:
         ns = self.settings.namespace
@@ -132,6 +180,7 @@ class Dispatcher:
             return 0
         begin = time.perf_counter()
         now = self.clock()
+        self._last_pass_at = now
         read_seq = self.ledger.seq
         observed = await self.observe()
         self.effects.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
@@ -206,6 +255,7 @@ class Dispatcher:
 
     # -- between passes ------------------------------------------------------------------------
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
+        self._rearm.set()
         if self.ledger.written(before, after) and len(self.ledger.holders) < self.settings.max_concurrent:
             self._schedule_refill()
 
@@ -250,14 +300,15 @@ class Dispatcher:
         if event == "DELETED" or self.ledger.tells_news(meta.get("name", ""), generation):
             self.kick()
 
-    def pod_changed(self, pod: dict[str, Any]) -> None:
+    def pod_changed(self, pod: dict[str, Any], deleted: bool = False) -> None:
         """A review pod changed: act on its ending at once if the ledger knows its ReviewJob; a pass
-        is asked for only when the event cannot be settled here."""
+        is asked for only when the event cannot be settled here, or when a review's pod is deleted
+        before it ended (node lost, deleted by hand)."""
         if not self.ledger.ready or not self.may_act():
             self.kick()
             return
-        labels = pod.get("metadata", {}).get("labels") or {}
-        name = labels.get(LABEL_REVIEWJOB)
+        meta = pod.get("metadata") or {}
+        name = (meta.get("labels") or {}).get(LABEL_REVIEWJOB)
         job = self.ledger.job(name) if name else None
         if job is None or name in self.ledger.stale:
             self.kick()
@@ -267,6 +318,8 @@ class Dispatcher:
         now = self.clock()
         step = plan_pod(job, pod, now, self.settings, self.rng)
         if step is None:
+            if deleted and job.status.phase is Phase.RUNNING and job.status.pod_name == meta.get("name"):
+                self.kick()  # gone before it ended: the pass finds it missing
             return
         if name in self._busy:
             self.kick()  # a step is in flight for it: the next pass decides from fresh state

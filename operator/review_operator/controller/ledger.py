@@ -118,6 +118,33 @@ class Ledger:
         self.taken.update(names)
         return [self.latest[n][1] for n in names if n in self.latest]
 
+    def next_due(
+        self,
+        after: datetime,
+        now: datetime,
+        pending_timeout_s: float,
+        running_deadline_s: float,
+        max_per_minute: int,
+    ) -> datetime | None:
+        """The earliest moment later than `after` (when the last pass began) when time alone changes
+        what a pass would do: a retry's backoff ends, a running attempt reaches its pending timeout
+        or its deadline, or the per-minute start cap lets another review start. It may be before
+        `now`: a backoff written after that pass can end before anyone looks again. None when
+        nothing is waiting on the clock."""
+        due: list[datetime] = []
+        for _, job in self.latest.values():
+            status = job.status
+            if status.phase is Phase.QUEUED and status.next_attempt_at is not None:
+                due.append(status.next_attempt_at)
+            elif status.phase is Phase.RUNNING and status.start_time is not None:
+                due += [
+                    status.start_time + timedelta(seconds=s) for s in (pending_timeout_s, running_deadline_s)
+                ]
+        recent = [at for _, at in self.starts if now - at < START_WINDOW]
+        if max_per_minute and len(recent) >= max_per_minute:
+            due.append(min(recent) + START_WINDOW)
+        return min((at for at in due if at > after), default=None)
+
     def touched_since(self, read_seq: int) -> set[str]:
         """Jobs we wrote after a read began: that read is stale for them."""
         return {name for name, (seq, _) in self.latest.items() if seq > read_seq}
