@@ -255,7 +255,9 @@ class Dispatcher:
 
     # -- between passes ------------------------------------------------------------------------
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
-        self._rearm.set()
+        phase = after.status.phase
+        if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
+            self._rearm.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
         if self.ledger.written(before, after) and len(self.ledger.holders) < self.settings.max_concurrent:
             self._schedule_refill()
 
