@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from review_operator.api.models import Phase, ReviewJob, after_status_write
+from review_operator.api.models import Phase, after_status_write
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import QUEUE_WRITES, Effects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def job(name: str) -> ReviewJob:
-    return ReviewJob.model_validate(
-        {
-            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": "1"},
-            "spec": {
-                "repository": {"owner": "o", "name": "r", "id": 1},
-                "pullRequest": {
-                    "number": 1,
-                    "headSha": "a" * 40,
-                    "author": "d",
-                    "authorAssociation": "MEMBER",
-                },
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "d"},
-            },
-        }
-    )
+from tests.unit.reviewjobs import T0
+from tests.unit.reviewjobs import reviewjob as job
 
 
 class FakeKube:

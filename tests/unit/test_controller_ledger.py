@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.controller.admission import Slot
 from review_operator.controller.ledger import Ledger
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def job(name: str, phase: Phase, repo: int = 1, created: int = 0, rv: int = 1, **status: Any) -> ReviewJob:
-    return ReviewJob.model_validate(
-        {
-            "metadata": {
-                "name": name,
-                "namespace": "ns",
-                "resourceVersion": str(rv),
-                "creationTimestamp": (T0 + timedelta(seconds=created)).isoformat(),
-            },
-            "spec": {
-                "repository": {"owner": "o", "name": f"r{repo}", "id": repo},
-                "pullRequest": {
-                    "number": 1,
-                    "headSha": "a" * 40,
-                    "author": "dev",
-                    "authorAssociation": "MEMBER",
-                },
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-            },
-            "status": {"phase": phase.value, **status},
-        }
-    )
+from tests.unit.reviewjobs import T0
+from tests.unit.reviewjobs import reviewjob as job
 
 
 def slot(j: ReviewJob) -> Slot:

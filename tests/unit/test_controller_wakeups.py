@@ -19,25 +19,11 @@ from review_operator.controller.effects import Effects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
+from tests.unit.reviewjobs import reviewjob
 
 
 def job(phase: Phase, rv: int = 1, **status: Any) -> ReviewJob:
-    return ReviewJob.model_validate(
-        {
-            "metadata": {"name": "j1", "namespace": "ns", "resourceVersion": str(rv), "generation": 1},
-            "spec": {
-                "repository": {"owner": "o", "name": "r", "id": 1},
-                "pullRequest": {
-                    "number": 1,
-                    "headSha": "a" * 40,
-                    "author": "d",
-                    "authorAssociation": "MEMBER",
-                },
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "d"},
-            },
-            "status": {"phase": phase.value, **status},
-        }
-    )
+    return reviewjob("j1", phase, rv=rv, **status)
 
 
 def dispatcher(*jobs: ReviewJob, resync: float = 60) -> Dispatcher:
