@@ -80,7 +80,8 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._kicked = asyncio.Event()
-        self._rearm = asyncio.Event()  # a write may have brought the next time-based change nearer
+        # A kick, or a write that may have brought the next time-based change nearer.
+        self._wake = asyncio.Event()
         self._last_pass_at: datetime | None = None  # the clock when the last pass began
         self._last_gc = datetime.min.replace(tzinfo=UTC)
         self.passes = 0
@@ -106,6 +107,7 @@ class Dispatcher:
 
     def kick(self) -> None:
         self._kicked.set()
+        self._wake.set()
 
     async def run_forever(self) -> None:
         failures = 0
@@ -139,17 +141,10 @@ class Dispatcher:
                 timeout = min(timeout, due)
             if timeout <= 0:
                 return
-            self._rearm.clear()
-            kicked = asyncio.ensure_future(self._kicked.wait())
-            rearmed = asyncio.ensure_future(self._rearm.wait())
+            self._wake.clear()
             try:
-                done, _ = await asyncio.wait(
-                    (kicked, rearmed), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                kicked.cancel()
-                rearmed.cancel()
-            if not done:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
                 return  # the resync period ended, or the change that was due is
 
     def _due_in(self) -> float | None:
@@ -257,7 +252,7 @@ class Dispatcher:
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
-            self._rearm.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
+            self._wake.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
         if self.ledger.written(before, after) and len(self.ledger.holders) < self.settings.max_concurrent:
             self._schedule_refill()
 
