@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from review_operator.api.models import Phase, after_status_write
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import QUEUE_WRITES, Effects
+from review_operator.controller.plan import Finish
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 from tests.unit.reviewjobs import T0
@@ -85,3 +86,56 @@ def test_a_conditional_status_write_keeps_the_spec_it_was_decided_on() -> None:
     full = after_status_write(unconditional, json.dumps(stored).encode())
     assert full.spec is not before.spec
     assert full.spec == before.spec
+
+
+class SlotKube:
+    """Holds a claim (a status patch to Running) until released; answers everything else at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.release_claim = asyncio.Event()
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None, **_: Any) -> bytes:
+        kind = path.split("/")[-2]
+        if path.endswith("/events"):
+            assert body is not None
+            self.calls.append(f"event {body['reason']}")
+            return b"{}"
+        if method == "PATCH" and path.endswith("/status"):
+            assert body is not None
+            name = path.split("/")[-2]
+            if body["status"].get("phase") == "Running":
+                await self.release_claim.wait()
+            self.calls.append(f"status {body['status'].get('phase')} {name}")
+            stored = job(name).model_dump(mode="json", by_alias=True, exclude_none=True)
+            stored["status"] = body["status"]
+            return json.dumps(stored).encode()
+        self.calls.append(f"{method} {kind}")
+        return b"{}"
+
+
+async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
+    kube = SlotKube()
+    effects = Effects(
+        ControllerSettings(namespace="ns"),
+        cast(AsyncKube, kube),
+        None,
+        ControllerMetrics(CollectorRegistry()),
+    )
+    effects.lanes.quiet_s = 0.0
+    claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
+    await asyncio.sleep(0.01)
+    done = job("done", Phase.RUNNING, attempts=1, podName="done-1")
+    finish = asyncio.create_task(
+        effects.finish(
+            Finish(done, Phase.SUCCEEDED, "Succeeded", "ok", delete_pod="done-1", note_on_pr=False), T0
+        )
+    )
+    await asyncio.sleep(0.05)
+    # The ending's own status write is slot work too (it frees a slot): it went at once.
+    assert kube.calls == ["status Succeeded done"]
+    kube.release_claim.set()
+    await asyncio.wait_for(asyncio.gather(claim, finish), 5)
+    await asyncio.wait_for(effects.flush_events(), 5)
+    assert kube.calls[:2] == ["status Succeeded done", "status Running next"]
+    assert {"DELETE pods", "DELETE secrets", "PATCH reviewjobs"} <= set(kube.calls[2:])

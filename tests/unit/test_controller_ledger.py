@@ -162,6 +162,8 @@ def test_a_write_moves_what_is_due() -> None:
     retried = job("r1", Phase.QUEUED, rv=2, nextAttemptAt=(T0 + timedelta(seconds=5)).isoformat())
     ledger.written(running, retried)
     assert due(ledger) == T0 + timedelta(seconds=5)
+    ledger.written(retried, job("r1", Phase.CANCELLED, rv=3))  # nothing of it waits on the clock now
+    assert due(ledger) is None
 
 
 def test_the_start_cap_is_due_to_lift_a_minute_after_the_oldest_start_in_the_window() -> None:

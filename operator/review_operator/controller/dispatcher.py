@@ -261,6 +261,7 @@ class Dispatcher:
         if self._refill_due:
             return
         self._refill_due = True
+        self.effects.lanes.hold()  # from now until its claims are written: slot work
         self._spawn(self._refill(), "refill")
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -277,14 +278,17 @@ class Dispatcher:
         task.add_done_callback(done)
 
     async def _refill(self) -> None:
-        async with self._admission:
-            self._refill_due = False
-            if not self.may_act():
-                return
-            now = self.clock()
-            claimed = await self._claim_all(self._admissible(now), now)
-            names = {job.metadata.name for job in claimed}
-            self._busy |= names
+        try:
+            async with self._admission:
+                self._refill_due = False
+                if not self.may_act():
+                    return
+                now = self.clock()
+                claimed = await self._claim_all(self._admissible(now), now)
+                names = {job.metadata.name for job in claimed}
+                self._busy |= names
+        finally:
+            self.effects.lanes.release()
         try:
             await self._execute_all(deque(EnsurePod(job) for job in claimed), now)
         finally:

@@ -21,6 +21,7 @@ from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
 from review_operator.controller.classify import Reason
+from review_operator.controller.lanes import Lanes
 from review_operator.controller.plan import Finish, Post, Retry
 from review_operator.github import (
     GitHubClientFactory,
@@ -61,7 +62,9 @@ class Effects:
         self.github = github
         self.metrics = metrics
         self.github_api_url = github_api_url
-        self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime]] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime, float]] = asyncio.Queue()
+        # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
+        self.lanes = Lanes()
         self._event_workers: list[asyncio.Task[None]] = []
         self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
         self._queueing = 0  # Pending → Queued writes waiting or in flight
@@ -86,18 +89,20 @@ class Effects:
         from review_operator.controller.dispatcher import involved
 
         at = datetime.now(UTC)
-        self._events.put_nowait((involved(job), reason, scrub_token_shapes(message), warning, at))
+        item = (involved(job), reason, scrub_token_shapes(message), warning, at, self.lanes.deadline())
+        self._events.put_nowait(item)
         if not self._event_workers:
             self._event_workers = [asyncio.create_task(self._record_events()) for _ in range(EVENT_WORKERS)]
 
     async def _record_events(self) -> None:
         while True:
-            obj, reason, message, warning, at = await self._events.get()
+            obj, reason, message, warning, at, not_after = await self._events.get()
             # During a flood of Pending → Queued writes (a cold start with a backlog) those go first:
             # they decide what is admitted, while the Events, all kept in order, follow once it ends.
             await self._not_queueing.wait()
             try:
-                await objects.record_event(self.kube, obj, reason, message, warning, at=at)
+                async with self.lanes.bookkeeping(not_after):
+                    await objects.record_event(self.kube, obj, reason, message, warning, at=at)
             except Exception as exc:  # noqa: BLE001 - one bad Event must not stop the ones after it
                 log.warning("could not record event %s: %s", reason, type(exc).__name__)
             finally:
@@ -117,6 +122,7 @@ class Effects:
         self._not_queueing.clear()
         try:
             async with self._queue_writes:
+                await self.lanes.quiet(self.lanes.deadline())  # a free slot's work goes first
                 await self._status(job, status.queued(job, now))
         finally:
             self._queueing -= 1
@@ -146,13 +152,23 @@ class Effects:
                 )
                 return None
         name = pod_name(job.metadata.name, attempt)
-        job = await self._status(job, status.claimed(job, attempt, name, head, now))
+        async with self.lanes.slot_work():
+            job = await self._status(job, status.claimed(job, attempt, name, head, now))
         queued_at = job.status.queued_at or job.metadata.creation_timestamp or now
         self.metrics.started((now - queued_at).total_seconds(), retry=attempt > 1)
         self._event(job, "Started", f"Attempt {attempt}: starting pod {name}.")
         return job
 
     async def ensure_pod(self, job: ReviewJob, now: datetime) -> None:
+        async with self.lanes.slot_work():
+            manifest = await self._create_pod(job, now)
+        if manifest is None:
+            return
+        async with self.lanes.bookkeeping(self.lanes.deadline()):
+            await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
+
+    async def _create_pod(self, job: ReviewJob, now: datetime) -> dict[str, Any] | None:
+        """The checkout Secret (with GitHub) and the pod; the pod's manifest, or None if it ended."""
         head = job.status.head_sha or job.spec.pull_request.head_sha or ""
         with_token = False
         if self.github is not None:
@@ -160,7 +176,7 @@ class Effects:
                 token = await self.github.mint_checkout_token(job)
             except Unauthorized as exc:
                 await self.finish(Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {exc}"), now)
-                return
+                return None
             secret = build_checkout_secret(job, token.token.get_secret_value())
             await objects.create_or_replace_secret(self.kube, secret)
             with_token = True
@@ -168,9 +184,9 @@ class Effects:
             job, job.status.attempts, head, self.settings, self.github_api_url, with_checkout_token=with_token
         )
         _, created = await objects.create_or_get_pod(self.kube, manifest)
-        await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
         if not created:
             log.info("adopted existing pod %s", manifest["metadata"]["name"])
+        return manifest
 
     async def retry(self, step: Retry, now: datetime) -> None:
         job = await self._status(
@@ -184,9 +200,10 @@ class Effects:
     async def finish(self, step: Finish, now: datetime) -> None:
         """The final status first (conditional), then the PR note, then cleanup and the finished label."""
         message = scrub_token_shapes(step.message)
-        job = await self._status(
-            step.job, status.finished(step.job, step.phase, step.reason, message, step.result, now)
-        )
+        async with self.lanes.slot_work():  # it frees a slot
+            job = await self._status(
+                step.job, status.finished(step.job, step.phase, step.reason, message, step.result, now)
+            )
         if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
             job = await self._status(job, {"posting": await self._failure_note(job, step)})
         self.metrics.finished(step.phase, step.reason, step.result, job, now)
@@ -201,12 +218,16 @@ class Effects:
         a crash before it leaves the job in the active list, and the next pass cleans up again)."""
         ns = job.metadata.namespace
         pod = pod or job.status.pod_name
+        not_after = self.lanes.deadline()
         if pod:
-            await objects.delete_pod(self.kube, ns, pod)
-        await objects.delete_secret(self.kube, ns, checkout_secret_name(job.metadata.name))
-        await objects.label_reviewjob(
-            self.kube, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
-        )
+            async with self.lanes.bookkeeping(not_after):
+                await objects.delete_pod(self.kube, ns, pod)
+        async with self.lanes.bookkeeping(not_after):
+            await objects.delete_secret(self.kube, ns, checkout_secret_name(job.metadata.name))
+        async with self.lanes.bookkeeping(not_after):
+            await objects.label_reviewjob(
+                self.kube, ns, job.metadata.name, {"review-operator.dev/finished": "true"}
+            )
 
     async def post(self, step: Post, now: datetime) -> None:
         job, result = step.job, step.result

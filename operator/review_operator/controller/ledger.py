@@ -34,6 +34,9 @@ class Ledger:
     latest: dict[str, tuple[int, ReviewJob]] = field(default_factory=dict)  # name → (seq, newest known)
     # name → (seq, holds a slot after it, repository id): our last claim or release of each job
     changes: dict[str, tuple[int, bool, int]] = field(default_factory=dict)
+    # Jobs whose newest known version waits on the clock (Running, or Queued with a backoff): the
+    # only ones `next_due` looks at, as it runs after every claim and a backlog can be thousands.
+    timed: set[str] = field(default_factory=set)
     seq: int = 0  # counts confirmed writes
     ready: bool = False  # a read has been taken since this replica started leading
 
@@ -59,6 +62,7 @@ class Ledger:
         newer = {n: v for n, v in self.latest.items() if v[0] > read_seq}
         self.latest = {j.metadata.name: (read_seq, j) for j in jobs}
         self.latest.update(newer)
+        self.timed = {name for name, (_, job) in self.latest.items() if _waits_on_clock(job)}
         self.queued = list(queued)
         self.stale = set(stale)
         self.taken = set()
@@ -77,6 +81,10 @@ class Ledger:
         self.seq += 1
         name, repo = after.metadata.name, after.spec.repository.id
         self.latest[name] = (self.seq, after)
+        if _waits_on_clock(after):
+            self.timed.add(name)
+        else:
+            self.timed.discard(name)
         was, now_running = before.status.phase is Phase.RUNNING, after.status.phase is Phase.RUNNING
         if was and not now_running:
             self.changes[name] = (self.seq, False, repo)
@@ -132,8 +140,8 @@ class Ledger:
         `now`: a backoff written after that pass can end before anyone looks again. None when
         nothing is waiting on the clock."""
         due: list[datetime] = []
-        for _, job in self.latest.values():
-            status = job.status
+        for name in self.timed:
+            status = self.latest[name][1].status
             if status.phase is Phase.QUEUED and status.next_attempt_at is not None:
                 due.append(status.next_attempt_at)
             elif status.phase is Phase.RUNNING and status.start_time is not None:
@@ -168,3 +176,10 @@ class Ledger:
     def job(self, name: str) -> ReviewJob | None:
         entry = self.latest.get(name)
         return entry[1] if entry else None
+
+
+def _waits_on_clock(job: ReviewJob) -> bool:
+    status = job.status
+    return status.phase is Phase.RUNNING or (
+        status.phase is Phase.QUEUED and status.next_attempt_at is not None
+    )
