@@ -4,7 +4,8 @@ N ReviewJobs (default 1000, `BENCH_CONTROLLER_N`) with a global limit L (20) and
 time T (kwok; 2 s and 10 s by default, `BENCH_CONTROLLER_T`): the ideal drain time is ceil(N/L)·T.
 Dispatch latency pairs the i-th pod that finished with the (L+i)-th pod created (the slot it freed).
 Then 5000 ReviewJobs are stored (all Pending) and a fresh controller is started: catch-up is the
-time until every one has been queued (5000 status writes), and the RSS is read while it holds them.
+time until the 20 slots are held, and until every one has been queued or started (5000 status
+writes); the RSS is read while it holds them.
 Then a restart: the controller is stopped (SIGTERM), the pods of its 20 running reviews are deleted (a node
 lost while it was down), and a new one is started: restart catch-up is the time until 20 other
 reviews hold the slots, after reading all 5000; a minute later, the CPU the controller and the
@@ -224,11 +225,14 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
     limit = 20
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     past_pending = Tally(api, ns, _past_pending)
+    running = Tally(api, ns, lambda o: (o.get("status") or {}).get("phase") == "Running")
     _create_many(api, ns, n, "3600s")
     proc = ControllerProcess(plane, ns, plane.workdir / "bench-catchup.log", _env(limit, 2))
     begin = time.monotonic()
     proc.start()
     try:
+        running.wait_for(limit, timeout=3600)
+        slots_held = time.monotonic() - begin
         past_pending.wait_for(n, timeout=3600)
         elapsed = time.monotonic() - begin
         assert proc.popen is not None
@@ -240,7 +244,13 @@ def catch_up(plane: ControlPlane, api: client.ApiClient, n: int) -> list[Figure]
     finally:
         proc.stop()
         past_pending.stop()
+        running.stop()
     return [
+        (
+            f"catch-up after start with {n} stored, all Pending (until {limit} slots are held)",
+            slots_held,
+            "s",
+        ),
         (f"catch-up after start with {n} stored, all Pending (until all queued or started)", elapsed, "s"),
         (f"controller RSS with {n} ReviewJobs stored", rss, "MiB"),
         (

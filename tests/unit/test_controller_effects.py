@@ -139,3 +139,23 @@ async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
     await asyncio.wait_for(effects.flush_events(), 5)
     assert kube.calls[:2] == ["status Succeeded done", "status Running next"]
     assert {"DELETE pods", "DELETE secrets", "PATCH reviewjobs"} <= set(kube.calls[2:])
+
+
+async def test_a_pending_review_is_queued_after_the_claim_in_flight() -> None:
+    kube = SlotKube()
+    effects = Effects(
+        ControllerSettings(namespace="ns"),
+        cast(AsyncKube, kube),
+        None,
+        ControllerMetrics(CollectorRegistry()),
+    )
+    effects.lanes.quiet_s = 0.0
+    claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
+    await asyncio.sleep(0.01)
+    queue = asyncio.create_task(effects.queue(job("new"), T0))
+    await asyncio.sleep(0.05)
+    assert kube.calls == []  # the backlog's bookkeeping waits for the slot's work
+    kube.release_claim.set()
+    await asyncio.wait_for(asyncio.gather(claim, queue), 5)
+    writes = [call for call in kube.calls if call.startswith("status")]
+    assert writes == ["status Running next", "status Queued new"]

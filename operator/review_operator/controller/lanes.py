@@ -30,7 +30,7 @@ class Lanes:
     ) -> None:
         self.quiet_s, self.max_wait_s = quiet_s, max_wait_s
         self._slot_work = 0
-        self._calm_since = time.monotonic()
+        self._calm_since = float("-inf")  # no slot work yet: quiet from the start
         self._changed = asyncio.Event()
         self._bookkeepers = asyncio.Semaphore(concurrency)
 
