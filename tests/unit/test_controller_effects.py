@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from review_operator.api.models import Phase, after_status_write
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import QUEUE_WRITES, Effects
-from review_operator.controller.plan import Finish
+from review_operator.controller.plan import Finish, Retry
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 from tests.unit.reviewjobs import T0
@@ -159,3 +159,25 @@ async def test_a_pending_review_is_queued_after_the_claim_in_flight() -> None:
     await asyncio.wait_for(asyncio.gather(claim, queue), 5)
     writes = [call for call in kube.calls if call.startswith("status")]
     assert writes == ["status Running next", "status Queued new"]
+
+
+async def test_a_retrys_pod_delete_waits_for_the_claim_in_flight() -> None:
+    kube = SlotKube()
+    effects = Effects(
+        ControllerSettings(namespace="ns"),
+        cast(AsyncKube, kube),
+        None,
+        ControllerMetrics(CollectorRegistry()),
+    )
+    effects.lanes.quiet_s = 0.0
+    claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
+    await asyncio.sleep(0.01)
+    evicted = job("evicted", Phase.RUNNING, attempts=1, podName="evicted-1")
+    step = Retry(evicted, "Evicted", "The node was drained.", T0, delete_pod="evicted-1")
+    retry = asyncio.create_task(effects.retry(step, T0))
+    await asyncio.sleep(0.05)
+    assert kube.calls == ["status Queued evicted"]  # the retry frees a slot: its write went at once
+    kube.release_claim.set()
+    await asyncio.wait_for(asyncio.gather(claim, retry), 5)
+    writes = [call for call in kube.calls if not call.startswith("event")]
+    assert writes == ["status Queued evicted", "status Running next", "DELETE pods"]

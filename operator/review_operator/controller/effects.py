@@ -189,11 +189,13 @@ class Effects:
         return manifest
 
     async def retry(self, step: Retry, now: datetime) -> None:
-        job = await self._status(
-            step.job, status.retrying(step.job, step.reason, step.message, step.not_before, now)
-        )
+        async with self.lanes.slot_work():  # it frees a slot
+            job = await self._status(
+                step.job, status.retrying(step.job, step.reason, step.message, step.not_before, now)
+            )
         if step.delete_pod:
-            await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
+            async with self.lanes.bookkeeping(self.lanes.deadline()):
+                await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
         self.metrics.retried(step.reason)
         self._event(job, f"Retry{step.reason}", step.message, warning=True)
 
