@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from review_operator.api.models import Phase, after_status_write
+from review_operator.api.models import Phase, ReviewJob, after_status_write
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import QUEUE_WRITES, Effects
 from review_operator.controller.plan import Finish, Retry
@@ -114,7 +114,8 @@ class SlotKube:
         return b"{}"
 
 
-async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
+async def _claim_in_flight() -> tuple[SlotKube, Effects, asyncio.Task[ReviewJob | None]]:
+    """Effects whose claim of "next" is in flight (held by the API until released)."""
     kube = SlotKube()
     effects = Effects(
         ControllerSettings(namespace="ns"),
@@ -125,6 +126,11 @@ async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
     effects.lanes.quiet_s = 0.0
     claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
     await asyncio.sleep(0.01)
+    return kube, effects, claim
+
+
+async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
+    kube, effects, claim = await _claim_in_flight()
     done = job("done", Phase.RUNNING, attempts=1, podName="done-1")
     finish = asyncio.create_task(
         effects.finish(
@@ -142,16 +148,7 @@ async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
 
 
 async def test_a_pending_review_is_queued_after_the_claim_in_flight() -> None:
-    kube = SlotKube()
-    effects = Effects(
-        ControllerSettings(namespace="ns"),
-        cast(AsyncKube, kube),
-        None,
-        ControllerMetrics(CollectorRegistry()),
-    )
-    effects.lanes.quiet_s = 0.0
-    claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
-    await asyncio.sleep(0.01)
+    kube, effects, claim = await _claim_in_flight()
     queue = asyncio.create_task(effects.queue(job("new"), T0))
     await asyncio.sleep(0.05)
     assert kube.calls == []  # the backlog's bookkeeping waits for the slot's work
@@ -162,16 +159,7 @@ async def test_a_pending_review_is_queued_after_the_claim_in_flight() -> None:
 
 
 async def test_a_retrys_pod_delete_waits_for_the_claim_in_flight() -> None:
-    kube = SlotKube()
-    effects = Effects(
-        ControllerSettings(namespace="ns"),
-        cast(AsyncKube, kube),
-        None,
-        ControllerMetrics(CollectorRegistry()),
-    )
-    effects.lanes.quiet_s = 0.0
-    claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
-    await asyncio.sleep(0.01)
+    kube, effects, claim = await _claim_in_flight()
     evicted = job("evicted", Phase.RUNNING, attempts=1, podName="evicted-1")
     step = Retry(evicted, "Evicted", "The node was drained.", T0, delete_pod="evicted-1")
     retry = asyncio.create_task(effects.retry(step, T0))
