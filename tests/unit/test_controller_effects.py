@@ -1,4 +1,5 @@
-"""Effects order their API calls: a flood of Pending → Queued writes goes before the Events."""
+"""Effects order their API calls: a flood of Pending → Queued writes goes before the Events, and a
+free slot's work (an ending, a retry, a claim) before bookkeeping (cleanup, Queued writes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,22 @@ from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 from tests.unit.reviewjobs import T0
 from tests.unit.reviewjobs import reviewjob as job
+
+
+def stored_with_status(name: str, patch: dict[str, Any]) -> bytes:
+    """The API's answer to a status patch: the ReviewJob as stored, with the patched status."""
+    stored = job(name).model_dump(mode="json", by_alias=True, exclude_none=True)
+    stored["status"] = patch["status"]
+    return json.dumps(stored).encode()
+
+
+def effects_on(kube: object) -> Effects:
+    return Effects(
+        ControllerSettings(namespace="ns"),
+        cast(AsyncKube, kube),
+        None,
+        ControllerMetrics(CollectorRegistry()),
+    )
 
 
 class FakeKube:
@@ -38,19 +55,12 @@ class FakeKube:
         await self.release.wait()
         self.in_flight -= 1
         self.calls.append(f"queued {name}")
-        stored = job(name).model_dump(mode="json", by_alias=True, exclude_none=True)
-        stored["status"] = body["status"]
-        return json.dumps(stored).encode()
+        return stored_with_status(name, body)
 
 
 async def test_events_wait_while_reviews_are_being_queued_and_all_follow() -> None:
     kube = FakeKube()
-    effects = Effects(
-        ControllerSettings(namespace="ns"),
-        cast(AsyncKube, kube),
-        None,
-        ControllerMetrics(CollectorRegistry()),
-    )
+    effects = effects_on(kube)
     names = [f"j{i}" for i in range(QUEUE_WRITES + 4)]
     effects._event(job("earlier"), "Started", "an Event from before the flood")
     writes = [asyncio.create_task(effects.queue(job(n), T0)) for n in names]
@@ -96,7 +106,6 @@ class SlotKube:
         self.release_claim = asyncio.Event()
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None, **_: Any) -> bytes:
-        kind = path.split("/")[-2]
         if path.endswith("/events"):
             assert body is not None
             self.calls.append(f"event {body['reason']}")
@@ -107,22 +116,15 @@ class SlotKube:
             if body["status"].get("phase") == "Running":
                 await self.release_claim.wait()
             self.calls.append(f"status {body['status'].get('phase')} {name}")
-            stored = job(name).model_dump(mode="json", by_alias=True, exclude_none=True)
-            stored["status"] = body["status"]
-            return json.dumps(stored).encode()
-        self.calls.append(f"{method} {kind}")
+            return stored_with_status(name, body)
+        self.calls.append(f"{method} {path.split('/')[-2]}")  # DELETE pods, PATCH reviewjobs ...
         return b"{}"
 
 
 async def _claim_in_flight() -> tuple[SlotKube, Effects, asyncio.Task[ReviewJob | None]]:
     """Effects whose claim of "next" is in flight (held by the API until released)."""
     kube = SlotKube()
-    effects = Effects(
-        ControllerSettings(namespace="ns"),
-        cast(AsyncKube, kube),
-        None,
-        ControllerMetrics(CollectorRegistry()),
-    )
+    effects = effects_on(kube)
     effects.lanes.quiet_s = 0.0
     claim = asyncio.create_task(effects.claim(job("next", Phase.QUEUED), 1, T0))
     await asyncio.sleep(0.01)
