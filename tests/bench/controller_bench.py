@@ -3,6 +3,10 @@
 N ReviewJobs (default 1000, `BENCH_CONTROLLER_N`) with a global limit L (20) and a simulated review
 time T (kwok; 2 s and 10 s by default, `BENCH_CONTROLLER_T`): the ideal drain time is ceil(N/L)·T.
 Dispatch latency pairs the i-th pod that finished with the (L+i)-th pod created (the slot it freed).
+The baseline, measured in the same run before each drain: the floor of this control plane, the same
+N review pods (the controller's own manifests) created directly by L threads, each creating the next
+as soon as its pod has succeeded: no controller, no ReviewJobs, only the API server, the scheduler
+and kwok. The drain is also given against it, and as the cost per cycle above it.
 Then 5000 ReviewJobs are stored (all Pending) and a fresh controller is started: catch-up is the
 time until the 20 slots are held, and until every one has been queued or started (5000 status
 writes); the RSS is read while it holds them.
@@ -28,7 +32,9 @@ from typing import Any
 from kubernetes import client, config, watch
 from urllib3.exceptions import ProtocolError
 
-from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
+from review_operator.builders.pod import build_review_pod
+from review_operator.config import ControllerSettings
 from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
@@ -110,8 +116,11 @@ class Tally:
         self._watch.stop()
 
 
+FINAL_PHASES = frozenset({"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"})
+
+
 def _finished(obj: dict[str, Any]) -> bool:
-    return (obj["metadata"].get("labels") or {}).get("review-operator.dev/finished") == "true"
+    return (obj.get("status") or {}).get("phase") in FINAL_PHASES
 
 
 def _past_pending(obj: dict[str, Any]) -> bool:
@@ -143,7 +152,71 @@ def _pass_means(port: int) -> dict[str, float]:
     return {**means, "pass_count": sums["pass_count"]}
 
 
-def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float) -> list[Figure]:
+def _floor_pod(ns: str, i: int, duration: str, settings: ControllerSettings) -> dict[str, Any]:
+    """The pod the controller would make for the i-th ReviewJob, without its owner (which does
+    not exist here: the garbage collector would delete the pod)."""
+    body = _body(i, duration)
+    body["metadata"] |= {"namespace": ns, "uid": f"floor-{i}", "creationTimestamp": "2026-01-01T00:00:00Z"}
+    job = ReviewJob.model_validate(body)
+    pod = build_review_pod(job, 1, job.spec.pull_request.head_sha or "", settings, "", False)
+    del pod["metadata"]["ownerReferences"]
+    return pod
+
+
+def floor(api: client.ApiClient, n: int, limit: int, review_s: float) -> float:
+    """Seconds for L threads to run N review pods directly, each thread creating its next pod as
+    soon as its last one succeeded (and deleting that one beside it): the control plane's floor."""
+    ns = f"bench-floor-{int(review_s * 1000)}ms"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    settings = ControllerSettings(pod_annotation_passthrough=["sim.review-operator.dev/"])
+    pods = [_floor_pod(ns, i, f"{int(review_s * 1000)}ms", settings) for i in range(n)]
+    succeeded = {pod["metadata"]["name"]: threading.Event() for pod in pods}
+    w = watch.Watch()
+
+    def watch_pods() -> None:
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
+            for event in w.stream(core.list_namespaced_pod, ns, timeout_seconds=3600, deserialize=False):
+                pod = event["object"]
+                if (pod.get("status") or {}).get("phase") == "Succeeded":
+                    succeeded[pod["metadata"]["name"]].set()
+
+    threading.Thread(target=watch_pods, daemon=True).start()
+    queue = iter(pods)
+    take = threading.Lock()
+    deletes: list[threading.Thread] = []
+
+    def chain() -> None:
+        while True:
+            with take:
+                pod = next(queue, None)
+            if pod is None:
+                return
+            name = pod["metadata"]["name"]
+            core.create_namespaced_pod(ns, pod)
+            if not succeeded[name].wait(600):
+                raise TimeoutError(f"floor pod {name} did not succeed")
+            delete = threading.Thread(target=core.delete_namespaced_pod, args=(name, ns), daemon=True)
+            delete.start()
+            deletes.append(delete)
+
+    time.sleep(1)  # the watch is open
+    chains = [threading.Thread(target=chain) for _ in range(limit)]
+    begin = time.monotonic()
+    for t in chains:
+        t.start()
+    for t in chains:
+        t.join()
+    elapsed = time.monotonic() - begin
+    w.stop()
+    for t in deletes:
+        t.join()
+    return elapsed
+
+
+def drain(
+    plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float, floor_s: float
+) -> list[Figure]:
     ns = f"bench-drain-{int(review_s * 1000)}ms"
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     created: list[float] = []
@@ -190,7 +263,8 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         proc.stop()
         w.stop()
         done.stop()
-    ideal = math.ceil(n / limit) * review_s
+    cycles = math.ceil(n / limit)
+    ideal = cycles * review_s
     latencies = sorted(
         created[limit + i] - finished[i]
         for i in range(min(len(finished), len(created) - limit))
@@ -208,6 +282,14 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         (f"drain {n} reviews, limit {limit}", elapsed, "s"),
         ("ideal drain ceil(N/L)·T", ideal, "s"),
         ("drain / ideal", elapsed / ideal, "ratio"),
+        ("baseline: the same pods without the controller (floor), drain", floor_s, "s"),
+        ("floor / ideal (the control plane's share: API server, scheduler, kwok)", floor_s / ideal, "ratio"),
+        ("drain / floor", elapsed / floor_s, "ratio"),
+        (
+            "controller's cost per cycle above the floor (start-up included)",
+            (elapsed - floor_s) / cycles * 1000,
+            "ms",
+        ),
         ("controller start → first review pod created", created[0] - begin if created else float("nan"), "s"),
         ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
         ("dispatch latency p99", pct(0.99), "ms"),
@@ -319,7 +401,7 @@ def run() -> list[Figure]:
         )
         plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
-        drains = [drain(plane, api, n, 20, t) for t in review_seconds]
+        drains = [drain(plane, api, n, 20, t, floor(api, n, 20, t)) for t in review_seconds]
         return [figure for figures in drains for figure in figures] + catch_up(plane, api, stored)
 
 
