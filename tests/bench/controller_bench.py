@@ -3,7 +3,7 @@
 N ReviewJobs (default 1000, `BENCH_CONTROLLER_N`) with a global limit L (20) and a simulated review
 time T (kwok; 2 s and 10 s by default, `BENCH_CONTROLLER_T`): the ideal drain time is ceil(N/L)·T.
 Dispatch latency pairs the i-th pod that finished with the (L+i)-th pod created (the slot it freed).
-The baseline, measured in the same run before each drain: the floor of this control plane, the same
+The baseline, measured in the same run after each drain: the floor of this control plane, the same
 N review pods (the controller's own manifests) created directly by L threads, each creating the next
 as soon as its pod has succeeded: no controller, no ReviewJobs, only the API server, the scheduler
 and kwok. The drain is also given against it, and as the cost per cycle above it.
@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from urllib3.exceptions import ProtocolError
 from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
-from tests.bench.procfs import cpu_seconds, status_kib
+from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
@@ -200,13 +201,11 @@ def floor(api: client.ApiClient, n: int, limit: int, review_s: float) -> float:
             delete.start()
             deletes.append(delete)
 
-    time.sleep(1)  # the watch is open
-    chains = [threading.Thread(target=chain) for _ in range(limit)]
+    # A pod that succeeds before the watch is open still reaches it: a watch starts with a LIST.
     begin = time.monotonic()
-    for t in chains:
-        t.start()
-    for t in chains:
-        t.join()
+    with ThreadPoolExecutor(limit) as pool:
+        for chained in [pool.submit(chain) for _ in range(limit)]:
+            chained.result()  # a chain's error (a pod that never succeeded) ends the benchmark
     elapsed = time.monotonic() - begin
     w.stop()
     for t in deletes:
@@ -214,9 +213,7 @@ def floor(api: client.ApiClient, n: int, limit: int, review_s: float) -> float:
     return elapsed
 
 
-def drain(
-    plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float, floor_s: float
-) -> list[Figure]:
+def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float) -> list[Figure]:
     ns = f"bench-drain-{int(review_s * 1000)}ms"
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     created: list[float] = []
@@ -251,11 +248,12 @@ def drain(
     _create_many(api, ns, n, f"{int(review_s * 1000)}ms")
     env = _env(limit, limit)
     proc = ControllerProcess(plane, ns, plane.workdir / "bench-controller.log", env)
-    begin = time.monotonic()
+    begin, ticks = time.monotonic(), machine_ticks()
     proc.start()
     try:
         done.wait_for(n, timeout=3600)
         elapsed = time.monotonic() - begin
+        busy, stolen = machine_load(ticks, machine_ticks())
         passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
         assert proc.popen is not None
         cpu_s = cpu_seconds(proc.popen.pid)
@@ -282,14 +280,6 @@ def drain(
         (f"drain {n} reviews, limit {limit}", elapsed, "s"),
         ("ideal drain ceil(N/L)·T", ideal, "s"),
         ("drain / ideal", elapsed / ideal, "ratio"),
-        ("baseline: the same pods without the controller (floor), drain", floor_s, "s"),
-        ("floor / ideal (the control plane's share: API server, scheduler, kwok)", floor_s / ideal, "ratio"),
-        ("drain / floor", elapsed / floor_s, "ratio"),
-        (
-            "controller's cost per cycle above the floor (start-up included)",
-            (elapsed - floor_s) / cycles * 1000,
-            "ms",
-        ),
         ("controller start → first review pod created", created[0] - begin if created else float("nan"), "s"),
         ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
         ("dispatch latency p99", pct(0.99), "ms"),
@@ -298,6 +288,23 @@ def drain(
         ("mean reconcile pass", passes["pass"] * 1000, "ms"),
         ("mean observe (LIST + parse) per pass", passes["observe"] * 1000, "ms"),
         ("pod start p50 (created → Running: scheduler and kwok, not the controller)", pod_start * 1000, "ms"),
+        ("machine CPU busy during the drain (all processes)", busy, "%"),
+        ("machine CPU stolen by the hypervisor during the drain", stolen, "%"),
+    ]
+    ticks = machine_ticks()
+    floor_s = floor(api, n, limit, review_s)
+    floor_busy, floor_stolen = machine_load(ticks, machine_ticks())
+    figures += [
+        ("baseline: the same pods without the controller (floor), drain", floor_s, "s"),
+        ("floor / ideal (the control plane's share: API server, scheduler, kwok)", floor_s / ideal, "ratio"),
+        ("drain / floor", elapsed / floor_s, "ratio"),
+        (
+            "controller's cost per cycle above the floor (start-up included)",
+            (elapsed - floor_s) / cycles * 1000,
+            "ms",
+        ),
+        ("machine CPU busy during the floor", floor_busy, "%"),
+        ("machine CPU stolen during the floor", floor_stolen, "%"),
     ]
     return [(f"T={review_s:g}s: {name}", value, unit) for name, value, unit in figures]
 
@@ -401,7 +408,7 @@ def run() -> list[Figure]:
         )
         plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
-        drains = [drain(plane, api, n, 20, t, floor(api, n, 20, t)) for t in review_seconds]
+        drains = [drain(plane, api, n, 20, t) for t in review_seconds]
         return [figure for figures in drains for figure in figures] + catch_up(plane, api, stored)
 
 
