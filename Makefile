@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-tools: ## build (or reuse cached) etcd, kube-*, kubectl, kwok and helm into .cache/bin
+tools: ## build (or reuse cached) etcd, kube-*, kubectl, kwok, helm and promtool into .cache/bin
 	bash tools/build.sh
 
 testdata: $(NPM_STAMP) ## install the npm test data (webhook examples, GitHub's OpenAPI description)

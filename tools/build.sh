@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test/dev control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), kwok and helm from the Go modules pinned under tools/*/go.mod.
+# kube-scheduler, kubectl), kwok, helm and promtool from the Go modules pinned under tools/*/go.mod.
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -57,8 +57,9 @@ done
 etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 kwok=$(version_of kwok sigs.k8s.io/kwok)
 helm=$(version_of helm helm.sh/helm/v3)
+promtool=$(version_of promtool github.com/prometheus/prometheus)
 
-want=${*:-etcd kubernetes kwok helm}
+want=${*:-etcd kubernetes kwok helm promtool}
 for tool in $want; do
   case $tool in
     etcd)
@@ -76,6 +77,10 @@ for tool in $want; do
     helm)
       build helm helm "$helm" "-X helm.sh/helm/v3/internal/version.version=$helm -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
         helm.sh/helm/v3/cmd/helm
+      ;;
+    promtool)
+      build promtool promtool "$promtool" "-X github.com/prometheus/common/version.Version=$promtool" \
+        github.com/prometheus/prometheus/cmd/promtool
       ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
   esac

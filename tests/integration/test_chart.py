@@ -215,6 +215,79 @@ def test_alerts_and_dashboard_use_only_exposed_series() -> None:
         assert f'reviewop_review_cost_usd_bucket{{le="{bound}"}}' in exposition
 
 
+def _alert_case(rule: dict[str, Any], series: dict[str, str], at: str, fires: bool) -> dict[str, Any]:
+    """One `promtool test rules` case: the input series (1 min apart) and whether `rule` is firing
+    at `at`, with its own labels and annotations."""
+    expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}] if fires else []
+    return {
+        "interval": "1m",
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [{"eval_time": at, "alertname": rule["alert"], "exp_alerts": expected}],
+    }
+
+
+def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
+    """promtool (built from the Prometheus module) checks the rendered rules and evaluates each alert
+    on series shaped like the ones the controller and the webhook expose: firing, and not firing."""
+    rule_doc = find(render("-f", str(CHART / "ci" / "monitoring-values.yaml")), "PrometheusRule", "")
+    rules = {r["alert"]: r for r in rule_doc["spec"]["groups"][0]["rules"]}
+    job = f"{rule_doc['metadata']['name']}-controller-metrics"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_doc["spec"]["groups"]}))
+    checked = subprocess.run(
+        [binary("promtool"), "check", "rules", "rules.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    cost_count, cost_le5 = "reviewop_review_cost_usd_count", 'reviewop_review_cost_usd_bucket{le="5.0"}'
+    completed = "reviewop_reviews_completed_total"
+    unauthorized = 'reviewop_webhook_deliveries_total{outcome="unauthorized"}'
+
+    def both(name: str, firing: dict[str, str], quiet: dict[str, str], at: str) -> list[dict[str, Any]]:
+        return [_alert_case(rules[name], firing, at, True), _alert_case(rules[name], quiet, at, False)]
+
+    cases = [
+        # A $7 review lands in no bucket up to 5.0; a $2 one does.
+        *both(
+            "ReviewOperatorExpensiveReview",
+            {cost_count: "0x5 1x10", cost_le5: "0x15"},
+            {cost_count: "0x5 1x10", cost_le5: "0x5 1x10"},
+            "10m",
+        ),
+        *both(
+            "ReviewOperatorDailySpendHigh",
+            {"reviewop_cost_usd_total": "0+1x180"},  # $1 a minute for 3 h
+            {"reviewop_cost_usd_total": "0+0.25x180"},
+            "180m",
+        ),
+        *both(
+            "ReviewOperatorQueueBacklog",
+            {"reviewop_queue_depth": "80x20"},
+            {"reviewop_queue_depth": "40x20"},
+            "15m",
+        ),
+        *both(
+            "ReviewOperatorFailureRatioHigh",
+            {f'{completed}{{outcome="Failed"}}': "0+1x30", f'{completed}{{outcome="Succeeded"}}': "0+1x30"},
+            {f'{completed}{{outcome="Failed"}}': "0+1x30", f'{completed}{{outcome="Succeeded"}}': "0+9x30"},
+            "25m",
+        ),
+        *both("ReviewOperatorSignatureFailures", {unauthorized: "0+60x20"}, {unauthorized: "0+1x20"}, "15m"),
+        *both(
+            "ReviewOperatorControllerAbsent",
+            {f'up{{job="{job}"}}': "1x5 0x15"},
+            {f'up{{job="{job}"}}': "1x20"},
+            "15m",
+        ),
+    ]
+    assert {c["alert_rule_test"][0]["alertname"] for c in cases} == set(rules), "every alert has a case"
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": cases})
+    )
+    tested = subprocess.run(
+        [binary("promtool"), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
 def test_every_value_is_documented_in_the_chart_readme() -> None:
     readme = (CHART / "README.md").read_text()
     check = [sys.executable, str(REPO_ROOT / "tools" / "chart_readme.py"), "--check"]
