@@ -20,6 +20,7 @@ controller.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import threading
@@ -33,7 +34,7 @@ from typing import Any
 from kubernetes import client, config, watch
 from urllib3.exceptions import ProtocolError
 
-from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
+from review_operator.api.models import FINAL_PHASES, GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
@@ -41,6 +42,7 @@ from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
 Figure = tuple[str, float, str]
+SIM = "sim.review-operator.dev/"  # kwok's stages read these annotations; the controller passes them on
 IDLE_SETTLE_S = 60.0
 IDLE_WINDOW_S = 60.0
 
@@ -49,7 +51,7 @@ def _body(i: int, duration: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ReviewJob",
-        "metadata": {"name": f"bench-{i:05d}", "annotations": {"sim.review-operator.dev/duration": duration}},
+        "metadata": {"name": f"bench-{i:05d}", "annotations": {f"{SIM}duration": duration}},
         "spec": {
             "repository": {"owner": "o", "name": f"r{i % 50}", "id": 100 + i % 50},
             "pullRequest": {
@@ -117,9 +119,6 @@ class Tally:
         self._watch.stop()
 
 
-FINAL_PHASES = frozenset({"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"})
-
-
 def _finished(obj: dict[str, Any]) -> bool:
     return (obj.get("status") or {}).get("phase") in FINAL_PHASES
 
@@ -135,7 +134,7 @@ def _env(limit: int, per_repo: int) -> dict[str, str]:
         "REVIEWOP_POST_REVIEWS": "false",
         "REVIEWOP_METRICS_PORT": str(free_port()),
         "REVIEWOP_HEALTH_PORT": str(free_port()),
-        "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": '["sim.review-operator.dev/"]',
+        "REVIEWOP_POD_ANNOTATION_PASSTHROUGH": json.dumps([SIM]),
         "REVIEWOP_LOG_LEVEL": "WARNING",
     }
 
@@ -170,7 +169,7 @@ def floor(api: client.ApiClient, n: int, limit: int, review_s: float) -> float:
     ns = f"bench-floor-{int(review_s * 1000)}ms"
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    settings = ControllerSettings(pod_annotation_passthrough=["sim.review-operator.dev/"])
+    settings = ControllerSettings(pod_annotation_passthrough=[SIM])  # as the drain's controller (_env)
     pods = [_floor_pod(ns, i, f"{int(review_s * 1000)}ms", settings) for i in range(n)]
     succeeded = {pod["metadata"]["name"]: threading.Event() for pod in pods}
     w = watch.Watch()
