@@ -9,7 +9,7 @@ CRD := crds/reviewjobs.review-operator.dev.yaml
 CHART_CRD := charts/review-operator/crds/reviewjobs.review-operator.dev.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools testdata generate manifests lint typecheck unit test dev bench clean
+.PHONY: help venv tools host-packages image testdata generate manifests lint typecheck unit test dev dev-node bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-tools: ## build (or reuse cached) etcd, kube-*, kubectl, kwok, helm and promtool into .cache/bin
+tools: host-packages ## build (or reuse cached) etcd, kube-*, kubectl, kwok, helm, promtool and the real node's kubelet, kube-proxy, containerd, CoreDNS into .cache/bin
 	bash tools/build.sh
+
+host-packages: ## install the Debian packages the image and the real node need (podman, runc, CNI plugins, ...; as root)
+	bash tools/host-packages.sh
+
+image: host-packages ## build the Dockerfile with podman, no registry (base from Debian packages); cached by content
+	bash tools/image.sh
 
 testdata: $(NPM_STAMP) ## install the npm test data (webhook examples, GitHub's OpenAPI description)
 $(NPM_STAMP): tests/npm/package.json tests/npm/package-lock.json
@@ -54,12 +60,15 @@ typecheck: venv ## mypy --strict
 unit: venv ## fast tests only (no control plane)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test: venv tools testdata lint typecheck ## everything: lint, types, unit, integration and e2e tests
+test: venv tools testdata image lint typecheck ## everything: lint, types, unit, integration, e2e and real-node tests
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 dev: venv tools testdata ## run the whole stack on a local control plane (Ctrl-C stops it)
 	$(PY) -m tests.harness.dev
+
+dev-node: venv tools testdata image ## the product as pods on a real node (kubelet + containerd), reviews run the real CLI; needs root
+	$(PY) -m tests.harness.dev_real
 
 bench: venv tools testdata ## run the benchmarks; figures go to docs/benchmarks.md
 	$(PY) -m tests.bench

@@ -56,5 +56,8 @@ def restricted_namespace(control_plane: ControlPlane, api_client: client.ApiClie
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parts[-2] in ("integration", "e2e"):
+        folder = Path(str(item.fspath)).parts[-2]
+        if folder in ("integration", "e2e", "realnode"):
             item.add_marker(pytest.mark.integration)
+        if folder == "realnode":
+            item.add_marker(pytest.mark.realnode)

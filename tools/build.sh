@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test/dev control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), kwok, helm and promtool from the Go modules pinned under tools/*/go.mod.
+# kube-scheduler, kubectl), kwok, helm and promtool, and the real node's parts (kubelet, kube-proxy,
+# containerd with its runc shim and ctr, CoreDNS) from the Go modules pinned under tools/*/go.mod.
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -26,7 +27,10 @@ version_of() {
 build() {
   local name=$1 dir=$2 version=$3 ldflags=$4
   shift 4
-  local key="$cache/$name-$version-$go_version"
+  local key="$cache/$name-$version-$go_version" src
+  # A wrapper module with its own main package (coredns) is keyed by that source too.
+  src=$(cat "$here/$dir"/*.go 2>/dev/null | sha256sum | cut -c1-8)
+  if compgen -G "$here/$dir/*.go" >/dev/null; then key+="-$src"; fi
   if [ ! -f "$key/.complete" ]; then
     echo "building $name $version with $go_version (cached at $key)" >&2
     local start=$SECONDS tmp
@@ -58,8 +62,10 @@ etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 kwok=$(version_of kwok sigs.k8s.io/kwok)
 helm=$(version_of helm helm.sh/helm/v3)
 promtool=$(version_of promtool github.com/prometheus/prometheus)
+containerd=$(version_of containerd github.com/containerd/containerd/v2)
+coredns=$(version_of coredns github.com/coredns/coredns)
 
-want=${*:-etcd kubernetes kwok helm promtool}
+want=${*:-etcd kubernetes kwok helm node containerd coredns promtool}
 for tool in $want; do
   case $tool in
     etcd)
@@ -69,6 +75,20 @@ for tool in $want; do
       build kubernetes k8s "$k8s" "$k8s_ldflags" \
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
         k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+      ;;
+    node)
+      # The real node's kubelet and kube-proxy, from the same module set as the control plane.
+      build node k8s "$k8s" "$k8s_ldflags" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+      ;;
+    containerd)
+      build containerd containerd "$containerd" \
+        "-X github.com/containerd/containerd/v2/version.Version=$containerd -X github.com/containerd/containerd/v2/version.Revision=$containerd" \
+        github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+        github.com/containerd/containerd/v2/cmd/ctr
+      ;;
+    coredns)
+      # tools/coredns/main.go: CoreDNS with only the plugins the harness's Corefile uses.
+      build coredns coredns "$coredns" "" .
       ;;
     kwok)
       build kwok kwok "$kwok" "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$k8s" \

@@ -105,15 +105,16 @@ class GitHubDouble:
         self.url = ""
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> GitHubDouble:
+    async def start(self, host: str = "127.0.0.1") -> GitHubDouble:
+        """Listens on `host` (loopback, or the real node's bridge address for pods to reach)."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, host, 0)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         return self
 
     async def stop(self) -> None:

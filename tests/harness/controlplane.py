@@ -103,8 +103,18 @@ class _Proc:
 class ControlPlane:
     """One control plane. Use as a context manager, or call start()/stop()."""
 
-    def __init__(self, workdir: Path | None = None, nodes: tuple[FakeNode, ...] = DEFAULT_NODES) -> None:
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        nodes: tuple[FakeNode, ...] = DEFAULT_NODES,
+        address: str = "127.0.0.1",
+        apiserver_args: tuple[str, ...] = (),
+    ) -> None:
+        """`address` is where the API server listens: loopback, or an address real pods can reach
+        (the real node's bridge), which the `kubernetes` Service's endpoints then name."""
         self._own_workdir = workdir is None
+        self.address = address
+        self.apiserver_args = apiserver_args
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="reviewop-cp-"))
         self.nodes = nodes
         self.procs: list[_Proc] = []
@@ -112,7 +122,7 @@ class ControlPlane:
         self.etcd_port = free_port()
         self.etcd_peer_port = free_port()
         self.apiserver_port = free_port()
-        self.server = f"https://127.0.0.1:{self.apiserver_port}"
+        self.server = f"https://{address}:{self.apiserver_port}"
         self.kubeconfig = self.workdir / "kubeconfig"
         self.startup_seconds = 0.0
 
@@ -319,6 +329,8 @@ class ControlPlane:
             )
         )
         self._write_serving_cert()
+        # The API server's own client certificate for kubelets (logs, exec) on a real node.
+        self.client_cert("kube-apiserver-kubelet-client", ("system:masters",), "kubelet-client")
         (self.workdir / "tokens.csv").write_text(
             f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'
         )
@@ -344,6 +356,7 @@ class ControlPlane:
                         x509.DNSName("localhost"),
                         x509.DNSName("kubernetes.default.svc"),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        x509.IPAddress(ipaddress.ip_address(self.address)),
                         x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
                     ]
                 ),
@@ -358,6 +371,37 @@ class ControlPlane:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
+
+    def client_cert(self, common_name: str, groups: tuple[str, ...], file_stem: str) -> tuple[Path, Path]:
+        """A client certificate signed by the API server's client CA (its serving certificate)."""
+        certs = self.workdir / "certs"
+        ca_key = serialization.load_pem_private_key((certs / "apiserver.key").read_bytes(), password=None)
+        ca = x509.load_pem_x509_certificate((certs / "apiserver.crt").read_bytes())
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+            + [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+        )
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        crt_path, key_path = certs / f"{file_stem}.crt", certs / f"{file_stem}.key"
+        crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        key_path.chmod(0o600)
+        return crt_path, key_path
 
     def _start_etcd(self) -> None:
         client = f"http://127.0.0.1:{self.etcd_port}"
@@ -384,12 +428,15 @@ class ControlPlane:
             "kube-apiserver",
             [
                 f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={self.apiserver_port}",
                 f"--tls-cert-file={certs / 'apiserver.crt'}",
                 f"--tls-private-key-file={certs / 'apiserver.key'}",
                 f"--client-ca-file={certs / 'apiserver.crt'}",
+                f"--kubelet-client-certificate={certs / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={certs / 'kubelet-client.key'}",
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 f"--token-auth-file={self.workdir / 'tokens.csv'}",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=PodSecurity,NamespaceLifecycle,ServiceAccount,LimitRanger,ResourceQuota",
@@ -399,10 +446,12 @@ class ControlPlane:
                 "--api-audiences=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=false",
-                "--endpoint-reconciler-type=none",
+                # Loopback cannot be an endpoint of the `kubernetes` Service; a reachable address can.
+                f"--endpoint-reconciler-type={'none' if self.address == '127.0.0.1' else 'lease'}",
                 "--storage-media-type=application/json",
                 "--enable-priority-and-fairness=false",
                 "--event-ttl=1h",
+                *self.apiserver_args,
             ],
         )
 

@@ -1,0 +1,214 @@
+"""What the real node changes on the host, made and undone in one place.
+
+The node's network is a bridge that this module creates (`rop-br0`, 10.85.0.1/24: REAL_NODE.md found
+10.88.0.0/16 taken by podman's default network) and removes; pods sit on it through the CNI bridge
+plugin. Nothing routes pod traffic off the machine: the FORWARD chain accepts only bridge-to-bridge
+packets and drops everything else that enters or leaves the bridge, and no masquerading points
+anywhere but the bridge's own address.
+
+`HostState.snapshot()` records, before anything starts, the kernel settings kubelet, kube-proxy and
+the CNI plugins rewrite, and the iptables rules of both families; `restore()` puts them back, removes
+the bridge and its veths, unmounts whatever is still mounted below the node's directories (deepest
+first) and removes the cgroups the kubelet created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BRIDGE = "rop-br0"
+HOST_IP = "10.85.0.1"
+POD_SUBNET = "10.85.0.0/24"
+# Settings that kubelet (vm.overcommit_memory, kernel.panic*, kernel.keys.*), kube-proxy
+# (route_localnet, bridge-nf-call-*, conntrack) and the bridge plugin (ip_forward) are known to write.
+SYSCTLS = (
+    "vm.overcommit_memory",
+    "vm.panic_on_oom",
+    "kernel.panic",
+    "kernel.panic_on_oops",
+    "kernel.keys.root_maxkeys",
+    "kernel.keys.root_maxbytes",
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.route_localnet",
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
+    "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
+)
+IPTABLES = ("iptables", "ip6tables")
+TABLES = ("filter", "nat", "mangle", "raw")
+
+
+class HostError(RuntimeError):
+    """The host cannot carry a real node (not root, subnet in use, tool missing)."""
+
+
+def run(*cmd: str, check: bool = True, input_text: str | None = None) -> str:
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, input=input_text, timeout=60)
+    if check and result.returncode != 0:
+        raise HostError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def read_sysctl(key: str) -> str | None:
+    path = Path("/proc/sys") / key.replace(".", "/")
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def write_sysctl(key: str, value: str) -> None:
+    with contextlib.suppress(OSError):
+        (Path("/proc/sys") / key.replace(".", "/")).write_text(value)
+
+
+def check_subnet_free(subnet: str = POD_SUBNET) -> None:
+    """Refuses to start when any interface already has an address in the node's subnet."""
+    net = ipaddress.ip_network(subnet)
+    for line in run("ip", "-o", "-4", "addr", "show").splitlines():
+        parts = line.split()
+        iface, cidr = parts[1], parts[3]
+        if ipaddress.ip_interface(cidr).ip in net:
+            raise HostError(f"{cidr} on {iface} is inside the real node's subnet {subnet}")
+
+
+@dataclass
+class HostState:
+    """What the host looked like before the real node; `restore()` returns it to that."""
+
+    sysctls: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
+    dirs: list[Path] = field(default_factory=list)
+    cgroup_root: str = ""
+
+    @classmethod
+    def snapshot(cls, dirs: list[Path], cgroup_root: str) -> HostState:
+        state = cls(dirs=dirs, cgroup_root=cgroup_root)
+        for key in SYSCTLS:
+            value = read_sysctl(key)
+            if value is not None:
+                state.sysctls[key] = value
+        for tool in IPTABLES:
+            state.rules[tool] = rules(tool)
+        return state
+
+    def restore(self) -> list[str]:
+        """Undoes everything; returns what could not be undone (empty when the host is clean)."""
+        problems: list[str] = []
+        problems += unmount_below(self.dirs)
+        remove_bridge()
+        for tool, saved in self.rules.items():
+            for table in TABLES:
+                run(tool, "-t", table, "-F", check=False)
+                run(tool, "-t", table, "-X", check=False)
+            run(f"{tool}-restore", input_text=saved, check=False)
+            if rules(tool) != saved:
+                problems.append(f"{tool} rules differ from before the node started")
+        for key, value in self.sysctls.items():
+            write_sysctl(key, value)
+            if read_sysctl(key) != value:
+                problems.append(f"sysctl {key} is {read_sysctl(key)}, was {value}")
+        problems += remove_cgroups(self.cgroup_root)
+        return problems
+
+
+def rules(tool: str) -> str:
+    """`iptables-save` (or ip6tables) without its dated comment lines."""
+    return "\n".join(line for line in run(f"{tool}-save").splitlines() if not line.startswith("#"))
+
+
+def fingerprint(dirs: list[Path]) -> dict[str, object]:
+    """What a test run must leave as it found: settings, rules, links, mounts below `dirs`."""
+    roots = [str(d) for d in dirs]
+    mounts = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if any(line.split()[4].startswith(r) for r in roots)
+    ]
+    return {
+        "sysctls": {key: read_sysctl(key) for key in SYSCTLS},
+        "rules": {tool: rules(tool) for tool in IPTABLES},
+        "links": sorted(
+            line.split(":")[1].strip().split("@")[0] for line in run("ip", "-o", "link").splitlines()
+        ),
+        "mounts": mounts,
+    }
+
+
+def create_bridge() -> None:
+    """The node's bridge with the host's address on it: kubelet's node IP, the API server's and the
+    test servers' listening address, and the pods' gateway."""
+    check_subnet_free()
+    run("ip", "link", "add", BRIDGE, "type", "bridge")
+    run("ip", "addr", "add", f"{HOST_IP}/24", "dev", BRIDGE)
+    run("ip", "link", "set", BRIDGE, "up")
+
+
+def remove_bridge() -> None:
+    # Deleting the bridge leaves the host ends of the pods' veth pairs; their pods' namespaces are gone
+    # by now, which deletes both ends.
+    run("ip", "link", "del", BRIDGE, check=False)
+
+
+def fence_forwarding() -> None:
+    """Pods reach each other and the host; nothing they send is forwarded anywhere else."""
+    write_sysctl("net.ipv4.ip_forward", "1")
+    run("iptables", "-I", "FORWARD", "1", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT")
+    run("iptables", "-I", "FORWARD", "2", "-i", BRIDGE, "-j", "DROP")
+    run("iptables", "-I", "FORWARD", "3", "-o", BRIDGE, "-j", "DROP")
+
+
+def unmount_below(dirs: list[Path]) -> list[str]:
+    """Lazily unmounts every mount point under `dirs`, deepest first."""
+    roots = [str(d.resolve()) for d in dirs]
+    targets = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        target = line.split()[4].replace("\\040", " ")
+        if any(target == r or target.startswith(r + "/") for r in roots):
+            targets.append(target)
+    problems = []
+    for target in sorted(set(targets), key=len, reverse=True):
+        result = subprocess.run(["umount", "-l", target], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            problems.append(f"umount {target}: {result.stderr.strip()}")
+    return problems
+
+
+def cgroup_controllers() -> list[Path]:
+    base = Path("/sys/fs/cgroup")
+    if (base / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
+        return [base]
+    return [p for p in base.iterdir() if p.is_dir() and not p.is_symlink()]
+
+
+def create_cgroup_root(name: str) -> None:
+    for controller in cgroup_controllers():
+        with contextlib.suppress(OSError):
+            (controller / name.strip("/")).mkdir(exist_ok=True)
+
+
+def remove_cgroups(name: str) -> list[str]:
+    """Removes the kubelet's cgroup tree (empty by now) in every hierarchy, leaves first."""
+    problems = []
+    if not name.strip("/"):
+        return problems
+    for controller in cgroup_controllers():
+        top = controller / name.strip("/")
+        if not top.exists():
+            continue
+        for path in sorted(
+            (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+        ):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        try:
+            top.rmdir()
+        except OSError as exc:
+            problems.append(f"cgroup {top}: {exc}")
+    return problems

@@ -1,0 +1,145 @@
+"""The product installed with its Helm chart on the real node, as a user's cluster runs it.
+
+The webhook (2 replicas) and the controller run as pods from the image `make image` built; review
+pods run on the real node: the `checkout` init container clones from the GitHub double's git smart
+HTTP and the runner's bundled Claude Code CLI talks to the fake Messages API, both listening on the
+node's bridge address. Deliveries reach the webhook through its Service (kube-proxy's rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from review_operator.api.models import GROUP, PLURAL
+from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.github_double.fixtures import INSTALLATION_ID, AppKey
+from tests.github_double.git import BuiltRepo
+from tests.github_double.server import GitHubDouble, Repo
+from tests.harness.chart import CHART, RELEASE, helm
+from tests.harness.controlplane import ControlPlane
+from tests.integration.webhook_helpers import example, signed_headers
+from tests.realnode.conftest import RealCluster
+
+FINAL = {"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"}
+MODEL_KEY = "sk-ant-realnode-" + uuid.uuid4().hex  # unique: any occurrence in a log is a leak
+
+
+@dataclass
+class Product:
+    cluster: RealCluster
+    namespace: str
+    double: GitHubDouble
+    model: FakeAnthropicAPI
+    key: AppKey
+    webhook_secret: str
+    repo: Repo
+    built: BuiltRepo
+    values_file: Path
+
+    @property
+    def plane(self) -> ControlPlane:
+        return self.cluster.plane
+
+    def kubectl_json(self, *args: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.plane.kubectl(*args, "-n", self.namespace, "-o", "json").stdout)
+        return out
+
+    def upgrade(self, **config: Any) -> None:
+        """`helm upgrade` with controller.config values changed; waits for the new controller."""
+        values = yaml.safe_load(self.values_file.read_text())
+        values["controller"]["config"].update(config)
+        self.values_file.write_text(yaml.safe_dump(values))
+        values_file, kubeconfig = str(self.values_file), self.plane.kubeconfig
+        helm(kubeconfig, "upgrade", RELEASE, str(CHART), "-n", self.namespace, "-f", values_file, "--wait")
+
+    def service_url(self) -> str:
+        svc = self.kubectl_json("get", "service", f"{RELEASE}-review-operator-webhook")
+        port = svc["spec"]["ports"][0]["port"]
+        return f"http://{svc['spec']['clusterIP']}:{port}/webhook/github"
+
+    def pr_payload(self, number: int, head_sha: str, base_sha: str) -> dict[str, Any]:
+        """GitHub's own `pull_request.opened` example, pointed at the double's repository; deliveries to
+        a GitHub App carry `installation`, which the example lacks."""
+        payload = example("pull_request", "opened")
+        payload["number"] = number
+        payload["pull_request"]["number"] = number
+        payload["pull_request"]["head"]["sha"] = head_sha
+        payload["pull_request"]["base"]["sha"] = base_sha
+        for key, value in (("id", self.repo.id), ("name", self.repo.name)):
+            payload["repository"][key] = value
+        payload["repository"]["full_name"] = f"{self.repo.owner}/{self.repo.name}"
+        payload["repository"]["owner"]["login"] = self.repo.owner
+        payload["installation"] = {
+            "id": INSTALLATION_ID,
+            "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI=",
+        }
+        return payload
+
+    async def deliver(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(payload).encode()
+        headers = signed_headers(body, "pull_request", secret=self.webhook_secret)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.service_url(), data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=15)
+            ) as resp,
+        ):
+            return resp.status, await resp.json(content_type=None)
+
+    def reviewjobs(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.kubectl_json("get", f"{PLURAL}.{GROUP}")["items"]
+        return items
+
+    def reviewjob(self, name: str) -> dict[str, Any]:
+        return self.kubectl_json("get", f"{PLURAL}.{GROUP}", name)
+
+    async def wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = await asyncio.to_thread(check)
+            if value:
+                return value
+            await asyncio.sleep(0.5)
+        logs = await asyncio.to_thread(self.controller_logs)
+        raise AssertionError(f"timed out waiting for {what}; controller log tail:\n{logs[-4000:]}")
+
+    async def wait_final(self, name: str, timeout: float = 240) -> dict[str, Any]:
+        def final() -> dict[str, Any] | None:
+            job = self.reviewjob(name)
+            return job if job.get("status", {}).get("phase") in FINAL else None
+
+        got: dict[str, Any] = await self.wait(final, timeout, f"ReviewJob {name} to finish")
+        return got
+
+    def controller_logs(self) -> str:
+        return self.plane.kubectl(
+            "logs",
+            "-n",
+            self.namespace,
+            "-l",
+            "app.kubernetes.io/component=controller",
+            "--tail=-1",
+            check=False,
+        ).stdout
+
+    def webhook_logs(self) -> str:
+        return self.plane.kubectl(
+            "logs",
+            "-n",
+            self.namespace,
+            "-l",
+            "app.kubernetes.io/component=webhook",
+            "--tail=-1",
+            "--prefix",
+            check=False,
+        ).stdout
