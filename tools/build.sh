@@ -19,7 +19,7 @@ mkdir -p "$cache" "$bindir"
 
 # version_of MODULE_DIR MODULE_PATH -> the version pinned in that go.mod
 version_of() {
-  awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$here/$1/go.mod"
+  awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ { print $2; exit }' "$here/$1/go.mod"
 }
 
 # build NAME MODULE_DIR VERSION LDFLAGS PACKAGE... : builds the packages into a keyed cache
@@ -27,10 +27,9 @@ version_of() {
 build() {
   local name=$1 dir=$2 version=$3 ldflags=$4
   shift 4
-  local key="$cache/$name-$version-$go_version" src
+  local key="$cache/$name-$version-$go_version"
   # A wrapper module with its own main package (coredns) is keyed by that source too.
-  src=$(cat "$here/$dir"/*.go 2>/dev/null | sha256sum | cut -c1-8)
-  if compgen -G "$here/$dir/*.go" >/dev/null; then key+="-$src"; fi
+  if compgen -G "$here/$dir/*.go" >/dev/null; then key+="-$(cat "$here/$dir"/*.go | sha256sum | cut -c1-8)"; fi
   if [ ! -f "$key/.complete" ]; then
     echo "building $name $version with $go_version (cached at $key)" >&2
     local start=$SECONDS tmp

@@ -13,13 +13,14 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import controller_bench, runner_bench, webhook_bench
+from tests.bench import controller_bench, realnode_bench, runner_bench, webhook_bench
 
 Figure = tuple[str, float, str]
 SUITES: dict[str, Callable[[], list[Figure]]] = {
     "runner": runner_bench.run,
     "webhook": webhook_bench.run,
     "controller": controller_bench.run,
+    "realnode": realnode_bench.run,
 }
 OUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +120,20 @@ class HostState:
 
 
 def rules(tool: str) -> str:
-    """`iptables-save` (or ip6tables) without its dated comment lines."""
-    return "\n".join(line for line in run(f"{tool}-save").splitlines() if not line.startswith("#"))
+    """`iptables-save` (or ip6tables) as rules: no dated comments, no packet counters, and no table
+    that holds nothing (an empty table with ACCEPT policies filters as no table does)."""
+    blocks, block = [], []
+    for line in run(f"{tool}-save").splitlines():
+        if line.startswith("#"):
+            continue
+        block.append(re.sub(r" \[\d+:\d+\]$", "", line))
+        if line == "COMMIT":
+            chains = [b for b in block if b.startswith(":")]
+            empty = not any(b.startswith("-A") for b in block) and all(c.endswith(" ACCEPT") for c in chains)
+            if not empty:
+                blocks.append("\n".join(block))
+            block = []
+    return "\n".join(blocks)
 
 
 def fingerprint(dirs: list[Path]) -> dict[str, object]:

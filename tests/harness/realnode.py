@@ -60,6 +60,9 @@ class Images:
         data = json.loads(IMAGES_FILE.read_text())
         return cls(data["app"], Path(data["app_archive"]), data["pause"], Path(data["pause_archive"]))
 
+    def app_bytes(self) -> int:
+        return int(json.loads(IMAGES_FILE.read_text())["app_bytes"])
+
 
 @dataclass
 class _Proc:
