@@ -132,6 +132,12 @@ fi
 podman tag "$app" localhost/review-operator:dev
 
 save "$app" "$cache/review-operator-$app_hash.tar"
+# Older builds of the project's image (1 GB each) go; the bases and their layers stay cached.
+for old in "$cache"/review-operator-*.tar; do
+  [ "$old" = "$cache/review-operator-$app_hash.tar" ] || rm -f "$old"
+done
+podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/review-operator:' \
+  | grep -v -e ":$app_hash\$" -e ':dev$' | xargs -r podman rmi --force >/dev/null 2>&1 || true
 save "$pause" "$cache/pause-$pause_key.tar"
 size=$(podman image inspect --format '{{.Size}}' "$app")
 cat >"$repo/.cache/images.json" <<EOF

@@ -121,6 +121,14 @@ class Product:
         got: dict[str, Any] = await self.wait(final, timeout, f"ReviewJob {name} to finish")
         return got
 
+    async def wait_posted(self, name: str, timeout: float = 60) -> None:
+        """Until the ReviewJob's review or note is on the PR (posting follows the final phase)."""
+        await self.wait(
+            lambda: self.reviewjob(name).get("status", {}).get("posting", {}).get("state") == "Posted",
+            timeout,
+            f"{name} posted",
+        )
+
     def controller_logs(self) -> str:
         return self.plane.kubectl(
             "logs",

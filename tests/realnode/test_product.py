@@ -98,7 +98,6 @@ async def test_chart_pods_run_on_the_real_node_restricted_with_probes_passing(pr
         statuses = pod["status"]["containerStatuses"]
         assert all(s["ready"] and s["restartCount"] == 0 for s in statuses), statuses
         assert pod["spec"]["serviceAccountName"].startswith(f"{RELEASE}-review-operator-")
-        assert pod["metadata"]["annotations"].get("pod-security.kubernetes.io/enforce") is None
     namespace = json.loads(product.plane.kubectl("get", "namespace", product.namespace, "-o", "json").stdout)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
@@ -152,15 +151,15 @@ async def test_kernel_oom_kill_of_a_review_pod_ends_failed_oomkilled_with_a_note
         job = await product.wait_final(answer["reviewjob"])
         assert (job["status"]["phase"], job["status"]["reason"]) == ("Failed", "OOMKilled"), job["status"]
         assert job["status"]["attempts"] == 1  # not retried
-        assert pull.reviews == [] or "OOMKilled" not in json.dumps(pull.reviews)
-        notes = json.dumps(pull.comments + pull.reviews)
-        assert "memory" in notes.lower(), notes  # the PR is told, not left in silence
+        await product.wait_posted(answer["reviewjob"])
+        assert pull.reviews == []
+        assert len(pull.comments) == 1 and "OOMKilled" in pull.comments[0]["body"], pull.comments
     finally:
         await asyncio.to_thread(product.upgrade, memoryRequest="512Mi", memoryLimit="1Gi")
 
 
 async def test_stalled_model_ends_timed_out_by_the_agent_timeout_with_a_note(product: Product) -> None:
-    await asyncio.to_thread(product.upgrade, agentTimeoutSeconds=8)
+    await asyncio.to_thread(product.upgrade, agentTimeoutSeconds=30)
     try:
         built = product.built
         pull = product.double.add_pull(product.repo, 13, built.head_sha, built.base_sha)
@@ -171,6 +170,7 @@ async def test_stalled_model_ends_timed_out_by_the_agent_timeout_with_a_note(pro
         assert (job["status"]["phase"], job["status"]["reason"]) == ("TimedOut", "AgentTimeout"), job[
             "status"
         ]
-        assert "ran out of time" in json.dumps(pull.comments + pull.reviews), pull.comments
+        await product.wait_posted(answer["reviewjob"])
+        assert len(pull.comments) == 1 and "AgentTimeout" in pull.comments[0]["body"], pull.comments
     finally:
         await asyncio.to_thread(product.upgrade, agentTimeoutSeconds=60)

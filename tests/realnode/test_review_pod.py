@@ -82,10 +82,10 @@ async def test_kubelet_deadline_sigterms_the_runner_which_writes_its_result_in_t
                 "ANTHROPIC_BASE_URL": model.base_url,
                 "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             },
-            agent_timeout_seconds=10,
+            agent_timeout_seconds=30,
             termination_grace_seconds=GRACE,
-            pod_deadline_seconds=DEADLINE + GRACE + 10,
-            running_deadline_seconds=DEADLINE + GRACE + 60,
+            pod_deadline_seconds=120,
+            running_deadline_seconds=200,
         )
         job = _job(ns, repo.owner, repo.name, repo.id, built.head_sha, built.base_sha)
         secret = build_checkout_secret(job, double.add_pat())
