@@ -69,14 +69,22 @@ async def mint_token(
             return s._error(422, f"The permissions requested are not granted to this installation ({name})")
     token = "ghs_" + s._random(36)
     d.mints.append({"installation_id": installation, "repository_ids": repo_ids, "permissions": perms})
+    # GitHub grants `metadata: read` with any repository permission, asked for or not. Source: GitHub's
+    # docs, "Permissions required for GitHub Apps", section "Metadata": with a permission that requires
+    # repository access "GitHub will override your selection and set the metadata permission back to
+    # Read-only" (docs.github.com/rest/overview/permissions-required-for-github-apps); real token
+    # responses list it. NOT the OpenAPI description: its example for this endpoint
+    # (components/examples/installation-token in @octokit/openapi 23.0.2) shows only
+    # {"issues": "write", "contents": "read"}. Answering without it hid a defect (issue 17, item 2).
+    granted = {**perms, "metadata": "read"} if d.grant_override is None else dict(d.grant_override)
     d.grants[token] = s.Grant(
-        token, repo_ids if repo_ids is not None else [r.id for r in repos], perms, s.BOT
+        token, repo_ids if repo_ids is not None else [r.id for r in repos], granted, s.BOT
     )
     data = d.openapi.example("POST", op.template, "201")
     data.update(
         token=token,
         expires_at=s.now_iso(d.token_lifetime),
-        permissions=perms,
+        permissions=granted,
         repository_selection="selected",
     )
     data.pop("repositories", None)

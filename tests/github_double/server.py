@@ -87,7 +87,13 @@ class GitHubDouble:
         self.git_root = git_root
         self.app_id = app_id
         self.public_key = public_key
-        self.app_permissions = {"contents": "read", "pull_requests": "write", "checks": "write"}
+        # Every App has `metadata: read` (GitHub makes it mandatory).
+        self.app_permissions = {
+            "contents": "read",
+            "metadata": "read",
+            "pull_requests": "write",
+            "checks": "write",
+        }
         self.repos: dict[int, Repo] = {}
         self.pulls: dict[tuple[int, int], Pull] = {}
         self.grants: dict[str, Grant] = {}
@@ -98,6 +104,8 @@ class GitHubDouble:
         self.faults: list[Fault] = []
         self.jwt_accepted = 0
         self.token_lifetime = timedelta(hours=1)
+        # Permissions minted tokens carry instead of what GitHub would grant (tests of a misbehaving API).
+        self.grant_override: dict[str, str] | None = None
         # Called with each processed request, e.g. to kill the client mid-way (a simulated crash).
         self.after_request: list[Callable[[Recorded], None]] = []
         self._ids = itertools.count(1000)

@@ -32,10 +32,26 @@ from review_operator.github.errors import GitHubError, Unauthorized, translate
 log = logging.getLogger(__name__)
 
 CHECKOUT_PERMISSIONS: Mapping[str, str] = {"contents": "read"}
+# GitHub adds `metadata: read` to every installation token that carries a repository permission,
+# whether asked for or not; it exposes only what any reader of the repository sees (names, topics).
+IMPLICIT_PERMISSIONS: Mapping[str, str] = {"metadata": "read"}
 # A checkout token minted less than this before its expiry is replaced: the pod may queue a while.
 CHECKOUT_TOKEN_MIN_VALIDITY = timedelta(minutes=15)
 # Methods whose repetition cannot create a second object; others are retried by the poster after a look-up.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+def unexpected_permissions(requested: Mapping[str, str], granted: Mapping[str, str]) -> list[str]:
+    """What `granted` holds beyond the `requested` read-only set and GitHub's implicit ones (empty: fine).
+
+    A missing requested permission counts too: a token that cannot do its job is not the one we asked for.
+    """
+    allowed = {**IMPLICIT_PERMISSIONS, **requested}
+    extra = [f"{name}:{level}" for name, level in sorted(granted.items()) if allowed.get(name) != level]
+    missing = [
+        f"{name}:{level} missing" for name, level in sorted(requested.items()) if granted.get(name) != level
+    ]
+    return extra + missing
 
 
 def posting_permissions(settings: GitHubSettings) -> AppPermissionsType:
@@ -230,9 +246,11 @@ class GitHubClientFactory:
         if raw_perms is not None and not isinstance(raw_perms, Unset):
             perms = raw_perms.model_dump(exclude_unset=True)
         granted = {str(k): str(v) for k, v in perms.items() if v}
-        if granted != dict(CHECKOUT_PERMISSIONS):
-            # GitHub never widens a request, but a token we did not ask for must not reach a pod.
-            raise Unauthorized(f"checkout token came back with unexpected permissions {sorted(granted)}")
+        unexpected = unexpected_permissions(CHECKOUT_PERMISSIONS, granted)
+        if unexpected:
+            # GitHub never widens a request beyond the implicit `metadata: read`, but a token we did not
+            # ask for must not reach a pod. Names and levels only: safe to log.
+            raise Unauthorized(f"checkout token came back with unexpected permissions {unexpected}")
         token = ScopedToken(
             SecretStr(data.token),
             datetime.fromisoformat(data.expires_at.replace("Z", "+00:00")),
