@@ -91,6 +91,20 @@ async def mint_token(
     return web.json_response(data, status=201)
 
 
+async def get_app(
+    d: GitHubDouble,
+    request: web.Request,
+    op: Operation,
+    params: dict[str, str],
+    body: Any,
+    grant: Grant | None,
+) -> web.Response:
+    """GET /app (JWT): GitHub's example (components/examples/integration), with our App's id and slug."""
+    data = d.openapi.example("GET", op.template, "200")
+    data.update(id=d.app_id, slug=s.APP_SLUG, name="review-operator")
+    return web.json_response(data)
+
+
 async def get_pull(
     d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
 ) -> web.Response:
@@ -264,6 +278,7 @@ async def list_check_runs(
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/app"): get_app,
     ("POST", "/app/installations/{installation_id}/access_tokens"): mint_token,
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"): get_pull,
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): list_files,

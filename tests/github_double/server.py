@@ -26,7 +26,9 @@ from aiohttp import web
 from tests.github_double.git import http_backend, pull_files
 from tests.github_double.openapi import OpenAPI
 
-BOT = {"login": "review-operator[bot]", "id": 9001, "type": "Bot"}
+# The App's slug; GitHub shows what an App writes as the bot account `<slug>[bot]`.
+APP_SLUG = "review-operator"
+BOT = {"login": f"{APP_SLUG}[bot]", "id": 9001, "type": "Bot"}
 PAT_USER = {"login": "octocat", "id": 1, "type": "User"}
 JSON_BODY = web.RequestKey("json_body", object)
 _LEVELS = {"read": 1, "write": 2, "admin": 3}
@@ -143,6 +145,10 @@ class GitHubDouble:
         token = "ghp_" + _random(36)
         self.grants[token] = Grant(token, None, {k: "admin" for k in self.app_permissions}, PAT_USER)
         return token
+
+    @staticmethod
+    def bot_login() -> str:
+        return str(BOT["login"])
 
     def revoke_all(self) -> None:
         for grant in self.grants.values():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,6 +119,8 @@ class RepoClient:
     settings: GitHubSettings
     limiter: ContentLimiter
     app_mode: bool
+    # App mode: the login our App writes as (`<slug>[bot]`); markers count only on its objects.
+    bot_login: Callable[[], Awaitable[str]] | None = None
 
 
 @dataclass
@@ -161,6 +163,8 @@ class GitHubClientFactory:
         )
         self._checkout_tokens: dict[tuple[int, int], ScopedToken] = {}
         self._app: GitHub[Any] | None = None
+        self._bot_login: str | None = None
+        self._bot_lock = asyncio.Lock()
         if settings.app_id is None and settings.token is None:
             raise GitHubError("configure a GitHub App (app id + private key file) or a token")
 
@@ -207,7 +211,23 @@ class GitHubClientFactory:
             repository_ids=[job.spec.repository.id],
             permissions=posting_permissions(self.settings),
         )
-        return RepoClient(self._client(strategy), self.settings, self._limiter, app_mode=True)
+        return RepoClient(
+            self._client(strategy), self.settings, self._limiter, app_mode=True, bot_login=self.bot_login
+        )
+
+    async def bot_login(self) -> str:
+        """The login our App's objects carry (`<slug>[bot]`), from `GET /app`; asked once per factory."""
+        async with self._bot_lock:
+            if self._bot_login is None:
+                try:
+                    resp = await self.app_client().rest.apps.async_get_authenticated()
+                except GitHubException as exc:
+                    raise translate(exc, "get the authenticated app") from None
+                app = resp.parsed_data
+                if app is None or not app.slug or isinstance(app.slug, Unset):
+                    raise GitHubError("GET /app returned no slug: cannot tell our own comments apart")
+                self._bot_login = f"{app.slug}[bot]"
+            return self._bot_login
 
     def for_token(self) -> RepoClient:
         """A client authenticated with the configured token (PAT mode, e.g. a local one-shot review)."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from githubkit.utils import Unset
-from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview
+from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview, SimpleUser
 from githubkit_schemas.latest.types import (
     ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
 )
@@ -84,13 +84,18 @@ async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
     return diff_index(await call("list pull request files", files))
 
 
-def _ours(gh: RepoClient, user_type: str | None) -> bool:
-    """Markers count only on objects an App wrote: a person could paste one to suppress a review.
+async def _ours(gh: RepoClient, user: SimpleUser | None) -> bool:
+    """Markers count only on objects our own App wrote: anyone else could paste one to suppress a review.
 
-    With a personal access token the author is a person, so the check cannot apply (one reason the
-    token is the less safe mode).
+    "Ours" is the App's bot account (`<slug>[bot]`, from `GET /app`), not any bot: another App or a
+    GitHub Action posting our marker must not count. With a personal access token the author is a
+    person, so the check cannot apply (one reason the token is the less safe mode).
     """
-    return not gh.app_mode or user_type == "Bot"
+    if not gh.app_mode:
+        return True
+    if user is None or gh.bot_login is None or user.type != "Bot":
+        return False
+    return user.login.casefold() == (await gh.bot_login()).casefold()
 
 
 async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
@@ -103,7 +108,7 @@ async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
         async for r in gh.github.rest.paginate(
             gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
         ):
-            if has_review_marker(r.body, key) and _ours(gh, None if r.user is None else r.user.type):
+            if has_review_marker(r.body, key) and await _ours(gh, r.user):
                 return _Review(r.id, r.html_url)
         return None
 
@@ -124,7 +129,7 @@ async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
             per_page=100,
         ):
             body = None if isinstance(c.body, Unset) else c.body
-            if is_summary(body) and _ours(gh, None if c.user is None else c.user.type):
+            if is_summary(body) and await _ours(gh, c.user):
                 return int(c.id)
         return None
 
