@@ -147,6 +147,15 @@ async def list_reviews(
     return _paged(request, pull.reviews)
 
 
+# The state GitHub gives a review created with each `event` (no event: a pending review).
+_REVIEW_STATES = {
+    "COMMENT": "COMMENTED",
+    "REQUEST_CHANGES": "CHANGES_REQUESTED",
+    "APPROVE": "APPROVED",
+    "PENDING": "PENDING",
+}
+
+
 async def create_review(
     d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
 ) -> web.Response:
@@ -173,7 +182,7 @@ async def create_review(
         id=review_id,
         body=body.get("body", ""),
         commit_id=body.get("commit_id", pull.head_sha),
-        state="COMMENTED" if body.get("event") == "COMMENT" else body.get("event", "PENDING"),
+        state=_REVIEW_STATES[body.get("event", "PENDING")],
         user=dict(data["user"], **grant.user),
         html_url=f"https://github.com/{pull.repo.owner}/{pull.repo.name}/pull/{pull.number}#pullrequestreview-{review_id}",
     )

@@ -362,3 +362,33 @@ async def test_a_summary_with_our_marker_from_another_bot_is_not_edited(world: W
         )
     assert len(world.pull.comments) == 2
     assert world.double.count("GET", "^/app$") == asked + 1
+
+
+LOW_ONLY = [Finding(path="app.py", line=31, severity=Severity.LOW, title="Nit", body="Style.")]
+CRITICAL = [Finding(path="app.py", line=10, severity=Severity.CRITICAL, title="Injection", body="Bad.")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "findings", "state"),
+    [
+        ({}, CRITICAL, "COMMENTED"),  # the default never gates a merge
+        ({"review_event": "REQUEST_CHANGES"}, CRITICAL, "CHANGES_REQUESTED"),
+        ({"review_event": "REQUEST_CHANGES"}, LOW_ONLY, "COMMENTED"),
+        ({"review_event": "REQUEST_CHANGES"}, [], "COMMENTED"),
+        (
+            {"review_event": "REQUEST_CHANGES", "request_changes_severity": "low"},
+            LOW_ONLY,
+            "CHANGES_REQUESTED",
+        ),
+        ({"review_event": "REQUEST_CHANGES", "request_changes_severity": "critical"}, IN_DIFF, "COMMENTED"),
+    ],
+)
+async def test_review_event_follows_the_findings_and_the_threshold(
+    world: World, settings: dict[str, object], findings: list[Finding], state: str
+) -> None:
+    await post_review(
+        client(world, **settings), make_job(world), result(findings), head_sha=world.pull.head_sha
+    )
+    [review] = world.pull.reviews
+    assert review["state"] == state
+    assert world.double.calls("POST", "/reviews$")[0].body["event"] != "APPROVE"

@@ -26,6 +26,7 @@ from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key, pr_coordinates
 from review_operator.github.diff import diff_index, is_commentable
 from review_operator.github.errors import Rejected, Transient
+from review_operator.github.event import review_event
 from review_operator.github.format import (
     format_failure_summary,
     format_inline_comment,
@@ -234,7 +235,7 @@ async def _create_review(
                     number,
                     commit_id=head_sha,
                     body=body,
-                    event=gh.settings.review_event,
+                    event=review_event(gh.settings, result.findings),
                     comments=comments,
                 ),
             )
