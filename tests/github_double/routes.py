@@ -248,6 +248,7 @@ async def create_check_run(
     data.update(
         id=d.next_id(),
         repo_id=repo.id,
+        app=dict(data["app"], id=d.app_id, slug=s.APP_SLUG),  # the App whose token created the run
         output=dict(
             data["output"], **{k: v for k, v in body.get("output", {}).items() if k != "annotations"}
         ),

@@ -392,3 +392,25 @@ async def test_review_event_follows_the_findings_and_the_threshold(
     [review] = world.pull.reviews
     assert review["state"] == state
     assert world.double.calls("POST", "/reviews$")[0].body["event"] != "APPROVE"
+
+
+async def test_a_check_run_with_our_name_and_id_from_another_app_is_not_taken_over(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    template = world.double.openapi.example("POST", "/repos/{owner}/{repo}/check-runs", "201")
+    foreign = {
+        **template,
+        "id": 31337,
+        "repo_id": world.repo.id,
+        "name": "review-operator",
+        "head_sha": world.pull.head_sha,
+        "external_id": "rj-hello-world-1-abc",
+        "status": "completed",
+        "app": {**template["app"], "id": 999, "slug": "some-other-app"},
+        "annotations": [],
+    }
+    world.double.check_runs.append(foreign)
+    run_id = await start_check_run(gh, job, world.pull.head_sha)
+    assert run_id != 31337 and len(world.double.check_runs) == 2
+    assert foreign["status"] == "completed"
+    assert world.double.count("PATCH", "/check-runs/31337$") == 0
