@@ -66,12 +66,22 @@ class GitHubSettings(BaseSettings):
         ),
     ] = None
     review_event: Annotated[
-        Literal["COMMENT", "REQUEST_CHANGES", "APPROVE"],
+        Literal["COMMENT", "REQUEST_CHANGES"],
         Field(
-            description="Event of posted reviews: COMMENT (default), or REQUEST_CHANGES / APPROVE when "
-            "a team explicitly wants the bot to gate merges.",
+            description="COMMENT (default): every review is a comment. REQUEST_CHANGES: a review with a "
+            "finding at or above `request_changes_severity` requests changes, any other is a comment. "
+            "The bot never approves (APPROVE is refused): a model reading untrusted code cannot vouch "
+            "for it.",
         ),
     ] = "COMMENT"
+    request_changes_severity: Annotated[
+        str,
+        Field(
+            description="With review_event REQUEST_CHANGES: the lowest finding severity that requests "
+            "changes (critical, high, medium, low or nit).",
+            pattern=r"^(critical|high|medium|low|nit)$",
+        ),
+    ] = "high"
     check_runs: Annotated[
         bool,
         Field(description="Also report each review as a check run (the App then needs `checks: write`)."),

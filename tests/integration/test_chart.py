@@ -144,6 +144,8 @@ def test_optional_features_render_their_objects() -> None:
         ("bogus=1", "bogus"),
         ("webhook.config.nope=1", "nope"),
         ("controller.config.maxConcurrent=0", "minimum"),
+        ("github.config.reviewEvent=APPROVE", "reviewEvent"),  # the bot never approves
+        ("github.config.requestChangesSeverity=blocker", "requestChangesSeverity"),
     ],
 )
 def test_schema_rejects_unknown_keys_and_bad_values_naming_them(flag: str, key: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from review_operator.api.models import Phase
 from review_operator.api.result import Outcome, ResultDecodeError, ReviewResult, decode_result
+from review_operator.api.scrub import clip_token_shapes
 
 REVIEW_CONTAINER = "review"
 CHECKOUT_CONTAINER = "checkout"
@@ -98,7 +99,7 @@ def _from_result(result: ReviewResult) -> Verdict:
         return Verdict(Kind.SUCCEEDED, Reason.SUCCEEDED, "Review completed.", Phase.SUCCEEDED, result)
     kind, reason, phase, message = _OUTCOME_VERDICTS[result.outcome]
     detail = f"{message} {result.error}".strip() if result.error else message
-    return Verdict(kind, reason, detail[:1000], phase, result, result.retry_after_s)
+    return Verdict(kind, reason, clip_token_shapes(detail, 1000), phase, result, result.retry_after_s)
 
 
 def classify_pod(pod: dict[str, Any]) -> Verdict:
@@ -176,4 +177,4 @@ def classify_stuck(
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    return " ".join(text.split())[:limit]
+    return clip_token_shapes(" ".join(text.split()), limit)
