@@ -81,6 +81,43 @@ def test_admission_respects_retry_backoff_and_start_rate() -> None:
     assert admit([], [slot("a", 1, 0)], T0, 5, 2, starts_left=0) == []
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        'Usage of EmptyDir volume "workspace" exceeds the limit "3Gi". ',
+        "Pod ephemeral local storage usage exceeds the total limit of containers 4Gi. ",
+        'Container checkout exceeded its local ephemeral storage limit "1Gi". ',
+    ],
+)
+def test_eviction_for_exceeding_the_pods_own_disk_limits_is_final(message: str) -> None:
+    """The same commit would fill the disk again: no retry, and the user is told why."""
+    ended = {
+        "metadata": {"name": "p"},
+        "status": {"phase": "Failed", "reason": "Evicted", "message": message},
+    }
+    verdict = classify_pod(ended)
+    assert (verdict.kind, verdict.reason, verdict.phase) == (
+        Kind.FINAL,
+        Reason.STORAGE_EXCEEDED,
+        Phase.FAILED,
+    )
+    assert "disk" in verdict.message
+    # The kubelet marks the pod before it ends; the verdict is the same then.
+    ending = {
+        "metadata": {"name": "p"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                            "message": message}],
+        },
+    }  # fmt: skip
+    assert classify_pod(ending).kind is Kind.FINAL
+    # Node pressure is not the pod's fault: another node may do.
+    pressure = "The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi, available: 10Mi. "
+    ended["status"]["message"] = pressure
+    assert classify_pod(ended).kind is Kind.RETRY
+
+
 def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     rng = random.Random(1)
     delays = [backoff(n, 10, 60, None, rng).total_seconds() for n in range(1, 8)]
