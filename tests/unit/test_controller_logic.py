@@ -410,6 +410,27 @@ def test_overrides_cannot_stretch_the_agent_past_the_pod_deadline() -> None:
     assert all(v["name"] != "checkout-token" for v in manifest["spec"]["volumes"])
 
 
+def test_overrides_are_capped_by_the_controllers_maxima() -> None:
+    """A ReviewJob asking for the CRD's largest limits and an unlisted model gets the configured caps."""
+    body = job("rj").model_dump(mode="json", by_alias=True)
+    body["spec"]["overrides"] = {"maxBudgetUsd": 100, "maxTurns": 200, "model": "claude-opus-4-1"}
+    settings = ControllerSettings(
+        override_max_budget_usd=3, override_max_turns=40, override_models=["claude-haiku-4-5"]
+    )
+    manifest = build_review_pod(ReviewJob.model_validate(body), 1, SHA_A, settings, "u", False)
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
+    assert env["REVIEWOP_RUNNER_MAX_BUDGET_USD"] == "3.0"
+    assert env["REVIEWOP_RUNNER_MAX_TURNS"] == "40"
+    assert env["REVIEWOP_RUNNER_MODEL"] == settings.model
+    # With the defaults, the same overrides are still bounded well below what the CRD admits.
+    defaults = ControllerSettings()
+    manifest = build_review_pod(ReviewJob.model_validate(body), 1, SHA_A, defaults, "u", False)
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
+    assert float(env["REVIEWOP_RUNNER_MAX_BUDGET_USD"] or 0) <= 5
+    assert int(env["REVIEWOP_RUNNER_MAX_TURNS"] or 0) <= 60
+    assert env["REVIEWOP_RUNNER_MODEL"] == defaults.model
+
+
 def test_broken_timeout_chain_is_reported() -> None:
     assert ControllerSettings().timeout_chain_errors() == []
     errors = ControllerSettings(agent_timeout_seconds=900, pod_deadline_seconds=900).timeout_chain_errors()
