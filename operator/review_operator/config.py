@@ -210,6 +210,21 @@ class ControllerSettings(CommonSettings):
     agent_timeout_seconds: Annotated[
         int, Field(description="Default wall-clock limit of the agent run inside the pod.", ge=30)
     ] = 600
+    override_max_turns: Annotated[
+        int, Field(description="Highest turn limit a ReviewJob's overrides may ask for.", ge=1, le=200)
+    ] = 60
+    override_max_budget_usd: Annotated[
+        float,
+        Field(description="Highest spend limit a ReviewJob's overrides may ask for, USD.", gt=0, le=100),
+    ] = 5.0
+    override_models: Annotated[
+        list[str],
+        Field(
+            description="Models a ReviewJob's overrides may choose (JSON list) besides the default model; "
+            "any other model falls back to the default. Overrides may shorten the agent timeout, never "
+            "lengthen it."
+        ),
+    ] = ["claude-haiku-4-5", "claude-sonnet-4-5"]
     termination_grace_seconds: Annotated[
         int,
         Field(description="Pod terminationGracePeriodSeconds: time the runner has to write a result.", ge=5),

@@ -101,6 +101,7 @@ class ControllerMetrics:
         "DeadlineExceeded",
         "Unschedulable",
         "Evicted",
+        "EphemeralStorageExceeded",
         "NodeLost",
         "RateLimited",
         "Unauthorized",

@@ -87,7 +87,10 @@ async def mint_token(
         permissions=granted,
         repository_selection="selected",
     )
-    data.pop("repositories", None)
+    # GitHub lists the repositories a token was scoped to (when asked for some), as full objects.
+    template = (data.pop("repositories", None) or [{}])[0]
+    if repo_ids is not None:
+        data["repositories"] = [_repository(template, d.repos[i]) for i in repo_ids]
     return web.json_response(data, status=201)
 
 
@@ -103,6 +106,17 @@ async def get_app(
     data = d.openapi.example("GET", op.template, "200")
     data.update(id=d.app_id, slug=s.APP_SLUG, name="review-operator")
     return web.json_response(data)
+
+
+def _repository(template: dict[str, Any], repo: s.Repo) -> dict[str, Any]:
+    owner = {**template.get("owner", {}), "login": repo.owner}
+    return {
+        **template,
+        "id": repo.id,
+        "name": repo.name,
+        "full_name": f"{repo.owner}/{repo.name}",
+        "owner": owner,
+    }
 
 
 async def get_pull(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from review_operator.api.models import ReviewJob
 from review_operator.github import GitHubClientFactory, NotFound, Unauthorized, get_pull_head, make_github
 from review_operator.github.auth import CHECKOUT_PERMISSIONS
 from tests.github_double import fixtures
@@ -31,6 +32,27 @@ async def test_app_jwt_is_accepted_and_checkout_token_has_exactly_one_repo_and_c
     grant = world.double.grants[token.token.get_secret_value()]
     assert grant.repository_ids == [REPO_ID]
     assert grant.permissions == {"contents": "read", "metadata": "read"}
+
+
+def mismatched_job(world: World) -> ReviewJob:
+    """A ReviewJob naming hello-world but carrying the id of another repository of the installation."""
+    body = make_job(world).model_dump(mode="json", by_alias=True)
+    body["spec"]["repository"]["id"] = world.other.id
+    return ReviewJob.model_validate(body)
+
+
+async def test_checkout_token_is_refused_unless_it_covers_exactly_the_recorded_repository(
+    world: World,
+) -> None:
+    factory = make_github(settings_for(world))
+    with pytest.raises(Unauthorized, match="not octo-org/hello-world"):
+        await factory.mint_checkout_token(mismatched_job(world))
+    # Nor does a token cached for the real `other` repository reach a job that names hello-world.
+    await factory.mint_checkout_token(make_job(world, repo=world.other))
+    with pytest.raises(Unauthorized):
+        await factory.mint_checkout_token(mismatched_job(world))
+    # GitHub's answer lists the repository; a correct job still gets its token.
+    assert (await factory.mint_checkout_token(make_job(world))).repository_id == REPO_ID
 
 
 async def test_checkout_token_is_cached_until_shortly_before_expiry(world: World) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -200,6 +200,11 @@ class Cancel(_Model):
 class ReviewJobSpec(_Model):
     """What to review: one pull request at one head commit, and the limits of the review."""
 
+    # The controller mints tokens and posts for the repository and installation recorded here, so a
+    # spec rewritten after creation must never reach it: `api.crd` generates CEL rules that keep every
+    # field as created, except these, which may go from absent to set once and then stay as they are.
+    SET_ONCE_FIELDS: ClassVar[frozenset[str]] = frozenset({"cancel"})
+
     repository: Annotated[Repository, _f("Repository holding the pull request.")]
     pull_request: Annotated[PullRequest, _f("The pull request under review.", alias="pullRequest")]
     installation_id: Annotated[
@@ -214,9 +219,13 @@ class ReviewJobSpec(_Model):
     overrides: Annotated[Overrides, _f("Per-review limits that replace the controller's defaults.")] = Field(
         default_factory=Overrides
     )
-    cancel: Annotated[Cancel | None, _f("Set to stop the review (PR closed, turned draft, or by hand).")] = (
-        None
-    )
+    cancel: Annotated[
+        Cancel | None,
+        _f(
+            "Set to stop the review (PR closed, turned draft, or by hand). The only spec field that can "
+            "change after creation, and only once: the rest of the spec is immutable."
+        ),
+    ] = None
 
 
 class Condition(_Model):

@@ -1,9 +1,10 @@
 """GitHub credentials: App JWT, per-review installation tokens, the PAT fallback, and client construction.
 
 Every per-review token is restricted to ONE repository id and the minimal permissions for its use
-(`CHECKOUT_PERMISSIONS` for the review pod, `posting_permissions()` for the controller). githubkit mints
-and caches the posting tokens (until a minute before expiry) in a cache owned by the factory, so
-tokens never cross factories (or API URLs). Token values live in `SecretStr` and are never logged.
+(`CHECKOUT_PERMISSIONS` for the review pod, `posting_permissions()` for the controller); a minted
+checkout token must come back scoped to exactly the repository (id and name) the ReviewJob recorded.
+githubkit mints and caches the posting tokens (until a minute before expiry) in a cache owned by the
+factory, so tokens never cross factories (or API URLs). Token values live in `SecretStr` and are never logged.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class GitHubClientFactory:
         self._limiter = ContentLimiter(
             per_minute=settings.content_per_minute, per_hour=settings.content_per_hour
         )
-        self._checkout_tokens: dict[tuple[int, int], ScopedToken] = {}
+        self._checkout_tokens: dict[tuple[int, int, str], ScopedToken] = {}
         self._app: GitHub[Any] | None = None
         self._bot_login: str | None = None
         self._bot_lock = asyncio.Lock()
@@ -248,7 +249,9 @@ class GitHubClientFactory:
         installation = job.spec.installation_id
         if installation is None:
             raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
-        cached = self._checkout_tokens.get((installation, repo_id))
+        # Keyed by the name too: a job naming another repository than its id must not get a cached token.
+        key = (installation, repo_id, job.spec.repository.full_name.lower())
+        cached = self._checkout_tokens.get(key)
         if cached is not None and cached.expires_at - datetime.now(UTC) > CHECKOUT_TOKEN_MIN_VALIDITY:
             return cached
         try:
@@ -261,6 +264,7 @@ class GitHubClientFactory:
         except GitHubException as exc:
             raise translate(exc, "mint checkout token") from None
         data = resp.parsed_data
+        _check_repository(data.repositories, job)
         raw_perms = data.permissions
         perms: dict[str, Any] = {}
         if raw_perms is not None and not isinstance(raw_perms, Unset):
@@ -277,9 +281,22 @@ class GitHubClientFactory:
             repo_id,
             granted,
         )
-        self._checkout_tokens[(installation, repo_id)] = token
+        self._checkout_tokens[key] = token
         log.info("minted checkout token", extra={"repository_id": repo_id, "expires_at": data.expires_at})
         return token
+
+
+def _check_repository(repositories: Any, job: ReviewJob) -> None:
+    """The token must cover exactly the repository recorded in the ReviewJob (id and name together):
+    a spec naming one repository by id and another by name gets no token for either."""
+    listed = [] if repositories is None or isinstance(repositories, Unset) else list(repositories)
+    recorded = job.spec.repository
+    scoped = [(r.id, r.full_name.lower()) for r in listed]
+    if scoped != [(recorded.id, recorded.full_name.lower())]:
+        names = sorted(name for _, name in scoped)
+        raise Unauthorized(
+            f"checkout token covers {names or 'no listed repository'}, not {recorded.full_name}"
+        )
 
 
 def make_github(settings: GitHubSettings, *, private_key: str | None = None) -> GitHubClientFactory:
