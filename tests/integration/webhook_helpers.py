@@ -66,6 +66,16 @@ def review_comment(body: str = "/review", association: str = "OWNER") -> dict[st
     return payload
 
 
+def managed_user_pull_request(login: str = "octocat_acme", action: str = "opened") -> dict[str, Any]:
+    """The real `pull_request` example, opened and sent by an Enterprise Managed User (`HANDLE_SHORTCODE`)
+    who also owns the repository (managed users can have personal repositories)."""
+    payload = example("pull_request", action)
+    for user in (payload["pull_request"]["user"], payload["sender"], payload["repository"]["owner"]):
+        user["login"] = login
+    payload["repository"]["full_name"] = f"{login}/{payload['repository']['name']}"
+    return payload
+
+
 def encode(payload: Any) -> bytes:
     return json.dumps(payload).encode()
 
