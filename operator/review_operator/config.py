@@ -376,12 +376,20 @@ class WebhookSettings(CommonSettings):
         _split_csv
     )
 
+    def environment_secrets(self) -> list[bytes]:
+        """The secrets given in `webhook_secret` (fixed for the life of the process)."""
+        if self.webhook_secret is None:
+            return []
+        return split_secrets(self.webhook_secret.get_secret_value())
+
     def secrets(self) -> list[bytes]:
-        """Every accepted secret (environment and file), in order; empty entries are ignored."""
-        raw: list[str] = []
-        if self.webhook_secret is not None:
-            raw.extend(self.webhook_secret.get_secret_value().split(","))
+        """Every accepted secret (environment and file, as they are now), in order."""
+        raw = self.environment_secrets()
         if self.webhook_secret_file is not None:
-            text = self.webhook_secret_file.read_text(encoding="utf-8")
-            raw.extend(text.replace("\n", ",").split(","))
-        return [item.strip().encode() for item in raw if item.strip()]
+            raw.extend(split_secrets(self.webhook_secret_file.read_text(encoding="utf-8")))
+        return raw
+
+
+def split_secrets(text: str) -> list[bytes]:
+    """Secrets one per line or comma-separated; surrounding blanks and empty entries are ignored."""
+    return [item.strip().encode() for item in text.replace("\n", ",").split(",") if item.strip()]

@@ -138,7 +138,7 @@ async def running_webhook(
     secret = overrides.pop("webhook_secret", SECRET)
     settings = WebhookSettings(
         namespace=namespace,
-        webhook_secret=SecretStr(secret),
+        webhook_secret=SecretStr(secret) if secret is not None else None,
         **{"webhook_api_timeout_seconds": 3.0, "webhook_rate_burst": 1000, **overrides},
     )
     registry = CollectorRegistry()
@@ -164,6 +164,29 @@ async def running_webhook(
     for signature in hook.sent_signatures if hook else []:
         digest = signature.removeprefix("sha256=")
         assert len(digest) < 16 or digest not in text, "a signature was logged"
+
+
+class MountedSecret:
+    """A directory laid out as the kubelet lays out a Secret volume, updated as the kubelet does."""
+
+    def __init__(self, root: Path, key: str = "secret") -> None:
+        self.root, self.key, self.version = root, key, 0
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.key
+
+    def write(self, text: str) -> None:
+        """New timestamped directory, then an atomic swap of `..data` (rename of a new symlink)."""
+        self.version += 1
+        data = self.root / f"..2026_12_02_08_00_0{self.version}.000000001"
+        data.mkdir()
+        (data / self.key).write_text(text)
+        tmp = self.root / "..data_tmp"
+        tmp.symlink_to(data.name)
+        tmp.rename(self.root / "..data")
+        if not self.path.is_symlink():
+            self.path.symlink_to(f"..data/{self.key}")
 
 
 def reviewjobs(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:

@@ -72,7 +72,7 @@ async def _process(
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _answer(413, Outcome.INVALID, reason="body too large")
-    if not verify(body, request.headers.get("X-Hub-Signature-256"), hook.secrets):
+    if not verify(body, request.headers.get("X-Hub-Signature-256"), hook.secrets.current()):
         return _answer(401, Outcome.UNAUTHORIZED)
     if not event:
         return _answer(400, Outcome.INVALID, reason="missing X-GitHub-Event")

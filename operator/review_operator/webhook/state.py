@@ -17,6 +17,7 @@ from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
 from review_operator.webhook.ratelimit import RateLimiter
+from review_operator.webhook.secrets import SecretSource
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ class Webhook:
 
     settings: WebhookSettings
     api: client.ApiClient
-    secrets: list[bytes]
+    secrets: SecretSource
     policy: Policy
     limiter: RateLimiter
     metrics: WebhookMetrics
