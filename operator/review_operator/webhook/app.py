@@ -16,6 +16,7 @@ from review_operator.k8s.errors import KubeError
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
 from review_operator.webhook.handler import handle_delivery
+from review_operator.webhook.intake import Budget
 from review_operator.webhook.ratelimit import RateLimiter
 from review_operator.webhook.secrets import SecretSource
 from review_operator.webhook.state import WEBHOOK, Webhook
@@ -38,6 +39,7 @@ def create_app(
         settings=settings,
         api=api,
         secrets=secrets,
+        budget=Budget(settings.webhook_body_budget_bytes),
         policy=Policy.from_settings(settings),
         limiter=limiter or RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=WebhookMetrics(registry or CollectorRegistry()),
