@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -66,12 +66,22 @@ class GitHubSettings(BaseSettings):
         ),
     ] = None
     review_event: Annotated[
-        Literal["COMMENT", "REQUEST_CHANGES", "APPROVE"],
+        Literal["COMMENT", "REQUEST_CHANGES"],
         Field(
-            description="Event of posted reviews: COMMENT (default), or REQUEST_CHANGES / APPROVE when "
-            "a team explicitly wants the bot to gate merges.",
+            description="COMMENT (default): every review is a comment. REQUEST_CHANGES: a review with a "
+            "finding at or above `request_changes_severity` requests changes, any other is a comment. "
+            "The bot never approves (APPROVE is refused): a model reading untrusted code cannot vouch "
+            "for it.",
         ),
     ] = "COMMENT"
+    request_changes_severity: Annotated[
+        str,
+        Field(
+            description="With review_event REQUEST_CHANGES: the lowest finding severity that requests "
+            "changes (critical, high, medium, low or nit).",
+            pattern=r"^(critical|high|medium|low|nit)$",
+        ),
+    ] = "high"
     check_runs: Annotated[
         bool,
         Field(description="Also report each review as a check run (the App then needs `checks: write`)."),
@@ -200,6 +210,21 @@ class ControllerSettings(CommonSettings):
     agent_timeout_seconds: Annotated[
         int, Field(description="Default wall-clock limit of the agent run inside the pod.", ge=30)
     ] = 600
+    override_max_turns: Annotated[
+        int, Field(description="Highest turn limit a ReviewJob's overrides may ask for.", ge=1, le=200)
+    ] = 60
+    override_max_budget_usd: Annotated[
+        float,
+        Field(description="Highest spend limit a ReviewJob's overrides may ask for, USD.", gt=0, le=100),
+    ] = 5.0
+    override_models: Annotated[
+        list[str],
+        Field(
+            description="Models a ReviewJob's overrides may choose (JSON list) besides the default model; "
+            "any other model falls back to the default. Overrides may shorten the agent timeout, never "
+            "lengthen it."
+        ),
+    ] = ["claude-haiku-4-5", "claude-sonnet-4-5"]
     termination_grace_seconds: Annotated[
         int,
         Field(description="Pod terminationGracePeriodSeconds: time the runner has to write a result.", ge=5),
@@ -332,10 +357,31 @@ class WebhookSettings(CommonSettings):
     webhook_max_body_bytes: Annotated[
         int,
         Field(
-            description="Largest accepted request body (GitHub caps payloads at 25 MB); larger → 413.",
+            description="Largest accepted request body; larger → 413. GitHub caps deliveries at 25 MB, but "
+            "pull_request and issue_comment deliveries are far smaller (GitHub's examples: at most 28 KB).",
             ge=1024,
         ),
-    ] = 5 * 1024 * 1024
+    ] = 1024 * 1024
+    webhook_body_timeout_seconds: Annotated[
+        float,
+        Field(
+            description="Deadline for receiving a request body once its headers arrived; a slower sender "
+            "gets 408 and is disconnected (GitHub itself gives up on a delivery after 10 s).",
+            gt=0,
+            le=300,
+        ),
+    ] = 10.0
+    webhook_body_budget_bytes: Annotated[
+        int,
+        Field(
+            description="Bytes of request bodies being read at once, over all connections (each body "
+            "counts its Content-Length, or the body cap when it has none). When full, bodies that have "
+            "been arriving for over a second, or silent for a quarter of one, are dropped (408) to make "
+            "room; if that is not enough the new request gets 503 before its body is read. Bodies over "
+            "64 KiB may fill three quarters of it. At least the body cap.",
+            ge=1024,
+        ),
+    ] = 16 * 1024 * 1024
     webhook_trusted_associations: Annotated[
         list[str],
         NoDecode,
@@ -376,12 +422,28 @@ class WebhookSettings(CommonSettings):
         _split_csv
     )
 
+    @model_validator(mode="after")
+    def _budget_holds_a_body(self) -> WebhookSettings:
+        if self.webhook_body_budget_bytes < self.webhook_max_body_bytes:
+            raise ValueError(
+                "REVIEWOP_WEBHOOK_BODY_BUDGET_BYTES must be at least REVIEWOP_WEBHOOK_MAX_BODY_BYTES"
+            )
+        return self
+
+    def environment_secrets(self) -> list[bytes]:
+        """The secrets given in `webhook_secret` (fixed for the life of the process)."""
+        if self.webhook_secret is None:
+            return []
+        return split_secrets(self.webhook_secret.get_secret_value())
+
     def secrets(self) -> list[bytes]:
-        """Every accepted secret (environment and file), in order; empty entries are ignored."""
-        raw: list[str] = []
-        if self.webhook_secret is not None:
-            raw.extend(self.webhook_secret.get_secret_value().split(","))
+        """Every accepted secret (environment and file, as they are now), in order."""
+        raw = self.environment_secrets()
         if self.webhook_secret_file is not None:
-            text = self.webhook_secret_file.read_text(encoding="utf-8")
-            raw.extend(text.replace("\n", ",").split(","))
-        return [item.strip().encode() for item in raw if item.strip()]
+            raw.extend(split_secrets(self.webhook_secret_file.read_text(encoding="utf-8")))
+        return raw
+
+
+def split_secrets(text: str) -> list[bytes]:
+    """Secrets one per line or comma-separated; surrounding blanks and empty entries are ignored."""
+    return [item.strip().encode() for item in text.replace("\n", ",").split(",") if item.strip()]

@@ -40,6 +40,8 @@ class DeliveryOutcome(StrEnum):
     UNAUTHORIZED = "unauthorized"
     INVALID = "invalid"
     RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"  # the body did not arrive in time (408)
+    OVERLOADED = "overloaded"  # too many bodies being read at once (503 before reading)
     ERROR = "error"
 
 
@@ -101,6 +103,7 @@ class ControllerMetrics:
         "DeadlineExceeded",
         "Unschedulable",
         "Evicted",
+        "EphemeralStorageExceeded",
         "NodeLost",
         "RateLimited",
         "Unauthorized",

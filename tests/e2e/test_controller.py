@@ -275,6 +275,7 @@ async def test_burst_of_200_holds_the_limits_survives_kills_and_posts_each_revie
         ({SIM + "outcome": "OOMKilled"}, "Failed", "OOMKilled", 1),
         ({SIM + "outcome": "DeadlineExceeded"}, "TimedOut", "DeadlineExceeded", 1),
         ({SIM + "outcome": "Evicted"}, "Failed", "Evicted", 3),
+        ({SIM + "outcome": "EvictedDisk"}, "Failed", "EphemeralStorageExceeded", 1),
         ({SIM + "message": "garbled{{"}, "Failed", "ResultUnreadable", 1),
         (
             {
@@ -307,6 +308,7 @@ async def test_burst_of_200_holds_the_limits_survives_kills_and_posts_each_revie
         "oomkilled",
         "deadline",
         "evicted-retried",
+        "evicted-disk-final",
         "garbled",
         "unauthorized",
         "rate-limited-retried",

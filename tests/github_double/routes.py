@@ -69,18 +69,54 @@ async def mint_token(
             return s._error(422, f"The permissions requested are not granted to this installation ({name})")
     token = "ghs_" + s._random(36)
     d.mints.append({"installation_id": installation, "repository_ids": repo_ids, "permissions": perms})
+    # GitHub grants `metadata: read` with any repository permission, asked for or not. Source: GitHub's
+    # docs, "Permissions required for GitHub Apps", section "Metadata": with a permission that requires
+    # repository access "GitHub will override your selection and set the metadata permission back to
+    # Read-only" (docs.github.com/rest/overview/permissions-required-for-github-apps); real token
+    # responses list it. NOT the OpenAPI description: its example for this endpoint
+    # (components/examples/installation-token in @octokit/openapi 23.0.2) shows only
+    # {"issues": "write", "contents": "read"}. Answering without it hid a defect (issue 17, item 2).
+    granted = {**perms, "metadata": "read"} if d.grant_override is None else dict(d.grant_override)
     d.grants[token] = s.Grant(
-        token, repo_ids if repo_ids is not None else [r.id for r in repos], perms, s.BOT
+        token, repo_ids if repo_ids is not None else [r.id for r in repos], granted, s.BOT
     )
     data = d.openapi.example("POST", op.template, "201")
     data.update(
         token=token,
         expires_at=s.now_iso(d.token_lifetime),
-        permissions=perms,
+        permissions=granted,
         repository_selection="selected",
     )
-    data.pop("repositories", None)
+    # GitHub lists the repositories a token was scoped to (when asked for some), as full objects.
+    template = (data.pop("repositories", None) or [{}])[0]
+    if repo_ids is not None:
+        data["repositories"] = [_repository(template, d.repos[i]) for i in repo_ids]
     return web.json_response(data, status=201)
+
+
+async def get_app(
+    d: GitHubDouble,
+    request: web.Request,
+    op: Operation,
+    params: dict[str, str],
+    body: Any,
+    grant: Grant | None,
+) -> web.Response:
+    """GET /app (JWT): GitHub's example (components/examples/integration), with our App's id and slug."""
+    data = d.openapi.example("GET", op.template, "200")
+    data.update(id=d.app_id, slug=s.APP_SLUG, name="review-operator")
+    return web.json_response(data)
+
+
+def _repository(template: dict[str, Any], repo: s.Repo) -> dict[str, Any]:
+    owner = {**template.get("owner", {}), "login": repo.owner}
+    return {
+        **template,
+        "id": repo.id,
+        "name": repo.name,
+        "full_name": f"{repo.owner}/{repo.name}",
+        "owner": owner,
+    }
 
 
 async def get_pull(
@@ -125,6 +161,15 @@ async def list_reviews(
     return _paged(request, pull.reviews)
 
 
+# The state GitHub gives a review created with each `event` (no event: a pending review).
+_REVIEW_STATES = {
+    "COMMENT": "COMMENTED",
+    "REQUEST_CHANGES": "CHANGES_REQUESTED",
+    "APPROVE": "APPROVED",
+    "PENDING": "PENDING",
+}
+
+
 async def create_review(
     d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
 ) -> web.Response:
@@ -151,7 +196,7 @@ async def create_review(
         id=review_id,
         body=body.get("body", ""),
         commit_id=body.get("commit_id", pull.head_sha),
-        state="COMMENTED" if body.get("event") == "COMMENT" else body.get("event", "PENDING"),
+        state=_REVIEW_STATES[body.get("event", "PENDING")],
         user=dict(data["user"], **grant.user),
         html_url=f"https://github.com/{pull.repo.owner}/{pull.repo.name}/pull/{pull.number}#pullrequestreview-{review_id}",
     )
@@ -217,6 +262,7 @@ async def create_check_run(
     data.update(
         id=d.next_id(),
         repo_id=repo.id,
+        app=dict(data["app"], id=d.app_id, slug=s.APP_SLUG),  # the App whose token created the run
         output=dict(
             data["output"], **{k: v for k, v in body.get("output", {}).items() if k != "annotations"}
         ),
@@ -256,6 +302,7 @@ async def list_check_runs(
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/app"): get_app,
     ("POST", "/app/installations/{installation_id}/access_tokens"): mint_token,
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"): get_pull,
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): list_files,

@@ -26,7 +26,9 @@ from aiohttp import web
 from tests.github_double.git import http_backend, pull_files
 from tests.github_double.openapi import OpenAPI
 
-BOT = {"login": "review-operator[bot]", "id": 9001, "type": "Bot"}
+# The App's slug; GitHub shows what an App writes as the bot account `<slug>[bot]`.
+APP_SLUG = "review-operator"
+BOT = {"login": f"{APP_SLUG}[bot]", "id": 9001, "type": "Bot"}
 PAT_USER = {"login": "octocat", "id": 1, "type": "User"}
 JSON_BODY = web.RequestKey("json_body", object)
 _LEVELS = {"read": 1, "write": 2, "admin": 3}
@@ -87,7 +89,13 @@ class GitHubDouble:
         self.git_root = git_root
         self.app_id = app_id
         self.public_key = public_key
-        self.app_permissions = {"contents": "read", "pull_requests": "write", "checks": "write"}
+        # Every App has `metadata: read` (GitHub makes it mandatory).
+        self.app_permissions = {
+            "contents": "read",
+            "metadata": "read",
+            "pull_requests": "write",
+            "checks": "write",
+        }
         self.repos: dict[int, Repo] = {}
         self.pulls: dict[tuple[int, int], Pull] = {}
         self.grants: dict[str, Grant] = {}
@@ -98,6 +106,8 @@ class GitHubDouble:
         self.faults: list[Fault] = []
         self.jwt_accepted = 0
         self.token_lifetime = timedelta(hours=1)
+        # Permissions minted tokens carry instead of what GitHub would grant (tests of a misbehaving API).
+        self.grant_override: dict[str, str] | None = None
         # Called with each processed request, e.g. to kill the client mid-way (a simulated crash).
         self.after_request: list[Callable[[Recorded], None]] = []
         self._ids = itertools.count(1000)
@@ -136,6 +146,10 @@ class GitHubDouble:
         token = "ghp_" + _random(36)
         self.grants[token] = Grant(token, None, {k: "admin" for k in self.app_permissions}, PAT_USER)
         return token
+
+    @staticmethod
+    def bot_login() -> str:
+        return str(BOT["login"])
 
     def revoke_all(self) -> None:
         for grant in self.grants.values():

@@ -6,6 +6,7 @@ the RBAC checks then ask the API server, as the chart's ServiceAccounts, what th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -144,6 +146,8 @@ def test_optional_features_render_their_objects() -> None:
         ("bogus=1", "bogus"),
         ("webhook.config.nope=1", "nope"),
         ("controller.config.maxConcurrent=0", "minimum"),
+        ("github.config.reviewEvent=APPROVE", "reviewEvent"),  # the bot never approves
+        ("github.config.requestChangesSeverity=blocker", "requestChangesSeverity"),
     ],
 )
 def test_schema_rejects_unknown_keys_and_bad_values_naming_them(flag: str, key: str) -> None:
@@ -556,3 +560,204 @@ def test_separate_review_namespace_is_created_restricted_with_the_rbac(control_p
         kubeconfig = control_plane.kubeconfig
         helm("uninstall", RELEASE, "--namespace", ns, "--wait", kubeconfig=kubeconfig, check=False)
         control_plane.kubectl("delete", "namespace", ns, reviews, "--wait=false", check=False)
+
+
+# -- trust boundaries: admission policies, Secrets, review-pod egress ---------------------------
+
+
+def _as(release: str, sa: str) -> str:
+    return f"--as=system:serviceaccount:{release}:{RELEASE}-review-operator-{sa}"
+
+
+def _sample(name: str, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
+    body["metadata"]["name"] = name
+    body["spec"].update(spec)
+    return body
+
+
+def _refused(result: subprocess.CompletedProcess[str]) -> bool:
+    text = result.stderr.lower()
+    return result.returncode != 0 and ("denied" in text or "invalid" in text or "forbidden" in text)
+
+
+def test_webhook_identity_can_only_create_reviewjobs_and_set_cancel(
+    control_plane: ControlPlane, release: str
+) -> None:
+    """The internet-facing webhook's ServiceAccount: every tampering attempt is refused by the API server."""
+    webhook = _as(release, "webhook")
+    name = f"pr-1296269-1-{uuid.uuid4().hex[:12]}"
+
+    def kubectl(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        return control_plane.kubectl(*args, "-n", release, webhook, input_text=input_text, check=False)
+
+    def patch(body: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return kubectl("patch", "rj", name, "--type=merge", "-p", json.dumps(body))
+
+    # Creating with overrides (a bigger budget, another model) is refused; without, it is allowed.
+    costly = _sample(name, overrides={"maxBudgetUsd": 100, "maxTurns": 200})
+    assert _refused(kubectl("create", "-f", "-", input_text=yaml.safe_dump(costly)))
+    created = kubectl("create", "-f", "-", input_text=yaml.safe_dump(_sample(name)))
+    assert created.returncode == 0, created.stderr
+    before = json.loads(control_plane.kubectl("get", "rj", name, "-n", release, "-o", "json").stdout)
+
+    attempts = {
+        "repository": {"spec": {"repository": {"owner": "victim", "name": "private", "id": 4242}}},
+        "installation": {"spec": {"installationId": 1}},
+        "overrides": {"spec": {"overrides": {"maxBudgetUsd": 100}}},
+        "head": {"spec": {"pullRequest": {"headSha": "f" * 40}}},
+        "labels": {"metadata": {"labels": {"review-operator.dev/repository-id": "4242"}}},
+        "annotations": {"metadata": {"annotations": {"review-operator.dev/anything": "x"}}},
+        "finalizers": {"metadata": {"finalizers": ["example.com/hold"]}},
+    }
+    for what, body in attempts.items():
+        assert _refused(patch(body)), f"the webhook could change {what}"
+    after = json.loads(control_plane.kubectl("get", "rj", name, "-n", release, "-o", "json").stdout)
+    assert after["spec"] == before["spec"] and after["metadata"].get("labels") == before["metadata"]["labels"]
+
+    cancel = {"reason": "PullRequestClosed", "requestedAt": "2026-11-22T00:00:00Z"}
+    done = patch({"spec": {"cancel": cancel}})
+    assert done.returncode == 0, done.stderr
+    assert _refused(patch({"spec": {"cancel": None}})), "the webhook could withdraw a cancellation"
+    assert _refused(patch({"spec": {"cancel": {**cancel, "reason": "Manual"}}}))
+    # Status stays the controller's (RBAC), and so does deleting.
+    assert _refused(
+        kubectl("patch", "rj", name, "--subresource=status", "--type=merge", "-p", '{"status":{}}')
+    )
+    assert _refused(kubectl("delete", "rj", name))
+
+
+def test_controller_identity_cannot_read_rewrite_or_delete_the_app_key_or_other_secrets(
+    control_plane: ControlPlane, release: str
+) -> None:
+    controller = _as(release, "controller")
+    app_key = "review-operator-github-app"
+
+    def kubectl(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        return control_plane.kubectl(*args, "-n", release, controller, input_text=input_text, check=False)
+
+    assert _refused(kubectl("get", "secret", app_key))
+    assert _refused(kubectl("get", "secrets"))
+    stored = json.loads(control_plane.kubectl("get", "secret", app_key, "-n", release, "-o", "json").stdout)
+    rewritten = {**stored, "data": {"private-key.pem": "bWFsbG9yeQ=="}}
+    assert _refused(kubectl("replace", "-f", "-", input_text=json.dumps(rewritten)))
+    assert _refused(kubectl("delete", "secret", app_key))
+    still = json.loads(control_plane.kubectl("get", "secret", app_key, "-n", release, "-o", "json").stdout)
+    assert still["data"] == stored["data"]
+
+    # What it may write: its own checkout Secrets, labelled and owned by a ReviewJob; nothing else.
+    job_name = f"pr-1296269-1-{uuid.uuid4().hex[:12]}"
+    control_plane.kubectl("create", "-n", release, "-f", "-", input_text=yaml.safe_dump(_sample(job_name)))
+    job = ReviewJob.model_validate(
+        json.loads(control_plane.kubectl("get", "rj", job_name, "-n", release, "-o", "json").stdout)
+    )
+    own = build_checkout_secret(job, "ghs_test")
+    unlabelled = {**own, "metadata": {**own["metadata"], "name": f"{job_name}-plain", "labels": {}}}
+    sa_token = {
+        **own,
+        "type": "kubernetes.io/service-account-token",
+        "metadata": {
+            **own["metadata"],
+            "name": f"{job_name}-satoken",
+            "annotations": {"kubernetes.io/service-account.name": f"{RELEASE}-review-operator-webhook"},
+        },
+    }
+    assert _refused(kubectl("create", "-f", "-", input_text=json.dumps(unlabelled)))
+    assert _refused(kubectl("create", "-f", "-", input_text=json.dumps(sa_token)))
+    created = kubectl("create", "-f", "-", input_text=json.dumps(own))
+    assert created.returncode == 0, created.stderr
+    replaced = kubectl("replace", "-f", "-", input_text=json.dumps(own))
+    assert replaced.returncode == 0, replaced.stderr
+    deleted = kubectl("delete", "secret", own["metadata"]["name"])
+    assert deleted.returncode == 0, deleted.stderr
+
+
+def test_controller_role_reads_no_secret_and_writes_only_through_the_policy() -> None:
+    docs = render()
+    rules = find(docs, "Role", "-controller")["rules"]
+    for rule in (r for r in rules if "secrets" in r["resources"]):
+        assert not {"get", "list", "watch", "patch"} & set(rule["verbs"]) or rule.get("resourceNames"), rule
+    policy = find(docs, "ValidatingAdmissionPolicy", "-controller-secrets")
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == [
+        "CREATE",
+        "UPDATE",
+        "DELETE",
+    ]
+    binding = find(docs, "ValidatingAdmissionPolicyBinding", "-controller-secrets")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert not {d["kind"] for d in render("--set", "admissionPolicies.enabled=false")} & {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+
+
+def _egress_allows(policy: dict[str, Any], address: str, port: int) -> bool:
+    ip = ipaddress.ip_address(address)
+    for rule in policy["spec"]["egress"]:
+        if port not in {p["port"] for p in rule.get("ports", [])}:
+            continue
+        for peer in rule["to"]:
+            block = peer.get("ipBlock")
+            if block is None:
+                continue
+            net = ipaddress.ip_network(block["cidr"])
+            carved = any(ip in ipaddress.ip_network(e) for e in block.get("except", []))
+            if ip.version == net.version and ip in net and not carved:
+                return True
+    return False
+
+
+def test_review_pods_reach_neither_the_api_server_nor_cluster_ranges(control_plane: ControlPlane) -> None:
+    policy = find(render(), "NetworkPolicy", "-review-pods")
+    egress = policy["spec"]["egress"]
+    assert all(rule.get("to") for rule in egress), "an egress rule without `to` allows every destination"
+    dns = next(rule for rule in egress if {p["port"] for p in rule["ports"]} == {53})
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    # The real API server's addresses and its Service, the service network, pods, cloud metadata.
+    slices = json.loads(
+        control_plane.kubectl(
+            "get",
+            "endpointslices",
+            "-n",
+            "default",
+            "-l",
+            "kubernetes.io/service-name=kubernetes",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    published = [a for s in slices for e in s.get("endpoints") or [] for a in e["addresses"]]
+    # This control plane listens on loopback, which the API server does not publish: take the kubeconfig's.
+    server = yaml.safe_load(control_plane.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    api_addresses = [*published, str(urlsplit(server).hostname)]
+    service_ip = control_plane.kubectl(
+        "get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout.strip()
+    assert api_addresses and service_ip
+    for address in [*api_addresses, service_ip, "10.96.0.10", "10.244.1.7", "169.254.169.254", "192.168.1.1"]:
+        for port in (443, 53):
+            assert not _egress_allows(policy, address, port), f"review pods may reach {address}:{port}"
+    assert _egress_allows(policy, "140.82.112.3", 443), "GitHub must stay reachable"
+    assert not _egress_allows(policy, "140.82.112.3", 80)
+
+
+def test_narrowed_https_cidrs_keep_only_the_carve_outs_inside_them(control_plane: ControlPlane) -> None:
+    https = "reviewPods.networkPolicy.httpsCIDRs={140.82.112.0/20,10.0.0.0/8}"
+    narrowed = render("--set", https, "--set", "reviewPods.networkPolicy.deniedCIDRs={10.96.0.0/12}")
+    policy = find(narrowed, "NetworkPolicy", "-review-pods")
+    blocks = [p["ipBlock"] for rule in policy["spec"]["egress"] for p in rule["to"] if "ipBlock" in p]
+    assert blocks == [{"cidr": "140.82.112.0/20"}, {"cidr": "10.0.0.0/8", "except": ["10.96.0.0/12"]}]
+    control_plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "review-operator"}})
+    applied = control_plane.kubectl(
+        "apply", "--dry-run=server", "-f", "-", input_text=yaml.safe_dump(policy), check=False
+    )
+    assert applied.returncode == 0, applied.stderr
+    # An allowed range inside a denied one is a contradiction the install refuses, naming the values.
+    inside = "reviewPods.networkPolicy.httpsCIDRs={10.1.2.3/32}"
+    refused = helm("template", RELEASE, str(CHART), "--set", inside, check=False)
+    assert refused.returncode != 0 and "deniedCIDRs" in refused.stderr

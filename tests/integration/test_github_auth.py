@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from review_operator.api.models import ReviewJob
 from review_operator.github import GitHubClientFactory, NotFound, Unauthorized, get_pull_head, make_github
 from review_operator.github.auth import CHECKOUT_PERMISSIONS
 from tests.github_double import fixtures
@@ -25,11 +26,33 @@ async def test_app_jwt_is_accepted_and_checkout_token_has_exactly_one_repo_and_c
         {"installation_id": 42, "repository_ids": [REPO_ID], "permissions": {"contents": "read"}}
     ]
     assert token.repository_id == REPO_ID
-    assert dict(token.permissions) == dict(CHECKOUT_PERMISSIONS)
+    # Exactly what was asked for plus GitHub's implicit `metadata: read`, nothing else.
+    assert dict(token.permissions) == {**CHECKOUT_PERMISSIONS, "metadata": "read"}
     assert token.scoped
     grant = world.double.grants[token.token.get_secret_value()]
     assert grant.repository_ids == [REPO_ID]
-    assert grant.permissions == {"contents": "read"}
+    assert grant.permissions == {"contents": "read", "metadata": "read"}
+
+
+def mismatched_job(world: World) -> ReviewJob:
+    """A ReviewJob naming hello-world but carrying the id of another repository of the installation."""
+    body = make_job(world).model_dump(mode="json", by_alias=True)
+    body["spec"]["repository"]["id"] = world.other.id
+    return ReviewJob.model_validate(body)
+
+
+async def test_checkout_token_is_refused_unless_it_covers_exactly_the_recorded_repository(
+    world: World,
+) -> None:
+    factory = make_github(settings_for(world))
+    with pytest.raises(Unauthorized, match="not octo-org/hello-world"):
+        await factory.mint_checkout_token(mismatched_job(world))
+    # Nor does a token cached for the real `other` repository reach a job that names hello-world.
+    await factory.mint_checkout_token(make_job(world, repo=world.other))
+    with pytest.raises(Unauthorized):
+        await factory.mint_checkout_token(mismatched_job(world))
+    # GitHub's answer lists the repository; a correct job still gets its token.
+    assert (await factory.mint_checkout_token(make_job(world))).repository_id == REPO_ID
 
 
 async def test_checkout_token_is_cached_until_shortly_before_expiry(world: World) -> None:
@@ -136,3 +159,33 @@ async def test_github_enterprise_style_api_url_works(world: World) -> None:
     assert token.repository_id == REPO_ID
     assert await get_pull_head(factory.for_job(make_job(world)), make_job(world)) == world.pull.head_sha
     assert world.double.calls("GET", "^/api/v3/repos/octo-org/hello-world/pulls/1$")
+
+
+async def test_checkout_token_with_githubs_implicit_metadata_read_is_accepted(world: World) -> None:
+    """GitHub adds `metadata: read` to every repository-scoped installation token; that must not fail."""
+    factory = make_github(settings_for(world))
+    token = await factory.mint_checkout_token(make_job(world))
+
+    assert dict(token.permissions) == {"contents": "read", "metadata": "read"}
+    grant = world.double.grants[token.token.get_secret_value()]
+    assert grant.permissions == {"contents": "read", "metadata": "read"}
+
+
+@pytest.mark.parametrize(
+    "granted",
+    [
+        {"contents": "write", "metadata": "read"},
+        {"contents": "read", "metadata": "write"},
+        {"contents": "read", "metadata": "read", "pull_requests": "read"},
+        {"contents": "read", "metadata": "read", "workflows": "write"},
+        {"metadata": "read"},
+        {},
+    ],
+)
+async def test_checkout_token_with_any_other_permission_set_is_refused(
+    world: World, granted: dict[str, str]
+) -> None:
+    world.double.grant_override = granted  # a token GitHub should never hand out for our request
+    factory = make_github(settings_for(world))
+    with pytest.raises(Unauthorized, match="unexpected permissions"):
+        await factory.mint_checkout_token(make_job(world))

@@ -15,6 +15,7 @@ import pytest
 from review_operator.github import make_github
 from tests.github_double import fixtures
 from tests.github_double.fixtures import World, make_job, settings_for
+from tests.github_double.git import build_repo
 
 pytestmark = pytest.mark.integration
 openapi, app_key, world = fixtures.openapi, fixtures.app_key, fixtures.world
@@ -134,6 +135,48 @@ async def test_checkout_over_the_size_limit_fails_and_leaves_nothing(world: Worl
     assert result.code == 5
     assert "size limit" in result.stderr
     assert list(workspace.iterdir()) == []
+
+
+def git_shim(tmp_path: Path) -> tuple[Path, Path]:
+    """A `git` first on PATH that records each invocation's arguments, then runs the real git."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
+    shim_dir, calls = tmp_path / "shim", tmp_path / "git-calls"
+    shim_dir.mkdir()
+    (shim_dir / "git").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    (shim_dir / "git").chmod(0o755)
+    return shim_dir, calls
+
+
+async def test_a_small_pack_that_expands_past_the_limit_is_refused_before_anything_is_written(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """48 MiB of one repeated byte packs into a few KiB: the fetch stays far below an 8 MiB limit, and
+    the checkout must refuse from the tree's blob sizes without running `git checkout` at all."""
+    big = "0" * (48 * 1024**2)
+    built = build_repo(world.double.git_root, "octo-org", "bomb", {"README": "hi\n"}, {"big.txt": big})
+    bomb = world.double.add_repo("octo-org", "bomb", 4242, built.bare, fixtures.INSTALLATION_ID)
+    world.double.add_pull(bomb, 1, built.head_sha, built.base_sha)
+    token = await make_github(settings_for(world)).mint_checkout_token(make_job(world, repo=bomb))
+    token_file = tmp_path / "token"
+    token_file.write_text(token.token.get_secret_value())
+    shim_dir, calls = git_shim(tmp_path)
+    monkeypatch.setenv("PATH", f"{shim_dir}:{os.environ['PATH']}")
+    workspace = tmp_path / "workspace" / "repo"
+    limit = 8 * 1024**2
+    result = await run_checkout(
+        world, token_file, workspace, "--repository", "octo-org/bomb", "--head-sha", built.head_sha,
+        "--base-sha", built.base_sha, "--max-bytes", str(limit),
+    )  # fmt: skip
+
+    assert result.code == 5, result.stderr
+    assert "size limit" in result.stderr
+    invoked = calls.read_text().splitlines()
+    assert any(" fetch " in f" {line} " for line in invoked), invoked
+    assert not [line for line in invoked if " checkout " in f" {line} "], (
+        "git checkout ran: files were written"
+    )
+    assert list(workspace.iterdir()) == []
+    assert (tmp_path / "workspace" / "termination-log").read_text().startswith("TooLarge:")
 
 
 async def test_checkout_in_process_leaves_the_environment_untouched(world: World, tmp_path: Path) -> None:

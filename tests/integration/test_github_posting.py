@@ -323,3 +323,94 @@ async def test_process_killed_right_after_the_review_post_does_not_duplicate_on_
     assert restarted.review_id == world.pull.reviews[0]["id"]
     assert len(world.pull.reviews) == 1 and len(world.pull.comments) == 1
     assert world.double.count("POST", "/reviews$") == 1
+
+
+OTHER_BOT = {"login": "some-other-app[bot]", "id": 4242424, "type": "Bot"}
+
+
+async def test_a_review_with_our_marker_from_another_bot_does_not_suppress_ours(world: World) -> None:
+    from review_operator.github.format import review_marker
+
+    template = world.double.openapi.example(
+        "POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", "200"
+    )
+    forged = {**template, "id": 78, "body": "lgtm " + review_marker("rj-hello-world-1-abc")}
+    world.pull.reviews.append({**forged, "user": {**template["user"], **OTHER_BOT}})
+    outcome = await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert outcome.status is PostStatus.POSTED
+    assert outcome.review_id != 78 and len(world.pull.reviews) == 2
+    assert world.pull.reviews[1]["user"]["login"] == world.double.bot_login()
+
+
+async def test_a_summary_with_our_marker_from_another_bot_is_not_edited(world: World) -> None:
+    template = world.double.openapi.example(
+        "POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", "201"
+    )
+    world.pull.comments.append(
+        {**template, "id": 6, "body": SUMMARY_MARKER + " hi", "user": {**template["user"], **OTHER_BOT}}
+    )
+    await post_review(client(world), make_job(world), result(), head_sha=world.pull.head_sha)
+    assert world.pull.comments[0]["body"] == SUMMARY_MARKER + " hi"
+    assert len(world.pull.comments) == 2
+    # Our own summary is still found and edited in place on the next run: the App's bot login comes
+    # from GET /app (asked once per client factory, with the App's JWT).
+    asked = world.double.count("GET", "^/app$")
+    factory = make_github(settings_for(world))
+    for _ in range(2):
+        await post_review(
+            factory.for_job(make_job(world)), make_job(world), result([]), head_sha=world.pull.head_sha
+        )
+    assert len(world.pull.comments) == 2
+    assert world.double.count("GET", "^/app$") == asked + 1
+
+
+LOW_ONLY = [Finding(path="app.py", line=31, severity=Severity.LOW, title="Nit", body="Style.")]
+CRITICAL = [Finding(path="app.py", line=10, severity=Severity.CRITICAL, title="Injection", body="Bad.")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "findings", "state"),
+    [
+        ({}, CRITICAL, "COMMENTED"),  # the default never gates a merge
+        ({"review_event": "REQUEST_CHANGES"}, CRITICAL, "CHANGES_REQUESTED"),
+        ({"review_event": "REQUEST_CHANGES"}, LOW_ONLY, "COMMENTED"),
+        ({"review_event": "REQUEST_CHANGES"}, [], "COMMENTED"),
+        (
+            {"review_event": "REQUEST_CHANGES", "request_changes_severity": "low"},
+            LOW_ONLY,
+            "CHANGES_REQUESTED",
+        ),
+        ({"review_event": "REQUEST_CHANGES", "request_changes_severity": "critical"}, IN_DIFF, "COMMENTED"),
+    ],
+)
+async def test_review_event_follows_the_findings_and_the_threshold(
+    world: World, settings: dict[str, object], findings: list[Finding], state: str
+) -> None:
+    await post_review(
+        client(world, **settings), make_job(world), result(findings), head_sha=world.pull.head_sha
+    )
+    [review] = world.pull.reviews
+    assert review["state"] == state
+    assert world.double.calls("POST", "/reviews$")[0].body["event"] != "APPROVE"
+
+
+async def test_a_check_run_with_our_name_and_id_from_another_app_is_not_taken_over(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    template = world.double.openapi.example("POST", "/repos/{owner}/{repo}/check-runs", "201")
+    foreign = {
+        **template,
+        "id": 31337,
+        "repo_id": world.repo.id,
+        "name": "review-operator",
+        "head_sha": world.pull.head_sha,
+        "external_id": "rj-hello-world-1-abc",
+        "status": "completed",
+        "app": {**template["app"], "id": 999, "slug": "some-other-app"},
+        "annotations": [],
+    }
+    world.double.check_runs.append(foreign)
+    run_id = await start_check_run(gh, job, world.pull.head_sha)
+    assert run_id != 31337 and len(world.double.check_runs) == 2
+    assert foreign["status"] == "completed"
+    assert world.double.count("PATCH", "/check-runs/31337$") == 0

@@ -16,6 +16,7 @@ from tests.harness.controlplane import ControlPlane, free_port
 from tests.integration.webhook_helpers import example, kubeconfig_via
 
 POLICY = Policy(frozenset({"OWNER"}), frozenset())
+CANCEL = {"reason": "PullRequestClosed", "requestedAt": "2026-11-22T00:00:00Z", "deliveryId": "d-2"}
 
 
 def _job() -> Create:
@@ -39,10 +40,11 @@ def test_create_get_list_patch_delete_round_trip(api_client: client.ApiClient, n
 
     rv = created["metadata"]["resourceVersion"]
     rj.patch_status(api_client, namespace, name, {"phase": "Queued"}, resource_version=rv)
+    # The only spec change the API server accepts after creation is setting `cancel` (see below).
     with pytest.raises(Conflict):
-        rj.patch_spec(api_client, namespace, name, {"overrides": {"maxTurns": 5}}, resource_version=rv)
-    patched = rj.patch_spec(api_client, namespace, name, {"overrides": {"maxTurns": 5}})
-    assert patched["spec"]["overrides"] == {"maxTurns": 5}
+        rj.patch_spec(api_client, namespace, name, {"cancel": CANCEL}, resource_version=rv)
+    patched = rj.patch_spec(api_client, namespace, name, {"cancel": CANCEL})
+    assert patched["spec"]["cancel"] == CANCEL
     assert patched["status"]["phase"] == "Queued"
 
     rj.delete(api_client, namespace, name)
@@ -51,6 +53,50 @@ def test_create_get_list_patch_delete_round_trip(api_client: client.ApiClient, n
         rj.get(api_client, namespace, name)
     with pytest.raises(NotFound):
         rj.delete(api_client, namespace, name, missing_ok=False)
+
+
+TAMPERING = [
+    pytest.param({"repository": {"owner": "other", "name": "repo", "id": 999}}, id="repository"),
+    pytest.param({"repository": {"id": 999}}, id="repository-id"),
+    pytest.param({"installationId": 7}, id="installation"),
+    pytest.param({"installationId": None}, id="installation-removed"),
+    pytest.param({"overrides": {"maxBudgetUsd": 100, "maxTurns": 200}}, id="overrides"),
+    pytest.param({"overrides": {"model": "claude-opus-4-1"}}, id="override-model"),
+    pytest.param({"pullRequest": {"headSha": "f" * 40}}, id="head"),
+    pytest.param({"pullRequest": {"number": 12345}}, id="pr-number"),
+    pytest.param({"trigger": {"sender": "mallory"}}, id="trigger"),
+]
+
+
+@pytest.mark.parametrize("change", TAMPERING)
+def test_spec_cannot_be_rewritten_after_creation(
+    api_client: client.ApiClient, namespace: str, change: dict[str, object]
+) -> None:
+    """Whoever may patch ReviewJobs (the webhook, a user), the API server refuses any spec change
+    but setting `cancel`: the controller acts on the repository and installation recorded at creation."""
+    recorded = _job().job
+    # Recorded with an installation, so that removing it is a change too.
+    job = recorded.model_copy(update={"spec": recorded.spec.model_copy(update={"installation_id": 42})})
+    rj.create(api_client, namespace, job, timeout=5)
+    before = rj.get(api_client, namespace, job.metadata.name)["spec"]
+    assert before["installationId"] == 42
+    with pytest.raises(Invalid) as refused:
+        rj.patch_spec(api_client, namespace, job.metadata.name, change)
+    assert "immutable" in str(getattr(refused.value.__cause__, "body", ""))
+    assert rj.get(api_client, namespace, job.metadata.name)["spec"] == before
+
+
+def test_cancel_can_be_set_once_and_then_neither_changed_nor_removed(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    job = _job().job
+    rj.create(api_client, namespace, job, timeout=5)
+    name = job.metadata.name
+    assert rj.patch_spec(api_client, namespace, name, {"cancel": CANCEL})["spec"]["cancel"] == CANCEL
+    for change in ({"cancel": None}, {"cancel": {**CANCEL, "reason": "Manual"}}):
+        with pytest.raises(Invalid):
+            rj.patch_spec(api_client, namespace, name, change)
+    assert rj.get(api_client, namespace, name)["spec"]["cancel"] == CANCEL
 
 
 def test_schema_violations_raise_invalid(api_client: client.ApiClient, namespace: str) -> None:

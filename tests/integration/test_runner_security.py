@@ -175,3 +175,51 @@ async def test_the_checkouts_claude_settings_hooks_and_claude_md_are_ignored(tmp
     assert not marker.exists()
     assert "MARKER-CLAUDE-MD-91c3" not in api.turns[0].raw
     assert sorted(api.turns[0].tool_names) == ["Glob", "Grep", "Read"]
+
+
+def _spaced(value: str) -> str:
+    return " ".join(value)
+
+
+async def test_secrets_at_every_length_limit_and_in_simple_variants_never_leave_the_pod(
+    tmp_path: Path,
+) -> None:
+    """Scrubbing happens before any truncation: a secret cut by a limit must not survive as a prefix."""
+    secret_dir = tmp_path / "secrets"
+    secret_dir.mkdir()
+    secret_file = secret_dir / "api-key"
+    secret_file.write_text(MOUNTED_SECRET)
+    checkout = make_checkout(tmp_path / "src", {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+
+    def at_limit(limit: int, secret: str) -> str:
+        """Text whose `limit`-th character falls inside `secret` (10 characters of it fit)."""
+        return "x" * (limit - 10) + secret + " tail"
+
+    def answer(request: dict[str, Any]) -> Reply:
+        variants = f"{MOUNTED_SECRET.upper()} {_spaced(API_KEY)} "
+        summary = variants + at_limit(8000 - len(variants), MOUNTED_SECRET)
+        finding = {
+            "path": "a.py",
+            "line": 1,
+            "severity": "high",
+            "confidence": 1,
+            "title": at_limit(200, MOUNTED_SECRET),
+            "body": at_limit(4000, API_KEY) + " " + MOUNTED_SECRET.upper() + " " + _spaced(MOUNTED_SECRET),
+            "suggestion": at_limit(4000, MOUNTED_SECRET),
+        }
+        return Reply([Text(review_json(summary, [finding]))])
+
+    api = FakeAnthropicAPI([answer])
+    env = {"REVIEWOP_RUNNER_SECRET_FILES": json.dumps([str(secret_file)])}
+    async with api:
+        run = await run_runner(api, checkout, tmp_path / "w", env=env)
+
+    assert run.result.outcome is Outcome.SUCCESS
+    [finding] = run.result.findings
+    emitted = run.message + run.stdout + run.stderr + json.dumps(run.result.model_dump(mode="json"))
+    for secret in (API_KEY, MOUNTED_SECRET):
+        assert secret[:10] not in emitted, "a truncated secret survived scrubbing"
+        assert secret[:10].upper() not in emitted and _spaced(secret[:10]) not in emitted
+    # The cut falls inside the redaction marker, never inside the secret.
+    assert finding.title.endswith("[REDACTED…") and finding.body.endswith("[REDACTED…")
+    assert run.result.summary.count("[REDACTED") == 3

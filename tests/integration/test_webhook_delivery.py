@@ -10,7 +10,14 @@ from kubernetes import client
 
 from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
 from tests.harness.controlplane import ControlPlane
-from tests.integration.webhook_helpers import HEAD_SHA, example, review_comment, reviewjobs, running_webhook
+from tests.integration.webhook_helpers import (
+    HEAD_SHA,
+    example,
+    managed_user_pull_request,
+    review_comment,
+    reviewjobs,
+    running_webhook,
+)
 
 
 @pytest.mark.parametrize("action", ["opened", "reopened", "synchronize", "ready_for_review"])
@@ -50,6 +57,19 @@ async def test_review_action_creates_one_reviewjob_with_the_payloads_spec(
         "sender": payload["sender"]["login"],
     }
     assert "cancel" not in job["spec"]
+
+
+async def test_pull_request_of_an_enterprise_managed_user_creates_a_reviewjob(
+    control_plane: ControlPlane, api_client: client.ApiClient, namespace: str
+) -> None:
+    payload = managed_user_pull_request("octocat_acme")
+    async with running_webhook(namespace, control_plane.kubeconfig) as (hook, _):
+        response = await hook.deliver("pull_request", payload)
+        assert response.status == 201, await response.text()
+    [job] = reviewjobs(api_client, namespace)  # the API server's schema accepted the logins too
+    assert job["spec"]["repository"]["owner"] == "octocat_acme"
+    assert job["spec"]["pullRequest"]["author"] == "octocat_acme"
+    assert job["spec"]["trigger"]["sender"] == "octocat_acme"
 
 
 async def test_trusted_review_comment_creates_a_reviewjob_without_head_sha(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.harness.controlplane import ControlPlane
 from tests.integration.webhook_helpers import (
     OLD_SECRET,
     SECRET,
+    MountedSecret,
     encode,
     example,
     reviewjobs,
@@ -68,6 +70,27 @@ async def test_rotated_secrets_are_both_accepted_and_a_removed_one_is_refused(
     async with running_webhook(namespace, control_plane.kubeconfig) as (hook, _):
         refused = await hook.deliver("pull_request", example("pull_request", "reopened"), secret=OLD_SECRET)
         assert refused.status == 401
+    assert len(reviewjobs(api_client, namespace)) == 1
+
+
+async def test_rewriting_the_mounted_secret_file_rotates_the_secret_while_running(
+    control_plane: ControlPlane, api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    mount = MountedSecret(tmp_path)  # updated as the kubelet updates a Secret volume: `..data` swap
+    mount.write(OLD_SECRET + "\n")
+    settings = {"webhook_secret": None, "webhook_secret_file": mount.path}
+    async with running_webhook(namespace, control_plane.kubeconfig, **settings) as (hook, _):
+        assert (await hook.deliver("ping", example("ping"), secret=SECRET)).status == 401
+        assert (await hook.deliver("ping", example("ping"), secret=OLD_SECRET)).status == 200
+        mount.write(f"{SECRET},{OLD_SECRET}\n")  # step 1: add the new one
+        assert (await hook.deliver("ping", example("ping"), secret=SECRET)).status == 200
+        old = await hook.deliver("pull_request", example("pull_request", "opened"), secret=OLD_SECRET)
+        assert old.status == 201
+        mount.write(SECRET + "\n")  # step 3 (after GitHub was changed): drop the old one
+        assert (await hook.deliver("ping", example("ping"), secret=OLD_SECRET)).status == 401
+        assert (await hook.deliver("ping", example("ping"), secret=SECRET)).status == 200
+        mount.path.resolve().write_text(OLD_SECRET)  # a file rewritten in place is read again too
+        assert (await hook.deliver("ping", example("ping"), secret=OLD_SECRET)).status == 200
     assert len(reviewjobs(api_client, namespace)) == 1
 
 

@@ -12,8 +12,15 @@ import copy
 import functools
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +38,7 @@ from review_operator.k8s.client import load_api_client
 from review_operator.logs import JsonFormatter
 from review_operator.webhook.app import WEBHOOK_PATH, create_app
 from review_operator.webhook.signature import sign
-from tests.harness.controlplane import REPO_ROOT
+from tests.harness.controlplane import REPO_ROOT, free_port
 
 EXAMPLES = REPO_ROOT / "tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
 SECRET = "whsec-test-" + uuid.uuid4().hex  # unique: any occurrence in a log is a leak
@@ -63,6 +70,16 @@ def review_comment(body: str = "/review", association: str = "OWNER") -> dict[st
     }
     payload["comment"]["body"] = body
     payload["comment"]["author_association"] = association
+    return payload
+
+
+def managed_user_pull_request(login: str = "octocat_acme", action: str = "opened") -> dict[str, Any]:
+    """The real `pull_request` example, opened and sent by an Enterprise Managed User (`HANDLE_SHORTCODE`)
+    who also owns the repository (managed users can have personal repositories)."""
+    payload = example("pull_request", action)
+    for user in (payload["pull_request"]["user"], payload["sender"], payload["repository"]["owner"]):
+        user["login"] = login
+    payload["repository"]["full_name"] = f"{login}/{payload['repository']['name']}"
     return payload
 
 
@@ -128,7 +145,7 @@ async def running_webhook(
     secret = overrides.pop("webhook_secret", SECRET)
     settings = WebhookSettings(
         namespace=namespace,
-        webhook_secret=SecretStr(secret),
+        webhook_secret=SecretStr(secret) if secret is not None else None,
         **{"webhook_api_timeout_seconds": 3.0, "webhook_rate_burst": 1000, **overrides},
     )
     registry = CollectorRegistry()
@@ -154,6 +171,105 @@ async def running_webhook(
     for signature in hook.sent_signatures if hook else []:
         digest = signature.removeprefix("sha256=")
         assert len(digest) < 16 or digest not in text, "a signature was logged"
+
+
+class MountedSecret:
+    """A directory laid out as the kubelet lays out a Secret volume, updated as the kubelet does."""
+
+    def __init__(self, root: Path, key: str = "secret") -> None:
+        self.root, self.key, self.version = root, key, 0
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.key
+
+    def write(self, text: str) -> None:
+        """New timestamped directory, then an atomic swap of `..data` (rename of a new symlink)."""
+        self.version += 1
+        data = self.root / f"..2026_12_02_08_00_0{self.version}.000000001"
+        data.mkdir()
+        (data / self.key).write_text(text)
+        tmp = self.root / "..data_tmp"
+        tmp.symlink_to(data.name)
+        tmp.rename(self.root / "..data")
+        if not self.path.is_symlink():
+            self.path.symlink_to(f"..data/{self.key}")
+
+
+@dataclass
+class WebhookProcess:
+    """The real `review-operator webhook` process on a loopback port."""
+
+    popen: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+
+    def memory_mib(self, field_name: str = "VmRSS") -> float:
+        """A /proc/<pid>/status memory figure (VmRSS now, VmHWM the peak) in MiB."""
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+        raise LookupError(field_name)
+
+
+@contextlib.contextmanager
+def webhook_process(namespace: str, kubeconfig: Path, workdir: Path, **env: str) -> Iterator[WebhookProcess]:
+    """Starts the webhook CLI (ready once /readyz answers 200), stops its process group on exit and
+    checks that its log holds no secret."""
+    port = free_port()
+    log_path = workdir / "webhook.log"
+    environment = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "REVIEWOP_NAMESPACE": namespace,
+        "REVIEWOP_WEBHOOK_SECRET": SECRET,
+        "REVIEWOP_WEBHOOK_HOST": "127.0.0.1",
+        "REVIEWOP_WEBHOOK_PORT": str(port),
+        **env,
+    }
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "review_operator.cli", "webhook"],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    process = WebhookProcess(popen, port, log_path)
+    try:
+        _wait_ready(process)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGTERM)
+        try:
+            popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait(timeout=5)
+    text = log_path.read_text(errors="replace")
+    assert SECRET not in text and OLD_SECRET not in text, "a webhook secret was logged"
+
+
+def _wait_ready(process: WebhookProcess) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"webhook exited with {process.popen.returncode}; see {process.log_path}")
+        try:
+            url = f"http://127.0.0.1:{process.port}/readyz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"webhook not ready in 30 s; see {process.log_path}")
 
 
 def reviewjobs(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:

@@ -81,6 +81,43 @@ def test_admission_respects_retry_backoff_and_start_rate() -> None:
     assert admit([], [slot("a", 1, 0)], T0, 5, 2, starts_left=0) == []
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        'Usage of EmptyDir volume "workspace" exceeds the limit "3Gi". ',
+        "Pod ephemeral local storage usage exceeds the total limit of containers 4Gi. ",
+        'Container checkout exceeded its local ephemeral storage limit "1Gi". ',
+    ],
+)
+def test_eviction_for_exceeding_the_pods_own_disk_limits_is_final(message: str) -> None:
+    """The same commit would fill the disk again: no retry, and the user is told why."""
+    ended = {
+        "metadata": {"name": "p"},
+        "status": {"phase": "Failed", "reason": "Evicted", "message": message},
+    }
+    verdict = classify_pod(ended)
+    assert (verdict.kind, verdict.reason, verdict.phase) == (
+        Kind.FINAL,
+        Reason.STORAGE_EXCEEDED,
+        Phase.FAILED,
+    )
+    assert "disk" in verdict.message
+    # The kubelet marks the pod before it ends; the verdict is the same then.
+    ending = {
+        "metadata": {"name": "p"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                            "message": message}],
+        },
+    }  # fmt: skip
+    assert classify_pod(ending).kind is Kind.FINAL
+    # Node pressure is not the pod's fault: another node may do.
+    pressure = "The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi, available: 10Mi. "
+    ended["status"]["message"] = pressure
+    assert classify_pod(ended).kind is Kind.RETRY
+
+
 def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     rng = random.Random(1)
     delays = [backoff(n, 10, 60, None, rng).total_seconds() for n in range(1, 8)]
@@ -371,6 +408,27 @@ def test_overrides_cannot_stretch_the_agent_past_the_pod_deadline() -> None:
     assert env["REVIEWOP_RUNNER_MODEL"] == "claude-haiku-4-5"
     assert "volumes" in manifest["spec"]
     assert all(v["name"] != "checkout-token" for v in manifest["spec"]["volumes"])
+
+
+def test_overrides_are_capped_by_the_controllers_maxima() -> None:
+    """A ReviewJob asking for the CRD's largest limits and an unlisted model gets the configured caps."""
+    body = job("rj").model_dump(mode="json", by_alias=True)
+    body["spec"]["overrides"] = {"maxBudgetUsd": 100, "maxTurns": 200, "model": "claude-opus-4-1"}
+    settings = ControllerSettings(
+        override_max_budget_usd=3, override_max_turns=40, override_models=["claude-haiku-4-5"]
+    )
+    manifest = build_review_pod(ReviewJob.model_validate(body), 1, SHA_A, settings, "u", False)
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
+    assert env["REVIEWOP_RUNNER_MAX_BUDGET_USD"] == "3.0"
+    assert env["REVIEWOP_RUNNER_MAX_TURNS"] == "40"
+    assert env["REVIEWOP_RUNNER_MODEL"] == settings.model
+    # With the defaults, the same overrides are still bounded well below what the CRD admits.
+    defaults = ControllerSettings()
+    manifest = build_review_pod(ReviewJob.model_validate(body), 1, SHA_A, defaults, "u", False)
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
+    assert float(env["REVIEWOP_RUNNER_MAX_BUDGET_USD"] or 0) <= 5
+    assert int(env["REVIEWOP_RUNNER_MAX_TURNS"] or 0) <= 60
+    assert env["REVIEWOP_RUNNER_MODEL"] == defaults.model
 
 
 def test_broken_timeout_chain_is_reported() -> None:

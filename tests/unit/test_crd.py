@@ -56,6 +56,14 @@ def test_schema_is_structural_and_documented() -> None:
             assert node["exclusiveMinimum"] is True
 
 
+def test_every_spec_field_is_immutable_except_cancel_which_is_set_once() -> None:
+    spec = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    rules = {r["fieldPath"].lstrip("."): r["rule"] for r in spec["x-kubernetes-validations"]}
+    assert set(rules) == set(spec["properties"]), "a spec field has no immutability rule"
+    assert all("oldSelf" in rule for rule in rules.values())
+    assert rules["cancel"].startswith("!has(oldSelf.cancel) ||")
+
+
 def test_crd_names_and_printer_columns() -> None:
     version = build_crd()["spec"]["versions"][0]
     assert build_crd()["spec"]["names"]["shortNames"] == ["rj"]

@@ -20,7 +20,9 @@ SELECTION = Selection(
 LIMITS = Limits(Severity.LOW, 0.5, 10)
 
 
-def _assemble(facts: RunFacts, stopped: Classified | None = None) -> ReviewResult:
+def _assemble(
+    facts: RunFacts, stopped: Classified | None = None, scrubber: Scrubber | None = None
+) -> ReviewResult:
     return assemble(
         facts,
         stopped=stopped,
@@ -30,6 +32,7 @@ def _assemble(facts: RunFacts, stopped: Classified | None = None) -> ReviewResul
         denied=1,
         duration_ms=5,
         retry_after_s=3.0,
+        scrubber=scrubber or Scrubber(),
     )
 
 
@@ -94,3 +97,55 @@ def test_scrubber_knows_env_credentials_and_mounted_secret_files(tmp_path: Path)
     )
     out = scrubber.scrub("line-one-secret-aaaa line-two-secret-bbbb env-secret-cccc /root/home")
     assert out == "[REDACTED] [REDACTED] [REDACTED] /root/home"
+
+
+PLANTED = "planted-credential-0123456789abcdefghij"  # 40 characters, like the issue's reproduction
+
+
+def _straddling(limit: int, cut_inside: int = 39) -> str:
+    """Text whose `limit`-th character falls inside PLANTED, `cut_inside` characters of it fitting."""
+    return "x" * (limit - cut_inside) + PLANTED + " more"
+
+
+def _leaks(text: str) -> bool:
+    """Whether any 8-character piece of PLANTED, in any case, is in `text` (8: MIN_SECRET_LENGTH)."""
+    low = text.lower()
+    return any(PLANTED[i : i + 8] in low for i in range(len(PLANTED) - 7))
+
+
+def test_a_secret_cut_by_any_field_limit_is_scrubbed_before_the_cut() -> None:
+    scrubber = Scrubber([PLANTED])
+    for cut_inside in (1, 8, 20, 39):
+        finding = {
+            "path": "a.py",
+            "line": 1,
+            "severity": "high",
+            "confidence": 0.9,
+            "title": _straddling(200, cut_inside),
+            "body": _straddling(4000, cut_inside),
+            "suggestion": _straddling(4000, cut_inside),
+        }
+        text = json.dumps({"summary": _straddling(8000, cut_inside), "findings": [finding]})
+        result = scrub_result(_assemble(RunFacts(subtype="success", text=text), scrubber=scrubber), scrubber)
+        dumped = result.model_dump_json()
+        assert not _leaks(dumped), f"{cut_inside} characters of a cut secret survived"
+        assert [f.line for f in result.findings] == [1]
+
+
+def test_an_error_cut_at_its_limit_is_scrubbed_before_the_cut() -> None:
+    scrubber = Scrubber([PLANTED])
+    stopped = Classified(Outcome.AGENT_ERROR, _straddling(1000 - len("The agent failed. ")))
+    result = scrub_result(_assemble(RunFacts(), stopped, scrubber=scrubber), scrubber)
+    assert not _leaks(result.model_dump_json())
+    assert len(result.error) <= 1000
+
+
+def test_case_and_spacing_variants_in_the_answer_are_scrubbed() -> None:
+    scrubber = Scrubber([PLANTED])
+    variants = f"{PLANTED.upper()} {' '.join(PLANTED)} {PLANTED[:20]}\n{PLANTED[20:]}"
+    finding = {"path": "a.py", "line": 1, "severity": "high", "confidence": 0.9, "body": variants}
+    text = json.dumps({"summary": variants, "findings": [finding]})
+    result = scrub_result(_assemble(RunFacts(subtype="success", text=text), scrubber=scrubber), scrubber)
+    dumped = result.model_dump_json()
+    assert not _leaks(dumped.replace(" ", "").replace("\\n", ""))
+    assert result.summary.count("[REDACTED]") == 3

@@ -72,3 +72,44 @@ def test_add_returns_a_scrubber_that_knows_both_sets() -> None:
 def test_longer_secret_containing_a_shorter_one_is_replaced_whole() -> None:
     out = Scrubber(["abcdefgh", "abcdefgh-ijklmnop"]).scrub("abcdefgh-ijklmnop")
     assert out == REDACTED
+
+
+SECRET = "Opaque-Gateway-Secret-42"
+
+
+def test_case_variants_of_a_known_secret_are_redacted() -> None:
+    scrubber = Scrubber([SECRET])
+    for variant in (SECRET.lower(), SECRET.upper(), SECRET.swapcase()):
+        assert scrubber.scrub(f"auth {variant}!") == f"auth {REDACTED}!", variant
+
+
+def test_spaced_and_split_copies_of_a_known_secret_are_redacted() -> None:
+    scrubber = Scrubber([SECRET])
+    for variant in (
+        " ".join(SECRET),
+        "\n".join(SECRET),
+        SECRET[:10] + "\n  " + SECRET[10:],
+        "\u200b".join(SECRET),
+        " ".join(SECRET.lower()),
+    ):
+        out = scrubber.scrub(f"auth {variant}!")
+        assert out == f"auth {REDACTED}!", repr(variant)
+
+
+def test_token_shapes_are_redacted_whatever_the_case_of_their_prefix() -> None:
+    for token in (
+        "GHS_" + "a" * 36,
+        "Ghp_" + "B" * 36,
+        "SK-ANT-api03-abcdefghijkl",
+        "GITHUB_PAT_" + "c" * 30,
+    ):
+        assert scrub_token_shapes(f"k={token};") == f"k={REDACTED};", token
+
+
+def test_clip_scrubs_before_it_cuts_so_no_prefix_of_a_secret_survives() -> None:
+    scrubber = Scrubber([SECRET])
+    for limit in range(len(SECRET) - 4, 40 + len(SECRET)):
+        text = "x" * (limit - 10) + SECRET + " tail"
+        out = scrubber.clip(text, limit)
+        assert len(out) <= limit
+        assert SECRET[:8].lower() not in out.lower(), limit

@@ -14,7 +14,7 @@ from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_
 from review_operator.config import WebhookSettings
 from review_operator.webhook import events
 from review_operator.webhook.events import CancelReviews, Create, Ignore, Invalid, Policy, Pong, decide
-from tests.integration.webhook_helpers import HEAD_SHA, example, review_comment
+from tests.integration.webhook_helpers import HEAD_SHA, example, managed_user_pull_request, review_comment
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = Policy(trusted=frozenset({"OWNER", "MEMBER", "COLLABORATOR"}), allowed_repositories=frozenset())
@@ -176,6 +176,41 @@ def test_values_the_crd_would_reject_make_the_delivery_invalid() -> None:
     payload = example("pull_request", "opened")
     payload["pull_request"]["head"]["sha"] = "not-a-sha"
     assert isinstance(_decide("pull_request", payload), Invalid)
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        "octocat_acme",  # HANDLE_SHORTCODE
+        "mona-cat_octo",  # GitHub's documented example
+        "acme_admin",  # the enterprise's setup user
+        "The-Octocat_abcdefgh",  # the longest shortcode
+        "a" * 35 + "_abc",  # 39 characters, the limit, underscore and shortcode included
+    ],
+)
+def test_enterprise_managed_users_get_reviews(login: str) -> None:
+    decision = _decide("pull_request", managed_user_pull_request(login))
+    assert isinstance(decision, Create), decision
+    spec = decision.job.spec
+    assert (spec.pull_request.author, spec.trigger.sender, spec.repository.owner) == (login, login, login)
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        "octocat_ac",  # shortcode shorter than 3
+        "octocat_abcdefghi",  # shortcode longer than 8
+        "a" * 36 + "_abc",  # 40 characters
+        "_acme",
+        "octocat__acme",
+        "octo_cat_acme",
+        "octocat_ac-me",
+        "-octocat",
+        "octocat_acme[bot]",
+    ],
+)
+def test_logins_github_cannot_issue_make_the_delivery_invalid(login: str) -> None:
+    assert isinstance(_decide("pull_request", managed_user_pull_request(login)), Invalid)
 
 
 def test_overlong_delivery_id_is_invalid() -> None:

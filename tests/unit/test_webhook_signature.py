@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from review_operator.webhook.signature import sign, verify
+from review_operator.webhook.signature import Verifier, sign, verify, well_formed
 
 BODY = b'{"zen": "Keep it logically awesome."}'
 SECRET = b"s3cret"
@@ -54,3 +54,28 @@ def test_signature_covers_every_byte_of_the_body() -> None:
 
 def test_no_secret_configured_rejects_everything() -> None:
     assert not verify(BODY, sign(BODY, SECRET), [])
+
+
+def test_streamed_chunks_verify_like_the_whole_body() -> None:
+    verifier = Verifier([b"other", SECRET])
+    for start in range(0, len(BODY), 7):
+        verifier.update(BODY[start : start + 7])
+    assert verifier.matches(sign(BODY, SECRET))
+    assert not verifier.matches(sign(BODY[:-1], SECRET))
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (sign(BODY, SECRET), True),
+        (None, False),
+        ("", False),
+        ("sha256=", False),
+        (sign(BODY, SECRET)[:-1], False),
+        (sign(BODY, SECRET).upper(), False),
+        ("sha1=" + "0" * 40, False),
+        ("sha256=" + "g" * 64, False),
+    ],
+)
+def test_only_well_formed_headers_are_worth_reading_a_body_for(header: str | None, expected: bool) -> None:
+    assert well_formed(header) is expected

@@ -95,3 +95,21 @@ pydantic-settings field foo_bar). Strings are used as they are; lists are comma-
 - name: REVIEWOP_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 {{- end }}
+
+{{/* An IPv4 address as an integer. */}}
+{{- define "review-operator.ipv4ToInt" -}}
+{{- $p := splitList "." . -}}
+{{- add (mul (atoi (index $p 0)) 16777216) (mul (atoi (index $p 1)) 65536) (mul (atoi (index $p 2)) 256) (atoi (index $p 3)) -}}
+{{- end }}
+
+{{/* "true" when the IPv4 CIDR .inner lies inside the IPv4 CIDR .outer; pass (dict "inner" .. "outer" ..). */}}
+{{- define "review-operator.cidrWithin" -}}
+{{- $in := splitList "/" .inner -}}
+{{- $out := splitList "/" .outer -}}
+{{- $outLen := atoi (index $out 1) -}}
+{{- $block := 1 -}}
+{{- range until (sub 32 $outLen | int) -}}{{- $block = mul $block 2 -}}{{- end -}}
+{{- $a := include "review-operator.ipv4ToInt" (index $in 0) | atoi -}}
+{{- $b := include "review-operator.ipv4ToInt" (index $out 0) | atoi -}}
+{{- if and (ge (atoi (index $in 1)) $outLen) (eq (div $a $block) (div $b $block)) }}true{{ end -}}
+{{- end }}

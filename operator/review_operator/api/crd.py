@@ -3,7 +3,8 @@
 pydantic emits JSON Schema 2020-12; Kubernetes wants a *structural* OpenAPI v3 subset. The
 translation inlines every `$ref`, drops titles and defaults (defaults are applied in code, so the
 API server and the code never disagree), turns `Optional[X]` into a non-required `X`, `const` into a
-one-value `enum`, and numeric `exclusiveMinimum` into OpenAPI's boolean form.
+one-value `enum`, and numeric `exclusiveMinimum` into OpenAPI's boolean form. The spec's CEL
+immutability rules are generated from the spec model's fields as well.
 """
 
 from __future__ import annotations
@@ -76,9 +77,30 @@ def model_schema(model: type[ReviewJobSpec] | type[ReviewJobStatus]) -> dict[str
     return schema
 
 
+def immutability_rules() -> list[dict[str, str]]:
+    """CEL transition rules on `spec`: every field keeps its value (and its presence) after creation,
+    except the set-once fields, which may be added once and never changed or removed afterwards."""
+    rules: list[dict[str, str]] = []
+    for name, field in ReviewJobSpec.model_fields.items():
+        key = field.alias or name
+        if name in ReviewJobSpec.SET_ONCE_FIELDS:
+            rule = f"!has(oldSelf.{key}) || (has(self.{key}) && self.{key} == oldSelf.{key})"
+            message = f"spec.{key} can be set once and is then immutable"
+        elif field.is_required():
+            rule = f"self.{key} == oldSelf.{key}"
+            message = f"spec.{key} is immutable"
+        else:
+            rule = (
+                f"has(self.{key}) == has(oldSelf.{key}) && (!has(self.{key}) || self.{key} == oldSelf.{key})"
+            )
+            message = f"spec.{key} is immutable"
+        rules.append({"rule": rule, "message": message, "fieldPath": f".{key}"})
+    return rules
+
+
 def build_crd() -> dict[str, Any]:
     """The whole CustomResourceDefinition manifest."""
-    spec_schema = model_schema(ReviewJobSpec)
+    spec_schema = {**model_schema(ReviewJobSpec), "x-kubernetes-validations": immutability_rules()}
     status_schema = model_schema(ReviewJobStatus)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -146,4 +168,4 @@ def render_crd_yaml() -> str:
     return GENERATED_HEADER + yaml.safe_dump(build_crd(), sort_keys=False, width=100)
 
 
-__all__ = ["API_VERSION", "build_crd", "model_schema", "render_crd_yaml"]
+__all__ = ["API_VERSION", "build_crd", "immutability_rules", "model_schema", "render_crd_yaml"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,9 +22,21 @@ SINGULAR = "reviewjob"
 SHORT_NAMES = ("rj",)
 
 SHA_PATTERN = r"^[0-9a-f]{40}$"
-# GitHub logins: alphanumerics and single hyphens, at most 39 characters; bots end in "[bot]".
-LOGIN_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
-OWNER_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
+# GitHub logins. A personal account's username has alphanumerics and hyphens, does not start with a
+# hyphen and has at most 39 characters (new usernames also may not end with one or hold two in a row;
+# older accounts can, so hyphens are not restricted further). An Enterprise Managed User is
+# provisioned as IDP-USERNAME_SHORT-CODE, the shortcode being 3 to 8 alphanumerics, and the whole
+# username, underscore and shortcode included, is at most 39 characters ("mona-cat_octo"; the setup
+# user is "SHORT-CODE_admin"). Source: GitHub Docs, "Username considerations for external
+# authentication", docs.github.com/en/enterprise-cloud@latest/admin/managing-iam/
+# iam-configuration-reference/username-considerations-for-external-authentication
+# (sections "About shortcodes for Enterprise Managed Users" and "About username normalization").
+# App bots appear as "<app-slug>[bot]". The CRD's regular expressions (RE2) have no look-ahead, so the
+# 39-character total of a managed username is spelled out per shortcode length.
+_HANDLE = r"[A-Za-z0-9][A-Za-z0-9-]"
+_MANAGED = "|".join(f"{_HANDLE}{{0,{37 - k}}}_[A-Za-z0-9]{{{k}}}" for k in range(3, 9))
+OWNER_PATTERN = rf"^(?:{_HANDLE}{{0,38}}|{_MANAGED})$"
+LOGIN_PATTERN = rf"^(?:{_HANDLE}{{0,38}}(?:\[bot\])?|{_MANAGED})$"
 REPO_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
 REASON_PATTERN = r"^[A-Z][A-Za-z0-9]{0,63}$"
@@ -200,6 +212,11 @@ class Cancel(_Model):
 class ReviewJobSpec(_Model):
     """What to review: one pull request at one head commit, and the limits of the review."""
 
+    # The controller mints tokens and posts for the repository and installation recorded here, so a
+    # spec rewritten after creation must never reach it: `api.crd` generates CEL rules that keep every
+    # field as created, except these, which may go from absent to set once and then stay as they are.
+    SET_ONCE_FIELDS: ClassVar[frozenset[str]] = frozenset({"cancel"})
+
     repository: Annotated[Repository, _f("Repository holding the pull request.")]
     pull_request: Annotated[PullRequest, _f("The pull request under review.", alias="pullRequest")]
     installation_id: Annotated[
@@ -214,9 +231,13 @@ class ReviewJobSpec(_Model):
     overrides: Annotated[Overrides, _f("Per-review limits that replace the controller's defaults.")] = Field(
         default_factory=Overrides
     )
-    cancel: Annotated[Cancel | None, _f("Set to stop the review (PR closed, turned draft, or by hand).")] = (
-        None
-    )
+    cancel: Annotated[
+        Cancel | None,
+        _f(
+            "Set to stop the review (PR closed, turned draft, or by hand). The only spec field that can "
+            "change after creation, and only once: the rest of the spec is immutable."
+        ),
+    ] = None
 
 
 class Condition(_Model):

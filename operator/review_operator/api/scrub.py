@@ -6,7 +6,13 @@ Two layers, because either alone misses something: the exact values of credentia
 
     scrubber = Scrubber(secret_values_from_env(os.environ))
     safe = scrubber.scrub(text)          # known values and token shapes
+    safe = scrubber.clip(text, 1000)     # scrubbed, THEN cut to a length limit
     safe = scrub_token_shapes(text)      # token shapes only
+
+Order matters: scrub first, truncate after. A limit that cuts through a secret leaves a prefix that no
+longer looks like the secret, so every boundary with a length limit goes through `clip`. Known values
+are matched case-insensitively and across inserted whitespace or zero-width characters, so simple
+variants of a secret (lowercased, spaced out) are redacted too.
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ REDACTED = "[REDACTED]"
 
 # Shorter values would redact ordinary words ("true", port numbers) and destroy the review text.
 MIN_SECRET_LENGTH = 8
+ELLIPSIS = "…"
+# What may sit between two characters of a known secret and still count as the secret: whitespace
+# (including line breaks) and zero-width characters, the cheap ways to smuggle a value past a match.
+_GAP = r"[\s\u200b-\u200d\u2060\ufeff]*"
 
 _TOKEN_SHAPES = re.compile(
     "|".join(
         (
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-            r"sk-ant-[A-Za-z0-9_\-]{8,}",
-            r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-            r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+            r"(?i:sk-ant-)[A-Za-z0-9_\-]{8,}",
+            r"\b(?i:gh[pousr]_)[A-Za-z0-9]{20,}",
+            r"\b(?i:github_pat_)[A-Za-z0-9_]{20,}",
             r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
             # A JWT (GitHub App assertions, cloud identity tokens): three base64url segments.
             r"\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
@@ -44,6 +54,21 @@ _SECRET_NAME = re.compile(
 def scrub_token_shapes(text: str) -> str:
     """Replaces anything shaped like a well-known credential with `[REDACTED]`."""
     return _TOKEN_SHAPES.sub(REDACTED, text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, marked with an ellipsis. Only for scrubbed text."""
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def clip_token_shapes(text: str, limit: int) -> str:
+    """Token shapes redacted, then cut to `limit`: for processes that know no secret values."""
+    return clip(scrub_token_shapes(text), limit)
+
+
+def _loose(value: str) -> str:
+    """A pattern for `value` that also matches it with gaps between its characters (see `_GAP`)."""
+    return _GAP.join(re.escape(ch) for ch in value if not ch.isspace())
 
 
 def is_secret_name(name: str) -> bool:
@@ -71,13 +96,23 @@ class Scrubber:
         # Longest first, so a secret containing another is replaced whole.
         ordered = sorted(values, key=len, reverse=True)
         self._values = tuple(ordered)
-        self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        # Two passes, both case-insensitive: the values as they are (so each copy is replaced on its
+        # own), then spellings with gaps between characters (whitespace inside a value is a gap too).
+        self._patterns = tuple(
+            re.compile("|".join(spell(v) for v in ordered), re.IGNORECASE)
+            for spell in (re.escape, _loose)
+            if ordered
+        )
 
     def add(self, secrets: Iterable[str]) -> Scrubber:
         """A new scrubber that also redacts `secrets`."""
         return Scrubber([*self._values, *secrets])
 
     def scrub(self, text: str) -> str:
-        if self._pattern is not None:
-            text = self._pattern.sub(REDACTED, text)
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
         return scrub_token_shapes(text)
+
+    def clip(self, text: str, limit: int) -> str:
+        """Scrubbed, then cut to at most `limit` characters: the only safe order."""
+        return clip(self.scrub(text), limit)

@@ -48,16 +48,18 @@ class ReviewLimits:
 
 
 def effective_limits(job: ReviewJob, settings: ControllerSettings) -> ReviewLimits:
+    """Overrides are capped by the controller's maxima: whoever can create a ReviewJob cannot buy a
+    longer, more expensive or different-model review than the operator allows."""
     o = job.spec.overrides
     timeout = o.timeout_seconds or settings.agent_timeout_seconds
     # An override may shorten the agent run but never stretch it past the pod deadline.
     timeout = min(timeout, settings.agent_timeout_seconds)
-    return ReviewLimits(
-        model=o.model or settings.model,
-        max_turns=o.max_turns or settings.max_turns,
-        max_budget_usd=o.max_budget_usd or settings.max_budget_usd,
-        timeout_seconds=timeout,
-    )
+    model = o.model if o.model in settings.override_models else settings.model
+    turns = min(o.max_turns, settings.override_max_turns) if o.max_turns else settings.max_turns
+    budget = settings.max_budget_usd
+    if o.max_budget_usd:
+        budget = min(o.max_budget_usd, settings.override_max_budget_usd)
+    return ReviewLimits(model=model, max_turns=turns, max_budget_usd=budget, timeout_seconds=timeout)
 
 
 def owner_reference(job: ReviewJob) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Pure classification of how a review pod ended (or is stuck), and what to do about it.
 
-Retryable: eviction, node loss, rate limits (429/529). Final: OOMKilled, DeadlineExceeded, agent
+Retryable: eviction, node loss, rate limits (429/529). Final: OOMKilled, DeadlineExceeded, an eviction
+for exceeding the pod's own ephemeral-storage limits (the same commit would fill the disk again), agent
 max-turns/budget, unauthorized (fail closed at once), unreadable results. Every verdict carries a
 machine-readable reason and a short, secret-free message for the user.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from review_operator.api.models import Phase
 from review_operator.api.result import Outcome, ResultDecodeError, ReviewResult, decode_result
+from review_operator.api.scrub import clip_token_shapes
 
 REVIEW_CONTAINER = "review"
 CHECKOUT_CONTAINER = "checkout"
@@ -25,6 +27,7 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     UNSCHEDULABLE = "Unschedulable"
     EVICTED = "Evicted"
+    STORAGE_EXCEEDED = "EphemeralStorageExceeded"
     NODE_LOST = "NodeLost"
     RATE_LIMITED = "RateLimited"
     UNAUTHORIZED = "Unauthorized"
@@ -98,7 +101,27 @@ def _from_result(result: ReviewResult) -> Verdict:
         return Verdict(Kind.SUCCEEDED, Reason.SUCCEEDED, "Review completed.", Phase.SUCCEEDED, result)
     kind, reason, phase, message = _OUTCOME_VERDICTS[result.outcome]
     detail = f"{message} {result.error}".strip() if result.error else message
-    return Verdict(kind, reason, detail[:1000], phase, result, result.retry_after_s)
+    return Verdict(kind, reason, clip_token_shapes(detail, 1000), phase, result, result.retry_after_s)
+
+
+# The kubelet's eviction messages when a pod outgrows its own limits (pkg/kubelet/eviction/helpers.go),
+# as opposed to node pressure, where another node may do.
+_STORAGE_LIMIT_SIGNS = (
+    "exceeded its local ephemeral storage limit",
+    "ephemeral local storage usage exceeds the total limit",
+    "usage of emptydir volume",
+)
+
+
+def _eviction(message: str) -> Verdict:
+    if any(sign in message.lower() for sign in _STORAGE_LIMIT_SIGNS):
+        return Verdict(
+            Kind.FINAL,
+            Reason.STORAGE_EXCEEDED,
+            f"The review pod was evicted for exceeding its disk limits: {_one_line(message)}",
+            Phase.FAILED,
+        )
+    return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod was evicted from its node.")
 
 
 def classify_pod(pod: dict[str, Any]) -> Verdict:
@@ -110,11 +133,14 @@ def classify_pod(pod: dict[str, Any]) -> Verdict:
     if phase not in ("Succeeded", "Failed"):
         target = _condition(status, "DisruptionTarget")
         if target and target.get("status") == "True":
-            return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod is being evicted.")
+            verdict = _eviction(target.get("message") or "")
+            if verdict.kind is Kind.RETRY:
+                return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod is being evicted.")
+            return verdict
         return RUNNING
     reason = status.get("reason")
     if reason == "Evicted":
-        return Verdict(Kind.RETRY, Reason.EVICTED, "The review pod was evicted from its node.")
+        return _eviction(status.get("message") or "")
     if reason == "DeadlineExceeded":
         return Verdict(
             Kind.FINAL, Reason.DEADLINE_EXCEEDED, "The review pod hit activeDeadlineSeconds.", Phase.TIMED_OUT
@@ -176,4 +202,4 @@ def classify_stuck(
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    return " ".join(text.split())[:limit]
+    return clip_token_shapes(" ".join(text.split()), limit)

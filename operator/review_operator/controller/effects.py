@@ -17,7 +17,7 @@ from typing import Any
 from review_operator.api.models import Phase, PostingState, ReviewJob, after_status_write, rfc3339
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import checkout_secret_name, pod_name
-from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.builders.pod import build_checkout_secret, build_review_pod, effective_limits
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
 from review_operator.controller.classify import Reason
@@ -351,7 +351,7 @@ class Effects:
             "repository": job.spec.repository.full_name,
             "pr": job.spec.pull_request.number,
             "sha": job.status.head_sha or job.spec.pull_request.head_sha,
-            "model": job.spec.overrides.model or self.settings.model,
+            "model": effective_limits(job, self.settings).model,
             "attempts": job.status.attempts,
             "outcome": step.phase.value,
             "reason": step.reason,

@@ -7,6 +7,7 @@ from typing import Any
 
 from review_operator.api.models import Condition, ConditionStatus, Phase, ReviewJob, rfc3339
 from review_operator.api.result import ReviewResult
+from review_operator.api.scrub import clip_token_shapes
 
 
 def conditions_with(
@@ -24,7 +25,7 @@ def conditions_with(
                 type=type_,
                 status=new_status,
                 reason=reason,
-                message=message[:1024],
+                message=clip_token_shapes(message, 1024),
                 last_transition_time=now if moved else cond.last_transition_time,
                 observed_generation=job.metadata.generation or None,
             )
@@ -35,7 +36,7 @@ def conditions_with(
                 type=type_,
                 status=new_status,
                 reason=reason,
-                message=message[:1024],
+                message=clip_token_shapes(message, 1024),
                 last_transition_time=now,
                 observed_generation=job.metadata.generation or None,
             ).model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -84,7 +85,7 @@ def retrying(
     return {
         "phase": Phase.QUEUED.value,
         "reason": reason,
-        "message": f"{message} Retrying after {rfc3339(not_before)}."[:1024],
+        "message": clip_token_shapes(f"{message} Retrying after {rfc3339(not_before)}.", 1024),
         "nextAttemptAt": rfc3339(not_before),
         "podName": None,
         "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
@@ -116,7 +117,7 @@ def finished(
     patch: dict[str, Any] = {
         "phase": phase.value,
         "reason": reason,
-        "message": message[:1024],
+        "message": clip_token_shapes(message, 1024),
         "completionTime": rfc3339(now),
         "nextAttemptAt": None,
         "conditions": conditions_with(job, "Finished", True, reason, message, now),

@@ -4,7 +4,8 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
 
     factory = make_github(settings: GitHubSettings) -> GitHubClientFactory
     await mint_checkout_token(factory, job: ReviewJob) -> ScopedToken
-        # token: SecretStr, expires_at, repository_id, permissions == {"contents": "read"}
+        # token: SecretStr, expires_at, repository_id,
+        # permissions == {"contents": "read"} plus GitHub's implicit {"metadata": "read"}, nothing else
     gh = factory.for_job(job) -> RepoClient
         # installation token limited to job's repository id, {"pull_requests": "write"}
         # (+ {"checks": "write"} when check runs are on); PAT client in the fallback

@@ -1,9 +1,10 @@
 """GitHub credentials: App JWT, per-review installation tokens, the PAT fallback, and client construction.
 
 Every per-review token is restricted to ONE repository id and the minimal permissions for its use
-(`CHECKOUT_PERMISSIONS` for the review pod, `posting_permissions()` for the controller). githubkit mints
-and caches the posting tokens (until a minute before expiry) in a cache owned by the factory, so
-tokens never cross factories (or API URLs). Token values live in `SecretStr` and are never logged.
+(`CHECKOUT_PERMISSIONS` for the review pod, `posting_permissions()` for the controller); a minted
+checkout token must come back scoped to exactly the repository (id and name) the ReviewJob recorded.
+githubkit mints and caches the posting tokens (until a minute before expiry) in a cache owned by the
+factory, so tokens never cross factories (or API URLs). Token values live in `SecretStr` and are never logged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,10 +33,26 @@ from review_operator.github.errors import GitHubError, Unauthorized, translate
 log = logging.getLogger(__name__)
 
 CHECKOUT_PERMISSIONS: Mapping[str, str] = {"contents": "read"}
+# GitHub adds `metadata: read` to every installation token that carries a repository permission,
+# whether asked for or not; it exposes only what any reader of the repository sees (names, topics).
+IMPLICIT_PERMISSIONS: Mapping[str, str] = {"metadata": "read"}
 # A checkout token minted less than this before its expiry is replaced: the pod may queue a while.
 CHECKOUT_TOKEN_MIN_VALIDITY = timedelta(minutes=15)
 # Methods whose repetition cannot create a second object; others are retried by the poster after a look-up.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+def unexpected_permissions(requested: Mapping[str, str], granted: Mapping[str, str]) -> list[str]:
+    """What `granted` holds beyond the `requested` read-only set and GitHub's implicit ones (empty: fine).
+
+    A missing requested permission counts too: a token that cannot do its job is not the one we asked for.
+    """
+    allowed = {**IMPLICIT_PERMISSIONS, **requested}
+    extra = [f"{name}:{level}" for name, level in sorted(granted.items()) if allowed.get(name) != level]
+    missing = [
+        f"{name}:{level} missing" for name, level in sorted(requested.items()) if granted.get(name) != level
+    ]
+    return extra + missing
 
 
 def posting_permissions(settings: GitHubSettings) -> AppPermissionsType:
@@ -103,6 +120,8 @@ class RepoClient:
     settings: GitHubSettings
     limiter: ContentLimiter
     app_mode: bool
+    # App mode: the login our App writes as (`<slug>[bot]`); markers count only on its objects.
+    bot_login: Callable[[], Awaitable[str]] | None = None
 
 
 @dataclass
@@ -143,8 +162,10 @@ class GitHubClientFactory:
         self._limiter = ContentLimiter(
             per_minute=settings.content_per_minute, per_hour=settings.content_per_hour
         )
-        self._checkout_tokens: dict[tuple[int, int], ScopedToken] = {}
+        self._checkout_tokens: dict[tuple[int, int, str], ScopedToken] = {}
         self._app: GitHub[Any] | None = None
+        self._bot_login: str | None = None
+        self._bot_lock = asyncio.Lock()
         if settings.app_id is None and settings.token is None:
             raise GitHubError("configure a GitHub App (app id + private key file) or a token")
 
@@ -191,7 +212,23 @@ class GitHubClientFactory:
             repository_ids=[job.spec.repository.id],
             permissions=posting_permissions(self.settings),
         )
-        return RepoClient(self._client(strategy), self.settings, self._limiter, app_mode=True)
+        return RepoClient(
+            self._client(strategy), self.settings, self._limiter, app_mode=True, bot_login=self.bot_login
+        )
+
+    async def bot_login(self) -> str:
+        """The login our App's objects carry (`<slug>[bot]`), from `GET /app`; asked once per factory."""
+        async with self._bot_lock:
+            if self._bot_login is None:
+                try:
+                    resp = await self.app_client().rest.apps.async_get_authenticated()
+                except GitHubException as exc:
+                    raise translate(exc, "get the authenticated app") from None
+                app = resp.parsed_data
+                if app is None or not app.slug or isinstance(app.slug, Unset):
+                    raise GitHubError("GET /app returned no slug: cannot tell our own comments apart")
+                self._bot_login = f"{app.slug}[bot]"
+            return self._bot_login
 
     def for_token(self) -> RepoClient:
         """A client authenticated with the configured token (PAT mode, e.g. a local one-shot review)."""
@@ -212,7 +249,9 @@ class GitHubClientFactory:
         installation = job.spec.installation_id
         if installation is None:
             raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
-        cached = self._checkout_tokens.get((installation, repo_id))
+        # Keyed by the name too: a job naming another repository than its id must not get a cached token.
+        key = (installation, repo_id, job.spec.repository.full_name.lower())
+        cached = self._checkout_tokens.get(key)
         if cached is not None and cached.expires_at - datetime.now(UTC) > CHECKOUT_TOKEN_MIN_VALIDITY:
             return cached
         try:
@@ -225,23 +264,39 @@ class GitHubClientFactory:
         except GitHubException as exc:
             raise translate(exc, "mint checkout token") from None
         data = resp.parsed_data
+        _check_repository(data.repositories, job)
         raw_perms = data.permissions
         perms: dict[str, Any] = {}
         if raw_perms is not None and not isinstance(raw_perms, Unset):
             perms = raw_perms.model_dump(exclude_unset=True)
         granted = {str(k): str(v) for k, v in perms.items() if v}
-        if granted != dict(CHECKOUT_PERMISSIONS):
-            # GitHub never widens a request, but a token we did not ask for must not reach a pod.
-            raise Unauthorized(f"checkout token came back with unexpected permissions {sorted(granted)}")
+        unexpected = unexpected_permissions(CHECKOUT_PERMISSIONS, granted)
+        if unexpected:
+            # GitHub never widens a request beyond the implicit `metadata: read`, but a token we did not
+            # ask for must not reach a pod. Names and levels only: safe to log.
+            raise Unauthorized(f"checkout token came back with unexpected permissions {unexpected}")
         token = ScopedToken(
             SecretStr(data.token),
             datetime.fromisoformat(data.expires_at.replace("Z", "+00:00")),
             repo_id,
             granted,
         )
-        self._checkout_tokens[(installation, repo_id)] = token
+        self._checkout_tokens[key] = token
         log.info("minted checkout token", extra={"repository_id": repo_id, "expires_at": data.expires_at})
         return token
+
+
+def _check_repository(repositories: Any, job: ReviewJob) -> None:
+    """The token must cover exactly the repository recorded in the ReviewJob (id and name together):
+    a spec naming one repository by id and another by name gets no token for either."""
+    listed = [] if repositories is None or isinstance(repositories, Unset) else list(repositories)
+    recorded = job.spec.repository
+    scoped = [(r.id, r.full_name.lower()) for r in listed]
+    if scoped != [(recorded.id, recorded.full_name.lower())]:
+        names = sorted(name for _, name in scoped)
+        raise Unauthorized(
+            f"checkout token covers {names or 'no listed repository'}, not {recorded.full_name}"
+        )
 
 
 def make_github(settings: GitHubSettings, *, private_key: str | None = None) -> GitHubClientFactory:

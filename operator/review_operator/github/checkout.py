@@ -1,5 +1,9 @@
 """The review pod's `checkout` init container: fetch exactly the head and base commits, shallow.
 
+Size is bounded at every step: the fetch is watched while the pack streams in, and the head tree's
+size on disk is computed from the fetched objects (`git ls-tree -l`) before `git checkout` writes a
+single file, so a small pack of repetitive content cannot fill the pod's disk.
+
 The token is read from a file (a mounted per-review Secret) and handed to git only through the
 environment of the git child processes (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` =
 `http.extraHeader`), so it is never written to `.git/config`, to the remote URL, or to any file, and
@@ -105,36 +109,40 @@ class _Git:
     head_sha: str
     max_bytes: int
 
-    def run(self, args: list[str], *, env: dict[str, str], what: str, watch: bool = False) -> None:
+    def run(self, args: list[str], *, env: dict[str, str], what: str, watch: Path | None = None) -> bytes:
+        """Runs git; returns its stdout. With `watch`, that directory's size is polled while git runs
+        (the pack streaming in, the files being written), so a huge repository is cut off early."""
         deadline = time.monotonic() + self.timeout
-        with tempfile.TemporaryFile() as err:
+        with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(
                 ["git", *args],
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=out,
                 stderr=err,
             )
             try:
                 while proc.poll() is None:
                     if time.monotonic() > deadline:
                         raise CheckoutError(f"{what} timed out after {self.timeout:.0f}s", "Timeout")
-                    # Checked while the pack streams in, so a huge repository is cut off early.
-                    if watch and _size(self.cwd / ".git") > self.max_bytes:
+                    if watch is not None and _size(watch) > self.max_bytes:
                         raise CheckoutError(
                             f"{what}: the size limit of {self.max_bytes} bytes was exceeded", "TooLarge"
                         )
-                    time.sleep(0.2)
+                    time.sleep(0.05 if watch is None else 0.2)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
             err.seek(0)
             stderr = err.read().decode(errors="replace")
+            out.seek(0)
+            stdout = out.read()
         if proc.returncode != 0:
             reason, message = _classify(stderr, self.head_sha)
             raise CheckoutError(f"{what}: {message}", reason)
+        return stdout
 
 
 def _size(path: Path) -> int:
@@ -153,6 +161,44 @@ def _check_size(path: Path, limit: int, what: str) -> None:
         raise CheckoutError(f"{what} exceed the size limit of {limit} bytes", "TooLarge")
 
 
+BLOCK = 4096
+# What one index entry costs besides its blocks (the index records path, stat data and object id).
+INDEX_ENTRY_BYTES = 128
+
+
+def tree_disk_bytes(ls_tree: bytes) -> tuple[int, int]:
+    """(estimated bytes on disk, files) of checking out a tree, from `git ls-tree -r -l -z` output.
+
+    Each blob is rounded up to whole blocks, at least one, because a filesystem (and the kubelet's
+    ephemeral-storage accounting) charges blocks: a million empty files are not free. Submodules
+    (`commit` entries) are not checked out and cost nothing.
+    """
+    total = files = 0
+    for entry in ls_tree.split(b"\0"):
+        meta, _, _path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 4 or fields[1] != b"blob":
+            continue
+        size = int(fields[3])
+        total += max(1, -(-size // BLOCK)) * BLOCK + INDEX_ENTRY_BYTES
+        files += 1
+    return total, files
+
+
+def _check_tree_size(git: _Git, req: CheckoutRequest, env: dict[str, str]) -> None:
+    """Refuses before `git checkout` writes anything: a tiny pack of repetitive blobs can expand a
+    thousandfold, so the fetched size says nothing about what the checkout would write."""
+    listing = git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", req.head_sha], env=env, what="git ls-tree")
+    tree, files = tree_disk_bytes(listing)
+    fetched = _size(req.workspace / ".git")
+    if fetched + tree > req.max_bytes:
+        raise CheckoutError(
+            f"the head commit's {files} files (about {tree} bytes on disk) and the fetched objects "
+            f"({fetched} bytes) would exceed the size limit of {req.max_bytes} bytes",
+            "TooLarge",
+        )
+
+
 def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     plain, authed = _auth_env(None), _auth_env(token)
     git = _Git(req.workspace, req.timeout_seconds, req.head_sha, req.max_bytes)
@@ -160,11 +206,14 @@ def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     wants = [req.head_sha] + ([req.base_sha] if req.base_sha and req.base_sha != req.head_sha else [])
     base_fetch = ["-c", "protocol.version=2", "fetch", "-q", "--no-tags", "--no-write-fetch-head"]
     fetch = base_fetch + ([f"--depth={req.depth}"] if req.depth else [])
-    git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=True)
+    objects = req.workspace / ".git"
+    git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=objects)
     if req.depth and len(wants) == 2:
         _deepen_to_merge_base(git, req, base_fetch, wants, plain, authed)
-    _check_size(req.workspace / ".git", req.max_bytes, "the fetched commits")
-    git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout")
+    _check_size(objects, req.max_bytes, "the fetched commits")
+    _check_tree_size(git, req, plain)
+    # Still watched: .gitattributes filters (eol, working-tree-encoding) may write more than the blobs.
+    git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout", watch=req.workspace)
     _check_size(req.workspace, req.max_bytes, "the checkout and its objects")
 
 
@@ -197,11 +246,14 @@ def _deepen_to_merge_base(
             [*fetch, f"--deepen={step}", req.git_url, *wants],
             env=authed,
             what="git fetch --deepen",
-            watch=True,
+            watch=git.cwd / ".git",
         )
     if not _has_merge_base(git, req, plain):
         git.run(
-            [*fetch, "--unshallow", req.git_url, *wants], env=authed, what="git fetch --unshallow", watch=True
+            [*fetch, "--unshallow", req.git_url, *wants],
+            env=authed,
+            what="git fetch --unshallow",
+            watch=git.cwd / ".git",
         )
 
 

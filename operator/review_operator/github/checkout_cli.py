@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from review_operator.api.scrub import clip_token_shapes
 from review_operator.config import GitHubSettings
 from review_operator.github.checkout import (
     DEFAULT_MAX_BYTES,
@@ -86,6 +87,6 @@ def run_from_args(args: argparse.Namespace) -> int:
 def _write_reason(path: str | None, text: str) -> None:
     if path and Path(path).parent.is_dir():
         try:
-            Path(path).write_text(text[:4000])
+            Path(path).write_text(clip_token_shapes(text, 4000))
         except OSError:
             log.warning("cannot write the termination message")

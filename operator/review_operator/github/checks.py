@@ -33,7 +33,9 @@ async def find(gh: RepoClient, job: ReviewJob, head_sha: str) -> int | None:
     )
     key = job_key(job)
     for run in resp.parsed_data.check_runs:
-        if run.external_id == key:
+        # In App mode only our App's runs count: another App could create one with our name and id.
+        ours = not gh.app_mode or (run.app is not None and run.app.id == gh.settings.app_id)
+        if run.external_id == key and ours:
             return run.id
     return None
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from githubkit.utils import Unset
-from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview
+from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview, SimpleUser
 from githubkit_schemas.latest.types import (
     ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
 )
@@ -26,6 +26,7 @@ from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key, pr_coordinates
 from review_operator.github.diff import diff_index, is_commentable
 from review_operator.github.errors import Rejected, Transient
+from review_operator.github.event import review_event
 from review_operator.github.format import (
     format_failure_summary,
     format_inline_comment,
@@ -84,13 +85,18 @@ async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
     return diff_index(await call("list pull request files", files))
 
 
-def _ours(gh: RepoClient, user_type: str | None) -> bool:
-    """Markers count only on objects an App wrote: a person could paste one to suppress a review.
+async def _ours(gh: RepoClient, user: SimpleUser | None) -> bool:
+    """Markers count only on objects our own App wrote: anyone else could paste one to suppress a review.
 
-    With a personal access token the author is a person, so the check cannot apply (one reason the
-    token is the less safe mode).
+    "Ours" is the App's bot account (`<slug>[bot]`, from `GET /app`), not any bot: another App or a
+    GitHub Action posting our marker must not count. With a personal access token the author is a
+    person, so the check cannot apply (one reason the token is the less safe mode).
     """
-    return not gh.app_mode or user_type == "Bot"
+    if not gh.app_mode:
+        return True
+    if user is None or gh.bot_login is None or user.type != "Bot":
+        return False
+    return user.login.casefold() == (await gh.bot_login()).casefold()
 
 
 async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
@@ -103,7 +109,7 @@ async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
         async for r in gh.github.rest.paginate(
             gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
         ):
-            if has_review_marker(r.body, key) and _ours(gh, None if r.user is None else r.user.type):
+            if has_review_marker(r.body, key) and await _ours(gh, r.user):
                 return _Review(r.id, r.html_url)
         return None
 
@@ -124,7 +130,7 @@ async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
             per_page=100,
         ):
             body = None if isinstance(c.body, Unset) else c.body
-            if is_summary(body) and _ours(gh, None if c.user is None else c.user.type):
+            if is_summary(body) and await _ours(gh, c.user):
                 return int(c.id)
         return None
 
@@ -229,7 +235,7 @@ async def _create_review(
                     number,
                     commit_id=head_sha,
                     body=body,
-                    event=gh.settings.review_event,
+                    event=review_event(gh.settings, result.findings),
                     comments=comments,
                 ),
             )

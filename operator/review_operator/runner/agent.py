@@ -180,4 +180,5 @@ async def run_agent(
         state.stopped = Classified(Outcome.AGENT_ERROR, "Claude Code CLI not found")
     except SDKError as exc:
         if state.result is None:
-            state.stopped = Classified(Outcome.AGENT_ERROR, f"CLI failed: {type(exc).__name__}: {exc}"[:500])
+            # Not cut here: `assemble` scrubs the error before it applies the length limit.
+            state.stopped = Classified(Outcome.AGENT_ERROR, f"CLI failed: {type(exc).__name__}: {exc}")

@@ -85,8 +85,12 @@ def assemble(
     denied: int,
     duration_ms: int,
     retry_after_s: float | None,
+    scrubber: Scrubber,
 ) -> ReviewResult:
-    """Classifies the run and, when it succeeded, parses and filters the review."""
+    """Classifies the run and, when it succeeded, parses and filters the review.
+
+    Every free text is scrubbed before a length limit cuts it (a cut secret no longer matches).
+    """
     if stopped is not None:
         verdict = stopped
     elif facts.subtype is None:
@@ -103,7 +107,7 @@ def assemble(
     outcome, error = verdict.outcome, verdict.error
     if outcome is Outcome.SUCCESS:
         try:
-            review = parse_agent_output(facts.text, facts.structured)
+            review = parse_agent_output(facts.text, facts.structured, clean=scrubber.scrub)
         except AgentOutputError as exc:
             outcome, error = Outcome.AGENT_ERROR, f"unusable final answer: {exc}"
         else:
@@ -120,7 +124,7 @@ def assemble(
         summary = f"{summary}\n\n{extra}".strip() if extra else summary
     return ReviewResult(
         outcome=outcome,
-        summary=summary[:8000],
+        summary=scrubber.clip(summary, 8000),
         findings=findings,
         cost_usd=max(facts.cost_usd, 0.0),
         turns=facts.turns,
@@ -131,20 +135,17 @@ def assemble(
         skipped_files=[p for p, _ in selection.skipped[:MAX_SKIPPED_LISTED]],
         tools=dict(tools),
         denied=denied,
-        error=error[:1000],
+        error=scrubber.clip(error, 1000),
         retry_after_s=retry_after_s if outcome is Outcome.RATE_LIMITED else None,
     )
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def scrub_result(result: ReviewResult, scrubber: Scrubber) -> ReviewResult:
-    """Every free text of the result, scrubbed and clipped back to its field limit."""
+    """Every free text of the result, scrubbed and clipped back to its field limit (a second pass:
+    `assemble` already scrubbed before cutting; results built elsewhere get their first pass here)."""
 
     def s(text: str, limit: int) -> str:
-        return _clip(scrubber.scrub(text), limit)
+        return scrubber.clip(text, limit)
 
     findings = [
         f.model_copy(

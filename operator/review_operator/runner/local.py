@@ -144,7 +144,8 @@ async def review_pull(
     gh = make_github(github_settings(environ)).for_token()
     progress({"event": "fetch_pull", "repo": args.repo, "pr": args.pr})
     pull = await fetch_pull(gh, owner, name, args.pr)
-    progress({"event": "pull", "title": pull.title[:120], "author": pull.author, "state": pull.state})
+    title = progress.scrubber.clip(pull.title, 120)
+    progress({"event": "pull", "title": title, "author": pull.author, "state": pull.state})
     with tempfile.TemporaryDirectory(prefix="review-operator-") as tmp:
         root = Path(tmp)
         await _checkout(gh, pull, root, progress)

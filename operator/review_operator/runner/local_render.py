@@ -26,12 +26,8 @@ class TerminalProgress(Progress):
             return
         details = " ".join(f"{k}={v}" for k, v in event.items() if k != "event" and v not in (None, "", []))
         line = f"[{time.monotonic() - self._started:6.1f}s] {name} {details}".rstrip()
-        self._stream.write(self._scrubber.scrub(line[:1000]) + "\n")
+        self._stream.write(self._scrubber.clip(line, 1000) + "\n")
         self._stream.flush()
-
-    @property
-    def scrubber(self) -> Scrubber:
-        return self._scrubber
 
 
 def render_review(result: ReviewResult, *, title: str, url: str) -> str:

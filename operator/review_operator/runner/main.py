@@ -108,7 +108,7 @@ async def _run_guarded(
         hooks=make_hooks(
             Roots.resolved(settings.checkout, [context_dir], settings.denied_paths), audit, progress
         ),
-        stderr=lambda line: progress({"event": "cli_stderr", "line": line[:500]}),
+        stderr=lambda line: progress({"event": "cli_stderr", "line": progress.scrubber.clip(line, 500)}),
         environ=environ,
     )
     state = RunState()
@@ -124,7 +124,7 @@ async def _run_guarded(
 
 
 async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[str, str]) -> ReviewResult:
-    """One review: diff → context files → guarded agent run → assembled (unscrubbed) result."""
+    """One review: diff → context files → guarded agent run → assembled result, scrubbed before any cut."""
     started = time.monotonic()
 
     def elapsed_ms() -> int:
@@ -135,7 +135,9 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
             selection = await _prepare(settings, settings.work_dir / "context")
         except (CheckoutError, OSError) as exc:
             return ReviewResult(
-                outcome=Outcome.CHECKOUT_FAILED, error=str(exc)[:1000], duration_ms=elapsed_ms()
+                outcome=Outcome.CHECKOUT_FAILED,
+                error=progress.scrubber.clip(str(exc), 1000),
+                duration_ms=elapsed_ms(),
             )
         progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
         if stopper.reason:
@@ -152,6 +154,7 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         denied=audit.denied,
         duration_ms=elapsed_ms(),
         retry_after_s=state.retry_after_s,
+        scrubber=progress.scrubber,
     )
 
 
@@ -174,7 +177,8 @@ def run(
         code = exit_code(result.outcome)
     except Exception as exc:  # noqa: BLE001 - process boundary: the controller must always get a result
         result = ReviewResult(
-            outcome=Outcome.AGENT_ERROR, error=f"runner failed: {type(exc).__name__}: {exc}"[:1000]
+            outcome=Outcome.AGENT_ERROR,
+            error=scrubber.clip(f"runner failed: {type(exc).__name__}: {exc}", 1000),
         )
         code = EXIT_RUNNER_BUG
     result = scrub_result(result, scrubber)

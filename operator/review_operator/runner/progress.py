@@ -21,3 +21,8 @@ class Progress:
         line = json.dumps({"ts": round(time.time(), 3), **event}, ensure_ascii=False, default=str)
         self._stream.write(self._scrubber.scrub(line) + "\n")
         self._stream.flush()
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """The scrubber of this stream; use `scrubber.clip` for any field that is cut to a length."""
+        return self._scrubber

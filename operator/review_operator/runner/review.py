@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from review_operator.api.result import Finding, Severity, Side
+from review_operator.api.scrub import clip
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)\n?```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -96,7 +98,7 @@ def _load_object(text: str) -> dict[str, Any]:
     raise AgentOutputError("final answer contains no JSON review object")
 
 
-def _normalise_finding(raw: dict[str, Any]) -> dict[str, Any]:
+def _normalise_finding(raw: dict[str, Any], clean: Callable[[str], str]) -> dict[str, Any]:
     item = dict(raw)
     sev = str(item.get("severity", "medium")).strip().lower()
     item["severity"] = _SEVERITY_ALIASES.get(sev, sev)
@@ -106,13 +108,23 @@ def _normalise_finding(raw: dict[str, Any]) -> dict[str, Any]:
         item["path"] = item.pop("file")
     for key, limit in _LIMITS.items():
         value = item.get(key)
-        if isinstance(value, str) and len(value) > limit:
-            item[key] = value[: limit - 1] + "…"
+        if isinstance(value, str):
+            # Scrubbed before it is cut: a limit through a secret would leave an unrecognisable prefix.
+            item[key] = clip(clean(value), limit)
     return item
 
 
-def parse_agent_output(text: str | None, structured: Any = None) -> AgentReview:
-    """Recovers the review from the final answer; raises AgentOutputError when nothing is usable."""
+def _unchanged(text: str) -> str:
+    return text
+
+
+def parse_agent_output(
+    text: str | None, structured: Any = None, *, clean: Callable[[str], str] = _unchanged
+) -> AgentReview:
+    """Recovers the review from the final answer; raises AgentOutputError when nothing is usable.
+
+    `clean` (the runner's scrubber) is applied to every text field before any length limit cuts it.
+    """
     data = structured if isinstance(structured, dict) else _load_object(text or "")
     raw_findings = data.get("findings", [])
     if not isinstance(raw_findings, list):
@@ -121,12 +133,15 @@ def parse_agent_output(text: str | None, structured: Any = None) -> AgentReview:
     invalid = 0
     for raw in raw_findings:
         try:
-            findings.append(Finding.model_validate(_normalise_finding(raw) if isinstance(raw, dict) else raw))
+            item = _normalise_finding(raw, clean) if isinstance(raw, dict) else raw
+            findings.append(Finding.model_validate(item))
         except ValidationError:
             invalid += 1
     summary = data.get("summary", "")
     return AgentReview(
-        summary=summary if isinstance(summary, str) else str(summary), findings=findings, invalid=invalid
+        summary=clean(summary if isinstance(summary, str) else str(summary)),
+        findings=findings,
+        invalid=invalid,
     )
 
 

@@ -57,7 +57,8 @@ def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120) ->
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CheckoutError(f"git diff failed: {type(exc).__name__}") from exc
     if proc.returncode != 0:
-        raise CheckoutError(f"git diff failed: {proc.stderr.decode(errors='replace')[:300]}")
+        # Not cut here: the runner scrubs the message before it cuts it to the result's limit.
+        raise CheckoutError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout.decode(errors="replace")
 
 

@@ -16,7 +16,9 @@ from review_operator.k8s.errors import KubeError
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
 from review_operator.webhook.handler import handle_delivery
+from review_operator.webhook.intake import Budget
 from review_operator.webhook.ratelimit import RateLimiter
+from review_operator.webhook.secrets import SecretSource
 from review_operator.webhook.state import WEBHOOK, Webhook
 
 WEBHOOK_PATH = "/webhook/github"
@@ -29,14 +31,15 @@ def create_app(
     limiter: RateLimiter | None = None,
 ) -> web.Application:
     """The webhook app. Raises ValueError without a secret: unsigned deliveries are never accepted."""
-    secrets = settings.secrets()
-    if not secrets:
+    secrets = SecretSource(settings)
+    if not secrets.current():
         raise ValueError("no webhook secret: set REVIEWOP_WEBHOOK_SECRET or REVIEWOP_WEBHOOK_SECRET_FILE")
     app = web.Application(client_max_size=settings.webhook_max_body_bytes)
     app[WEBHOOK] = Webhook(
         settings=settings,
         api=api,
         secrets=secrets,
+        budget=Budget(settings.webhook_body_budget_bytes),
         policy=Policy.from_settings(settings),
         limiter=limiter or RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=WebhookMetrics(registry or CollectorRegistry()),

@@ -1,12 +1,17 @@
 """`POST /webhook/github`: verify, decide, execute, answer honestly, log one line.
 
-Order matters: the body is read under the size cap, the signature is checked over the raw bytes
-before anything is parsed, and 2xx is answered only after the API server recorded the ReviewJob.
-Every failure the sender can cause is a 4xx; only the API server's failures give 503.
+Order matters: a request whose declared size is over the cap (413) or whose signature header is
+not even well formed (401) is refused before its body is read; the body is read under the bounds
+of `intake` (deadline → 408, shared byte budget → 503) while its HMAC is computed; the signature is
+checked over the raw bytes before anything is parsed, and 2xx is answered only after the API
+server recorded the ReviewJob. Refusals with an unread or half-read body close the connection.
+Every failure the sender can cause is a 4xx; only the API server's failures and a full budget
+give 503.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -18,9 +23,9 @@ from aiohttp import web
 
 from review_operator.k8s.errors import AlreadyExists, ApiUnavailable, Invalid, KubeError
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
-from review_operator.webhook import events
+from review_operator.webhook import events, intake
 from review_operator.webhook.cancel import cancel_pull_request
-from review_operator.webhook.signature import verify
+from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 
 log = logging.getLogger("review_operator.webhook")
@@ -33,10 +38,17 @@ class _Answer:
     outcome: DeliveryOutcome
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    close: bool = False  # drop the connection: its body was not (fully) read
 
 
 def _answer(status: int, outcome: DeliveryOutcome, **body: Any) -> _Answer:
     return _Answer(status, outcome, {"result": outcome.value, **body})
+
+
+def _refuse(status: int, outcome: DeliveryOutcome, **body: Any) -> _Answer:
+    answer = _answer(status, outcome, **body)
+    answer.close = True
+    return answer
 
 
 async def handle_delivery(request: web.Request) -> web.StreamResponse:
@@ -62,29 +74,75 @@ async def handle_delivery(request: web.Request) -> web.StreamResponse:
             "latency_ms": round(seconds * 1000, 2),
         }
         log.info("delivery", extra={"fields": fields})
-    return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+    response = web.json_response(answer.body, status=answer.status, headers=answer.headers)
+    if answer.close:
+        # Send the answer, then drop the connection at once: aiohttp would otherwise keep reading
+        # (and discarding) the rest of the body for up to 10 s before closing.
+        response.force_close()
+        with contextlib.suppress(ConnectionError):  # the sender may be gone already
+            await response.prepare(request)
+            await response.write_eof()
+        request.protocol.force_close()
+    return response
 
 
 async def _process(
     hook: Webhook, request: web.Request, event: str, delivery: str, context: dict[str, str]
 ) -> _Answer:
+    received = await _receive(hook, request, event, delivery, context)
+    if isinstance(received, _Answer):
+        return received
+    return await _execute(hook, received)
+
+
+async def _receive(
+    hook: Webhook, request: web.Request, event: str, delivery: str, context: dict[str, str]
+) -> _Answer | events.Decision:
+    """Reads, verifies and decides; the body and payload are gone before the API is called."""
+    limit = hook.settings.webhook_max_body_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return _refuse(413, Outcome.INVALID, reason="body too large")
+    signature = request.headers.get("X-Hub-Signature-256")
+    if not well_formed(signature):
+        return _refuse(401, Outcome.UNAUTHORIZED)
+    reading = hook.budget.admit(limit if declared is None else declared)
+    if reading is None:
+        answer = _refuse(503, Outcome.OVERLOADED, reason="too many bodies being received; redeliver later")
+        answer.headers["Retry-After"] = "1"
+        return answer
     try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _answer(413, Outcome.INVALID, reason="body too large")
-    if not verify(body, request.headers.get("X-Hub-Signature-256"), hook.secrets):
-        return _answer(401, Outcome.UNAUTHORIZED)
+        verifier = Verifier(hook.secrets.current())
+        try:
+            body = await intake.read_body(
+                request.content, reading, verifier, limit, hook.settings.webhook_body_timeout_seconds
+            )
+        except intake.TooSlow:
+            return _refuse(408, Outcome.TIMEOUT, reason="body not received in time")
+        except intake.TooLarge:
+            return _refuse(413, Outcome.INVALID, reason="body too large")
+        except intake.Broken:
+            return _refuse(400, Outcome.INVALID, reason="body incomplete")
+        if not verifier.matches(signature):
+            return _answer(401, Outcome.UNAUTHORIZED)
+        return _decide(body, request.content_type, event, delivery, hook, context)
+    finally:
+        hook.budget.release(reading)
+
+
+def _decide(
+    body: bytearray, content_type: str, event: str, delivery: str, hook: Webhook, context: dict[str, str]
+) -> _Answer | events.Decision:
     if not event:
         return _answer(400, Outcome.INVALID, reason="missing X-GitHub-Event")
-    if request.content_type != "application/json":
+    if content_type != "application/json":
         return _answer(415, Outcome.INVALID, reason="content type must be application/json")
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return _answer(400, Outcome.INVALID, reason="body is not JSON")
     context["action"], context["repository"] = events.summary(payload)
-    decision = events.decide(event, delivery, payload, hook.policy, datetime.now(UTC))
-    return await _execute(hook, decision)
+    return events.decide(event, delivery, payload, hook.policy, datetime.now(UTC))
 
 
 async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:

@@ -16,7 +16,9 @@ from review_operator.config import WebhookSettings
 from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.metrics import WebhookMetrics
 from review_operator.webhook.events import Policy
+from review_operator.webhook.intake import Budget
 from review_operator.webhook.ratelimit import RateLimiter
+from review_operator.webhook.secrets import SecretSource
 
 T = TypeVar("T")
 
@@ -27,7 +29,8 @@ class Webhook:
 
     settings: WebhookSettings
     api: client.ApiClient
-    secrets: list[bytes]
+    secrets: SecretSource
+    budget: Budget
     policy: Policy
     limiter: RateLimiter
     metrics: WebhookMetrics

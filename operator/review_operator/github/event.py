@@ -1,0 +1,24 @@
+"""Which event a posted review carries: COMMENT or REQUEST_CHANGES, chosen from its findings. Pure.
+
+The bot never approves. Its reviewer is a model reading untrusted code and untrusted PR text, so an
+approval could be talked into existence by the PR itself; at most it blocks (REQUEST_CHANGES), and only
+when the operator asked for that and a finding reaches the configured severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from review_operator.api.result import Finding, Severity
+from review_operator.config import GitHubSettings
+
+ReviewEvent = Literal["COMMENT", "REQUEST_CHANGES"]
+
+
+def review_event(settings: GitHubSettings, findings: Iterable[Finding]) -> ReviewEvent:
+    """REQUEST_CHANGES when configured and a finding reaches the threshold, else COMMENT."""
+    if settings.review_event != "REQUEST_CHANGES":
+        return "COMMENT"
+    threshold = Severity(settings.request_changes_severity).rank
+    return "REQUEST_CHANGES" if any(f.severity.rank >= threshold for f in findings) else "COMMENT"
