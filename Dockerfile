@@ -12,11 +12,14 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies (and the build backend) first, so a code change re-downloads nothing: the step below
 # builds without network.
-COPY pyproject.toml README.md ./
+# pyproject.toml names README.md as the long description; a placeholder keeps README edits out of
+# this layer's cache key.
+COPY pyproject.toml ./
 RUN --mount=type=secret,id=build-ca,required=false \
     if [ -s /run/secrets/build-ca ]; then export PIP_CERT=/run/secrets/build-ca; fi \
-    && mkdir -p operator/review_operator && touch operator/review_operator/__init__.py \
+    && touch README.md && mkdir -p operator/review_operator && touch operator/review_operator/__init__.py \
     && pip install "setuptools>=69" wheel . && pip uninstall -y review-operator
+COPY README.md ./
 COPY operator ./operator
 # claude-agent-sdk's platform wheel bundles the Claude Code CLI, so no Node.js is needed.
 RUN pip install --no-deps --no-build-isolation . \
