@@ -69,6 +69,7 @@ def delivery(head: str, base: str) -> dict[str, Any]:
         if e["action"] == "opened"
     )
     payload["pull_request"]["head"]["sha"], payload["pull_request"]["base"]["sha"] = head, base
+    payload["number"] = payload["pull_request"]["number"] = 1
     payload["repository"].update(id=REPO_ID, name="hello-world", full_name="octo-org/hello-world")
     payload["repository"]["owner"]["login"] = "octo-org"
     payload["installation"] = {"id": INSTALLATION_ID, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}

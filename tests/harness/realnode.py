@@ -81,6 +81,7 @@ class RealNode:
     import_seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.state = Path(tempfile.mkdtemp(prefix="rop-", dir="/run"))
         self.socket = self.state / "containerd.sock"
 
