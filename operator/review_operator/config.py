@@ -242,7 +242,7 @@ class ControllerSettings(CommonSettings):
         int,
         Field(
             description="How long a review pod may stay unschedulable "
-            "(room for a cluster autoscaler to add a node)."
+            "(room for a cluster autoscaler to add a node), or stay uncreated before its slot is released."
         ),
     ] = 900
     max_attempts: Annotated[
@@ -252,6 +252,14 @@ class ControllerSettings(CommonSettings):
         float, Field(description="First retry delay; doubles per attempt.", ge=0)
     ] = 30.0
     retry_max_seconds: Annotated[float, Field(description="Cap of the retry delay.", ge=0)] = 600.0
+    posting_give_up_seconds: Annotated[
+        int,
+        Field(
+            description="How long a finished review keeps trying to post through GitHub rate limits and "
+            "outages (from the first failure) before it ends PostingFailed; it holds no slot meanwhile.",
+            ge=1,
+        ),
+    ] = 14400
     cpu_request: Annotated[str, Field(description="Review container CPU request.")] = "250m"
     cpu_limit: Annotated[str, Field(description="Review container CPU limit.")] = "2"
     memory_request: Annotated[str, Field(description="Review container memory request.")] = "512Mi"

@@ -122,6 +122,9 @@ class ControllerMetrics:
         "Manual",
         "PostingFailed",
         "HeadUnresolved",
+        "PostingDelayed",
+        "PodRejected",
+        "PodCreateFailed",
         "Other",
     )
     POSTING_ERRORS = (

@@ -101,6 +101,7 @@ class CancelReason(StrEnum):
 class PostingState(StrEnum):
     NOT_STARTED = "NotStarted"
     POSTING = "Posting"
+    DELAYED = "Delayed"
     POSTED = "Posted"
     SKIPPED = "Skipped"
     FAILED = "Failed"
@@ -295,6 +296,21 @@ class Posting(_Model):
     attempts: Annotated[int, _f("Posting attempts made.", ge=0)] = 0
     posted_at: Annotated[datetime | None, _f("When the review was posted.", alias="postedAt")] = None
     message: Annotated[str, _f("Why posting failed or was skipped.", max_length=1024)] = ""
+    delayed_since: Annotated[
+        datetime | None,
+        _f("When posting first failed (giving up is measured from here).", alias="delayedSince"),
+    ] = None
+    next_attempt_at: Annotated[
+        datetime | None, _f("Earliest time of the next posting attempt.", alias="nextAttemptAt")
+    ] = None
+    result: Annotated[
+        str | None,
+        _f(
+            "The review pod's result (its termination message), kept while posting waits, so the pod "
+            "and its slot can go.",
+            max_length=8192,
+        ),
+    ] = None
 
 
 class ReviewJobStatus(_Model):

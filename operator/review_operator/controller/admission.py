@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from review_operator.api.models import Phase, ReviewJob
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -22,6 +24,12 @@ class Slot:
     repository_id: int
     queued_at: datetime
     not_before: datetime | None = None
+
+
+def holds_slot(job: ReviewJob) -> bool:
+    """Running, and not merely waiting to post: a review whose result is kept in its status needs
+    no pod, so it gives its slot back while GitHub makes it wait."""
+    return job.status.phase is Phase.RUNNING and job.status.posting.result is None
 
 
 def admit(

@@ -47,6 +47,9 @@ class Reason(StrEnum):
     RETRIES_EXHAUSTED = "RetriesExhausted"
     POSTING_FAILED = "PostingFailed"
     HEAD_UNRESOLVED = "HeadUnresolved"
+    POSTING_DELAYED = "PostingDelayed"
+    POD_REJECTED = "PodRejected"
+    POD_CREATE_FAILED = "PodCreateFailed"
 
 
 class Kind(StrEnum):
@@ -199,6 +202,23 @@ def classify_stuck(
             Phase.TIMED_OUT,
         )
     return RUNNING
+
+
+# The API server's final word on a create: 403 (ResourceQuota, PodSecurity, RBAC, an admission
+# webhook's denial), 422 (invalid) and 400 (a webhook denial without a code). The same pod would be
+# refused again, so holding a slot for it would only block other reviews.
+_REFUSED = (400, 403, 422)
+
+
+def classify_create_failure(status: int, detail: str) -> Verdict:
+    """What a failed create of a review pod (or its Secret) means: final when the API server refused
+    it, otherwise (5xx, 429, timeouts, no answer) worth trying again until the claim deadline."""
+    if status in _REFUSED:
+        why = _one_line(detail, 600) or f"HTTP {status}"
+        return Verdict(
+            Kind.FINAL, Reason.POD_REJECTED, f"The API server refused the review pod: {why}", Phase.FAILED
+        )
+    return Verdict(Kind.RETRY, Reason.POD_CREATE_FAILED, f"Creating the review pod failed (HTTP {status}).")
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -96,6 +96,7 @@ class Dispatcher:
         self._background: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
         effects.on_written = self._written
+        effects.clock = clock
 
     def stand_by(self) -> None:
         """Stops acting (leadership lost or not yet won); a new term starts from a fresh read."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,9 @@ from review_operator.builders.names import checkout_secret_name, pod_name
 from review_operator.builders.pod import build_checkout_secret, build_review_pod, effective_limits
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
-from review_operator.controller.classify import Reason
+from review_operator.controller.classify import Kind, Reason, classify_create_failure
 from review_operator.controller.lanes import Lanes
-from review_operator.controller.plan import Finish, Post, Retry
+from review_operator.controller.plan import DelayPost, Finish, Post, Retry, after_posting_failure
 from review_operator.github import (
     GitHubClientFactory,
     GitHubError,
@@ -36,16 +37,20 @@ from review_operator.github import (
 )
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
+from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("review_operator.audit")
-MAX_POSTING_ATTEMPTS = 5
 EVENT_WORKERS = 4
 # Pending → Queued writes in flight at once. A cold start queues every stored review in one pass;
 # left unbounded, that flood sits in the API server's queue ahead of the writes that start and end
 # reviews (a release, a claim, a pod create), which are the ones a free slot waits for.
 QUEUE_WRITES = 6
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Effects:
@@ -72,6 +77,9 @@ class Effects:
         self._not_queueing.set()
         # Told of every confirmed status write (before, after): the dispatcher's slot ledger.
         self.on_written: Callable[[ReviewJob, ReviewJob], None] | None = None
+        # The dispatcher's clock (a posting failure is timed when it happens, not when planned).
+        self.clock: Callable[[], datetime] = _utcnow
+        self.rng = random.Random()  # noqa: S311 - jitter, not security
 
     # -- helpers -----------------------------------------------------------------------------
     async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
@@ -160,8 +168,16 @@ class Effects:
         return job
 
     async def ensure_pod(self, job: ReviewJob, now: datetime) -> None:
-        async with self.lanes.slot_work():
-            manifest = await self._create_pod(job, now)
+        try:
+            async with self.lanes.slot_work():
+                manifest = await self._create_pod(job, now)
+        except KubeError as exc:
+            verdict = classify_create_failure(exc.status, exc.detail)
+            if verdict.kind is not Kind.FINAL or verdict.reason is None:
+                raise  # transient: the next pass tries again, until the claim's deadline
+            phase = verdict.phase or Phase.FAILED
+            await self.finish(Finish(job, phase, verdict.reason, verdict.message), now)
+            return
         if manifest is None:
             return
         async with self.lanes.bookkeeping(self.lanes.deadline()):
@@ -268,22 +284,24 @@ class Effects:
                 now,
             )
             return
-        except (RateLimited, Transient, GitHubError) as exc:
+        except GitHubError as exc:
             self.metrics.posting_failed(type(exc).__name__.lower())
-            if attempts >= MAX_POSTING_ATTEMPTS:
-                await self.finish(
-                    Finish(
-                        job,
-                        Phase.FAILED,
-                        Reason.POSTING_FAILED,
-                        f"Posting failed {attempts} times: {exc}",
-                        result,
-                        delete_pod=step.pod,
-                    ),
-                    now,
-                )
+            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            retryable = isinstance(exc, (RateLimited, Transient))
+            failed_at = max(now, self.clock())  # GitHub's retry-after counts from its answer
+            decision = after_posting_failure(
+                Post(job, result, step.pod),
+                str(exc),
+                retry_after,
+                retryable,
+                failed_at,
+                self.settings,
+                self.rng,
+            )
+            if isinstance(decision, Finish):
+                await self.finish(decision, now)
             else:
-                log.warning("posting %s failed (attempt %d): %s", job.metadata.name, attempts, exc)
+                await self.delay_post(decision, attempts, failed_at)
             return
         if outcome.status is PostStatus.SUPERSEDED:
             await self.finish(
@@ -319,6 +337,33 @@ class Effects:
             ),
             now,
         )
+
+    async def delay_post(self, step: DelayPost, attempts: int, now: datetime) -> None:
+        """Keeps the result in status and lets the pod go (the slot is released by this write)."""
+        log.warning(
+            "posting %s failed (attempt %d), again after %s: %s",
+            step.job.metadata.name,
+            attempts,
+            rfc3339(step.not_before),
+            step.message,
+        )
+        patch = status.posting_delayed(
+            step.job,
+            step.result,
+            Reason.POSTING_DELAYED,
+            step.message,
+            attempts,
+            step.since,
+            step.not_before,
+            now,
+        )
+        async with self.lanes.slot_work():  # it frees a slot
+            job = await self._status(step.job, patch)
+        if step.delete_pod:
+            async with self.lanes.bookkeeping(self.lanes.deadline()):
+                await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
+        self.metrics.retried(Reason.POSTING_DELAYED)
+        self._event(job, Reason.POSTING_DELAYED, str(patch["message"]), warning=True)
 
     # -- GitHub helpers ----------------------------------------------------------------------
     async def _resolve_head(self, job: ReviewJob) -> str | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
-from review_operator.controller.admission import Slot, admit
+from review_operator.controller.admission import Slot, admit, holds_slot
 
 START_WINDOW = timedelta(minutes=1)
 
@@ -49,9 +49,7 @@ class Ledger:
         now: datetime,
     ) -> None:
         """Starts over from a consistent read that began when `seq` was `read_seq`."""
-        self.holders = {
-            j.metadata.name: j.spec.repository.id for j in jobs if j.status.phase is Phase.RUNNING
-        }
+        self.holders = {j.metadata.name: j.spec.repository.id for j in jobs if holds_slot(j)}
         # Claims and releases written since the read began may be missing from it: apply them again.
         self.changes = {n: c for n, c in self.changes.items() if c[0] > read_seq}
         for name, (_, holds, repo) in self.changes.items():
@@ -85,7 +83,7 @@ class Ledger:
             self.timed.add(name)
         else:
             self.timed.discard(name)
-        was, now_running = before.status.phase is Phase.RUNNING, after.status.phase is Phase.RUNNING
+        was, now_running = holds_slot(before), holds_slot(after)
         if was and not now_running:
             self.changes[name] = (self.seq, False, repo)
             self.holders.pop(name, None)
@@ -135,8 +133,9 @@ class Ledger:
         max_per_minute: int,
     ) -> datetime | None:
         """The earliest moment later than `after` (when the last pass began) when time alone changes
-        what a pass would do: a retry's backoff ends, a running attempt reaches its pending timeout
-        or its deadline, or the per-minute start cap lets another review start. It may be before
+        what a pass would do: a retry's backoff (or a delayed post's wait) ends, a running attempt
+        reaches its pending timeout or its deadline, or the per-minute start cap lets another
+        review start. It may be before
         `now`: a backoff written after that pass can end before anyone looks again. None when
         nothing is waiting on the clock."""
         due: list[datetime] = []
@@ -144,6 +143,9 @@ class Ledger:
             status = self.latest[name][1].status
             if status.phase is Phase.QUEUED and status.next_attempt_at is not None:
                 due.append(status.next_attempt_at)
+            elif status.phase is Phase.RUNNING and status.posting.result is not None:
+                if status.posting.next_attempt_at is not None:
+                    due.append(status.posting.next_attempt_at)
             elif status.phase is Phase.RUNNING and status.start_time is not None:
                 due += [
                     status.start_time + timedelta(seconds=s) for s in (pending_timeout_s, running_deadline_s)

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
-from review_operator.api.result import ReviewResult
+from review_operator.api.result import ResultDecodeError, ReviewResult, decode_result
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
-from review_operator.controller.admission import Slot, admit, backoff
+from review_operator.controller.admission import Slot, admit, backoff, holds_slot
 from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
 
 COND_POD_CREATED = "PodCreated"
@@ -72,7 +72,20 @@ class Cleanup:
 class Post:
     job: ReviewJob
     result: ReviewResult
-    pod: str
+    pod: str | None  # None once the result is kept in status (a delayed post needs no pod)
+
+
+@dataclass(frozen=True)
+class DelayPost:
+    """Posting failed for now: keep the result in status, let the pod and its slot go, try again
+    no sooner than `not_before`. Not a pass step: decided right after a failed attempt."""
+
+    job: ReviewJob
+    result: ReviewResult
+    message: str
+    not_before: datetime
+    since: datetime
+    delete_pod: str | None
 
 
 Step = Queue | Start | EnsurePod | Finish | Retry | Post | Cleanup
@@ -144,7 +157,25 @@ def _plan_running(
     rng: random.Random,
 ) -> Step | None:
     name = job.status.pod_name or pod_name(job.metadata.name, job.status.attempts)
+    if job.status.posting.result is not None:
+        return _plan_delayed_post(job, now)
     if pod is None:
+        started = job.status.start_time or _created(job, now)
+        if not _has_condition(job, COND_POD_CREATED) and (now - started).total_seconds() > (
+            settings.pending_timeout_seconds
+        ):
+            # The claim's deadline: a pod the API server keeps failing to create (5xx, timeouts) must
+            # not hold its slot (and mint a token per pass) for ever.
+            return _attempt_or_retry(
+                job,
+                Reason.POD_CREATE_FAILED,
+                f"The review pod could not be created within {settings.pending_timeout_seconds} s.",
+                None,
+                name,
+                now,
+                settings,
+                rng,
+            )
         if _has_condition(job, COND_POD_CREATED):
             return _attempt_or_retry(
                 job,
@@ -175,6 +206,54 @@ def _plan_running(
     return Finish(
         job, verdict.phase or Phase.FAILED, reason, verdict.message, verdict.result, delete_pod=name
     )
+
+
+def _plan_delayed_post(job: ReviewJob, now: datetime) -> Step | None:
+    """A finished review whose posting GitHub delayed: post again once its wait is over."""
+    posting = job.status.posting
+    if posting.next_attempt_at is not None and now < posting.next_attempt_at:
+        return None
+    try:
+        result = decode_result(posting.result)
+    except ResultDecodeError as exc:
+        return Finish(
+            job, Phase.FAILED, Reason.RESULT_UNREADABLE, f"The kept review result was unreadable: {exc}"
+        )
+    return Post(job, result, None)
+
+
+def after_posting_failure(
+    step: Post,
+    message: str,
+    retry_after_s: float | None,
+    retryable: bool,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+) -> DelayPost | Finish:
+    """What a failed post calls for: wait (never sooner than GitHub's retry-after; capped backoff
+    for 5xx and dropped connections) while the give-up time has not passed since the first failure,
+    else fail. Counted in time, not attempts, so a rate limit or an outage cannot throw away a
+    finished, paid review; a refusal (`retryable` false) is final at once."""
+    job = step.job
+    since = job.status.posting.delayed_since or now
+    elapsed = (now - since).total_seconds()
+    if not retryable or elapsed >= settings.posting_give_up_seconds:
+        gave_up = f" Gave up after {int(elapsed)} s of retries." if retryable else ""
+        return Finish(
+            job,
+            Phase.FAILED,
+            Reason.POSTING_FAILED,
+            f"Posting failed: {message}{gave_up}",
+            step.result,
+            delete_pod=step.pod,
+        )
+    delay = backoff(
+        job.status.posting.attempts, settings.retry_base_seconds, settings.retry_max_seconds, None, rng
+    )
+    if retry_after_s is not None:
+        delay = max(delay, timedelta(seconds=retry_after_s))
+    return DelayPost(job, step.result, message, now + delay, since, step.pod)
 
 
 @dataclass
@@ -257,7 +336,8 @@ def plan_pass(
         elif phase is Phase.QUEUED:
             queued.append(slot)
         elif phase is Phase.RUNNING:
-            running.append(slot)
+            if holds_slot(job):
+                running.append(slot)
             step = _plan_running(job, observed.pods.get(job.status.pod_name or ""), now, settings, rng)
             if step is not None:
                 steps.append(step)

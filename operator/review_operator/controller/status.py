@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from review_operator.api.models import Condition, ConditionStatus, Phase, ReviewJob, rfc3339
-from review_operator.api.result import ReviewResult
+from review_operator.api.models import (
+    Condition,
+    ConditionStatus,
+    Phase,
+    PostingState,
+    ReviewJob,
+    rfc3339,
+)
+from review_operator.api.result import ReviewResult, encode_result
 from review_operator.api.scrub import clip_token_shapes
 
 
@@ -125,3 +132,33 @@ def finished(
     if result is not None:
         patch["result"] = result_summary(result)
     return patch
+
+
+def posting_delayed(
+    job: ReviewJob,
+    result: ReviewResult,
+    reason: str,
+    message: str,
+    attempts: int,
+    since: datetime,
+    not_before: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """Still Running, but the result is kept here and the pod is let go: waiting for GitHub holds
+    no slot."""
+    text = clip_token_shapes(f"{message} Posting again after {rfc3339(not_before)}.", 1024)
+    return {
+        "reason": reason,
+        "message": text,
+        "podName": None,
+        "result": result_summary(result),
+        "posting": {
+            "state": PostingState.DELAYED.value,
+            "attempts": attempts,
+            "message": text,
+            "delayedSince": rfc3339(since),
+            "nextAttemptAt": rfc3339(not_before),
+            "result": encode_result(result),
+        },
+        "conditions": conditions_with(job, "Posted", False, reason, message, now),
+    }

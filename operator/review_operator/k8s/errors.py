@@ -13,9 +13,12 @@ from kubernetes.client.exceptions import ApiException
 class KubeError(Exception):
     """A Kubernetes API call failed; `status` is the HTTP status (0 when there was no answer)."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        # The API server's own explanation of a refusal (a Status `message`: quota, PodSecurity, an
+        # admission webhook's denial). Kept apart from str(): shown only where a caller chooses to.
+        self.detail = detail
 
 
 class AlreadyExists(KubeError):
@@ -42,13 +45,20 @@ class ConfigError(KubeError):
     """No usable cluster configuration (neither in-cluster nor a kubeconfig)."""
 
 
-def _reason(body: str | bytes | None) -> str:
-    """The `reason` of a Kubernetes Status body ("AlreadyExists", "Conflict", …), or ""."""
+DETAIL_LIMIT = 1000
+
+
+def _status_field(body: str | bytes | None, key: str) -> str:
     try:
         decoded = json.loads(body or "{}")
     except (TypeError, ValueError):
         return ""
-    return str(decoded.get("reason", "")) if isinstance(decoded, dict) else ""
+    return str(decoded.get(key, "")) if isinstance(decoded, dict) else ""
+
+
+def _reason(body: str | bytes | None) -> str:
+    """The `reason` of a Kubernetes Status body ("AlreadyExists", "Conflict", …), or ""."""
+    return _status_field(body, "reason")
 
 
 def error_for_status(status: int, phrase: str, body: str | bytes | None) -> KubeError:
@@ -60,10 +70,11 @@ def error_for_status(status: int, phrase: str, body: str | bytes | None) -> Kube
     if status == 404:
         return NotFound(message, status)
     if status == 422:
-        return Invalid(message, status)
+        return Invalid(message, status, _status_field(body, "message")[:DETAIL_LIMIT])
     if status in (0, 429) or status >= 500:
         return ApiUnavailable(message, status)
-    return KubeError(message, status)
+    detail = _status_field(body, "message")[:DETAIL_LIMIT] if 400 <= status < 500 else ""
+    return KubeError(message, status, detail)
 
 
 def translate(exc: ApiException) -> KubeError:
