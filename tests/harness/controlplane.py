@@ -502,6 +502,21 @@ class ControlPlane:
         )
 
 
+def stop_groups(popens: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERMs each child's process group (last started first), waits up to `grace` seconds for
+    each, and SIGKILLs the group of any that is still running then."""
+    for popen in reversed(popens):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGTERM)
+    for popen in reversed(popens):
+        try:
+            popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait(timeout=10)
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -31,7 +31,7 @@ from typing import IO
 import yaml
 
 from tests.harness import hostnet
-from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, binary, free_port
+from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, binary, free_port, stop_groups
 
 NODE_NAME = "reviewop-node"
 NODE_LABEL = "review-operator.dev/real-node"
@@ -145,16 +145,8 @@ class RealNode:
                 "--timeout=60s",
                 check=False,
             )
-        for proc in reversed(self.procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.popen.pid, signal.SIGTERM)
-        for proc in reversed(self.procs):
-            try:
-                proc.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=10)
+        stop_groups([proc.popen for proc in self.procs], grace=10)
+        for proc in self.procs:
             proc.log.close()
         self.procs.clear()
         self._kill_leftovers()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, free_port
+from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, free_port, stop_groups
 
 NAMESPACE = "review-operator"
 
@@ -128,16 +128,8 @@ class DevStack:
                 )
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.popen.pid, signal.SIGTERM)
-        for child in reversed(self.children):
-            try:
-                child.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.popen.pid, signal.SIGKILL)
-                child.popen.wait(timeout=5)
+        stop_groups([child.popen for child in self.children], grace=15)
+        for child in self.children:
             child.log.close()
         self.children.clear()
 
