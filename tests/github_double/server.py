@@ -7,6 +7,7 @@ permission on every call. Faults are queued with `fail_next`, `drop_after_next` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -66,12 +67,13 @@ class Pull:
 
 @dataclass
 class Fault:
-    kind: str  # "status" (before processing), "drop" (after processing), "rate_limit"
+    kind: str  # "status" (before processing), "drop" (after processing), "rate_limit", "delay"
     method: str
     path_re: re.Pattern[str]
     remaining: int
     status: int = 502
     retry_after: int | None = 1
+    seconds: float = 0.0  # "delay": how long the answer takes
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,10 @@ class GitHubDouble:
     def fail_next(self, method: str, path: str, count: int = 1, status: int = 502) -> None:
         self.faults.append(Fault("status", method, re.compile(path), count, status=status))
 
+    def delay_next(self, method: str, path: str, seconds: float, count: int = 1) -> None:
+        """The next matching requests are answered (normally) only after `seconds`: a slow GitHub."""
+        self.faults.append(Fault("delay", method, re.compile(path), count, seconds=seconds))
+
     def drop_after_next(self, method: str, path: str, count: int = 1) -> None:
         self.faults.append(Fault("drop", method, re.compile(path), count))
 
@@ -193,6 +199,8 @@ class GitHubDouble:
         if request.can_read_body and not path.endswith((".git/git-upload-pack", ".git/git-receive-pack")):
             raw = await request.read()
             body = json.loads(raw) if raw else None
+        if (slow := self._take_fault("delay", method, path)) is not None:
+            await asyncio.sleep(slow.seconds)
         fault = self._take_fault("status", method, path)
         if fault is not None:
             response: web.StreamResponse = _error(fault.status, "Server Error (injected)")

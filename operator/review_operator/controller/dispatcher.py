@@ -43,6 +43,7 @@ from review_operator.controller.plan import (
     plan_pass,
     plan_pod,
 )
+from review_operator.fence import Fence, NotLeading
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
@@ -73,6 +74,7 @@ class Dispatcher:
         effects: Effects,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
@@ -88,7 +90,8 @@ class Dispatcher:
         # Posting runs beside the loop (GitHub can be slow); one task per ReviewJob at most.
         self._posting: dict[str, asyncio.Task[None]] = {}
         # Until when this replica may act (set by the leader Lease; unbounded without election).
-        self.act_until: datetime | None = datetime.max.replace(tzinfo=UTC)
+        # The same fence guards every write of the API client and of GitHub's clients.
+        self.fence = fence or Fence(clock=clock)
         # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
         self._admission = asyncio.Lock()
         self.ledger = Ledger()
@@ -98,13 +101,23 @@ class Dispatcher:
         effects.on_written = self._written
         effects.clock = clock
 
+    def lead_until(self, until: datetime) -> None:
+        """Leads (a renewed Lease) until `until`; a new term starts from a fresh read."""
+        if not self.fence.holds():
+            self.ledger = Ledger()
+        self.fence.grant(until)
+
     def stand_by(self) -> None:
-        """Stops acting (leadership lost or not yet won); a new term starts from a fresh read."""
-        self.act_until = None
+        """Stops acting (leadership lost or not yet won): no write is sent from now on, and work in
+        flight beside the passes (posting, refills, pod-event steps) is cancelled. The pass loop
+        itself is cancelled by whoever runs it."""
+        self.fence.revoke()
         self.ledger = Ledger()
+        for task in [*self._posting.values(), *self._background]:
+            task.cancel()
 
     def may_act(self) -> bool:
-        return self.act_until is not None and self.clock() < self.act_until
+        return self.fence.holds()
 
     def kick(self) -> None:
         self._kicked.set()
@@ -119,6 +132,8 @@ class Dispatcher:
             try:
                 await self.reconcile_once()
                 failures = 0
+            except NotLeading:
+                log.info("leadership lapsed during a pass; its work is left to the leader")
             except (KubeError, OSError) as exc:
                 # The API server is unreachable or erroring: the next pass retries from cluster state,
                 # after 1, 2, 4 ... 30 s (not a resync period later: what failed is still to do).
@@ -231,6 +246,8 @@ class Dispatcher:
                     continue
                 try:
                     after = await self.effects.claim(job, attempt, now)
+                except NotLeading:
+                    continue  # not sent: the slot stays free for the leader
                 except KubeError as exc:
                     if exc.status not in (404, 409):
                         # It may have been written: it counts as held until the next read.
@@ -272,7 +289,9 @@ class Dispatcher:
         def done(t: asyncio.Task[None]) -> None:
             self._background.discard(t)
             error = None if t.cancelled() else t.exception()
-            if error is not None:
+            if isinstance(error, NotLeading):
+                log.info("%s stopped: not leading", name)
+            elif error is not None:
                 log.warning("%s failed: %s", name, _describe(error))
                 self.kick()
 
@@ -353,6 +372,8 @@ class Dispatcher:
                     continue
                 try:
                     await self._execute(step, now)
+                except NotLeading:
+                    skipped += 1
                 except (KubeError, OSError) as exc:
                     errors.append(exc)
 
@@ -398,6 +419,9 @@ class Dispatcher:
         def done(t: asyncio.Task[None]) -> None:
             self._posting.pop(name, None)
             error = None if t.cancelled() else t.exception()
+            if t.cancelled() or isinstance(error, NotLeading):
+                log.info("posting %s stopped: not leading", name)
+                return  # the leader posts it (its marker makes that exactly once)
             if isinstance(error, KubeError) and error.status in (404, 409):
                 log.info("posting %s stopped: the ReviewJob changed meanwhile", name)
             elif error is not None:

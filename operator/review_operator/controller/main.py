@@ -23,7 +23,7 @@ from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
 from review_operator.controller.dispatcher import STEP_CONCURRENCY, Dispatcher
 from review_operator.controller.effects import EVENT_WORKERS, Effects
-from review_operator.controller.ledger import Ledger
+from review_operator.fence import Fence
 from review_operator.github import GitHubClientFactory, make_github
 from review_operator.k8s import lease
 from review_operator.k8s.aio import AsyncKube
@@ -45,13 +45,15 @@ def check_settings(settings: ControllerSettings) -> None:
         raise ChainError(2)
 
 
-def github_factory(settings: ControllerSettings, gh: GitHubSettings) -> GitHubClientFactory | None:
+def github_factory(
+    settings: ControllerSettings, gh: GitHubSettings, fence: Fence | None = None
+) -> GitHubClientFactory | None:
     if not settings.post_reviews:
         return None
     if gh.app_id is None and gh.token is None:
         log.warning("no GitHub App or token configured: reviews run but nothing is posted")
         return None
-    return make_github(gh)
+    return make_github(gh, fence=fence)
 
 
 async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSettings, identity: str) -> None:
@@ -71,12 +73,11 @@ async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSetti
                 held = False
             if held:
                 # Act only until shortly before the lease could expire without a renewal.
-                dispatcher.act_until = datetime.now(UTC) + timedelta(
-                    seconds=settings.lease_duration_seconds - period
+                dispatcher.lead_until(
+                    datetime.now(UTC) + timedelta(seconds=settings.lease_duration_seconds - period)
                 )
                 if worker is None or worker.done():
                     log.info("leading as %s", identity)
-                    dispatcher.ledger = Ledger()
                     worker = asyncio.create_task(dispatcher.run_forever())
                     dispatcher.kick()
             else:
@@ -99,13 +100,16 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="k8s")
     )
     api = load_api_client(pool_size=4)
-    kube = AsyncKube(api.configuration, pool_size=STEP_CONCURRENCY + EVENT_WORKERS + 4)
+    # Every write of the controller's work (not the Lease's) is fenced by leadership.
+    fence = Fence(until=None)
+    kube = AsyncKube(api.configuration, pool_size=STEP_CONCURRENCY + EVENT_WORKERS + 4, fence=fence)
     registry = CollectorRegistry()
     metrics = ControllerMetrics(registry)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
-    effects = Effects(settings, kube, github_factory(settings, gh_settings), metrics, gh_settings.api_url)
-    dispatcher = Dispatcher(settings, kube, effects)
+    github = github_factory(settings, gh_settings, fence)
+    effects = Effects(settings, kube, github, metrics, gh_settings.api_url)
+    dispatcher = Dispatcher(settings, kube, effects, fence=fence)
     dispatcher.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
     leader = asyncio.create_task(lead(dispatcher, api, settings, identity))

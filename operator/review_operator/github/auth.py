@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from review_operator.api.models import ReviewJob
 from review_operator.config import GitHubSettings
+from review_operator.fence import Fence
 from review_operator.github.errors import GitHubError, Unauthorized, translate
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,14 @@ class RepoClient:
     app_mode: bool
     # App mode: the login our App writes as (`<slug>[bot]`); markers count only on its objects.
     bot_login: Callable[[], Awaitable[str]] | None = None
+    fence: Fence | None = None  # the controller's leadership: checked before every write
+
+    async def before_write(self) -> None:
+        """Waits for room under the content limits, then checks leadership (raises `NotLeading`):
+        the last thing before a write is sent, as the wait can be long."""
+        await self.limiter.acquire()
+        if self.fence is not None:
+            self.fence.check()
 
 
 @dataclass
@@ -155,8 +164,11 @@ class ContentLimiter:
 class GitHubClientFactory:
     """Builds GitHub clients from settings; one per process, passed to whoever talks to GitHub."""
 
-    def __init__(self, settings: GitHubSettings, *, private_key: str | None = None) -> None:
+    def __init__(
+        self, settings: GitHubSettings, *, private_key: str | None = None, fence: Fence | None = None
+    ) -> None:
         self.settings = settings
+        self.fence = fence
         self._private_key = private_key
         self._cache = MemCacheStrategy()
         self._limiter = ContentLimiter(
@@ -213,7 +225,12 @@ class GitHubClientFactory:
             permissions=posting_permissions(self.settings),
         )
         return RepoClient(
-            self._client(strategy), self.settings, self._limiter, app_mode=True, bot_login=self.bot_login
+            self._client(strategy),
+            self.settings,
+            self._limiter,
+            app_mode=True,
+            bot_login=self.bot_login,
+            fence=self.fence,
         )
 
     async def bot_login(self) -> str:
@@ -235,7 +252,7 @@ class GitHubClientFactory:
         if self.settings.token is None:
             raise GitHubError("no GitHub token configured (REVIEWOP_GITHUB_TOKEN)")
         gh = self._client(TokenAuthStrategy(self.settings.token.get_secret_value()))
-        return RepoClient(gh, self.settings, self._limiter, app_mode=False)
+        return RepoClient(gh, self.settings, self._limiter, app_mode=False, fence=self.fence)
 
     async def mint_checkout_token(self, job: ReviewJob) -> ScopedToken:
         """A `contents: read` token for the job's repository only, cached until shortly before expiry."""
@@ -299,8 +316,10 @@ def _check_repository(repositories: Any, job: ReviewJob) -> None:
         )
 
 
-def make_github(settings: GitHubSettings, *, private_key: str | None = None) -> GitHubClientFactory:
-    return GitHubClientFactory(settings, private_key=private_key)
+def make_github(
+    settings: GitHubSettings, *, private_key: str | None = None, fence: Fence | None = None
+) -> GitHubClientFactory:
+    return GitHubClientFactory(settings, private_key=private_key, fence=fence)
 
 
 async def mint_checkout_token(factory: GitHubClientFactory, job: ReviewJob) -> ScopedToken:

@@ -50,7 +50,7 @@ async def create_once(
         existing = await find()
         if existing is not None:
             return existing, False
-        await gh.limiter.acquire()
+        await gh.before_write()
         try:
             return await create(), True
         except (Transient, RateLimited) as exc:

@@ -44,7 +44,7 @@ async def _upsert(gh: RepoClient, job: ReviewJob, head_sha: str, fields: dict[st
     owner, repo = job.spec.repository.owner, job.spec.repository.name
     existing = await find(gh, job, head_sha)
     if existing is not None:
-        await gh.limiter.acquire()
+        await gh.before_write()
         await call(
             "update check run",
             lambda: gh.github.rest.checks.async_update(owner, repo, existing, data=fields),  # type: ignore[call-overload]

@@ -142,7 +142,7 @@ async def upsert_summary(gh: RepoClient, job: ReviewJob, body: str) -> int:
     owner, repo, number = pr_coordinates(job)
     existing = await find_summary(gh, job)
     if existing is not None:
-        await gh.limiter.acquire()
+        await gh.before_write()
         await call(
             "update summary comment",
             lambda: gh.github.rest.issues.async_update_comment(owner, repo, existing, body=body),

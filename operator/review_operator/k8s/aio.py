@@ -24,6 +24,7 @@ import aiohttp
 from kubernetes import client
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.fence import Fence
 from review_operator.k8s.errors import ApiUnavailable, error_for_status
 
 Manifest = dict[str, Any]
@@ -55,12 +56,21 @@ def auth_headers(configuration: client.Configuration) -> dict[str, str]:
 
 
 class AsyncKube:
-    """One pooled aiohttp session to the API server (opened on first use, on the running loop)."""
+    """One pooled aiohttp session to the API server (opened on first use, on the running loop).
+
+    With a `fence`, every write (any method but GET) is checked against it just before it is sent
+    and refused with `NotLeading` when this replica no longer leads.
+    """
 
     def __init__(
-        self, configuration: client.Configuration, pool_size: int, timeout: float = DEFAULT_TIMEOUT
+        self,
+        configuration: client.Configuration,
+        pool_size: int,
+        timeout: float = DEFAULT_TIMEOUT,
+        fence: Fence | None = None,
     ) -> None:
         self.configuration = configuration
+        self.fence = fence
         self.host = configuration.host.rstrip("/")
         self.pool_size = pool_size
         self.timeout = timeout
@@ -98,6 +108,8 @@ class AsyncKube:
     ) -> bytes:
         """The answer's body for a 2xx; raises the typed error of any other status, and
         `ApiUnavailable` when the API server cannot be reached or does not answer in time."""
+        if self.fence is not None and method != "GET":
+            self.fence.check()
         headers = {"Accept": JSON, **self._auth_headers()}
         data = None
         if body is not None:
