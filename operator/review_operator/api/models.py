@@ -173,6 +173,13 @@ class Trigger(_Model):
         int | None,
         _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1),
     ] = None
+    force: Annotated[
+        bool,
+        _f(
+            "`/review force`: review even if this head was already reviewed (rate-limited per PR by "
+            "the webhook)."
+        ),
+    ] = False
 
 
 class Overrides(_Model):

@@ -41,6 +41,7 @@ class Reason(StrEnum):
     RUNNING_DEADLINE = "RunningDeadlineExceeded"
     SUPERSEDED = "NewerCommit"
     HEAD_MOVED = "HeadMoved"
+    ALREADY_REVIEWED = "AlreadyReviewed"
     PULL_REQUEST_CLOSED = "PullRequestClosed"
     CONVERTED_TO_DRAFT = "ConvertedToDraft"
     CANCELLED = "Cancelled"

@@ -13,7 +13,6 @@ across crashes and restarts.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -22,13 +21,14 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from review_operator.api.models import API_VERSION, KIND, Phase, ReviewJob
+from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
 from review_operator.controller.effects import Effects
+from review_operator.controller.heads import PullHeads
 from review_operator.controller.ledger import Ledger
 from review_operator.controller.plan import (
     Cleanup,
@@ -43,6 +43,7 @@ from review_operator.controller.plan import (
     plan_pass,
     plan_pod,
 )
+from review_operator.controller.reading import parse_reviewjobs
 from review_operator.fence import Fence, NotLeading
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
@@ -57,7 +58,6 @@ GC_PERIOD = timedelta(seconds=60)
 # Steps of one pass in flight at once (each is a few API calls; the API client's pool matches).
 STEP_CONCURRENCY = 16
 MIN_PASS_GAP = 0.5
-PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
 FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
 
@@ -75,6 +75,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         fence: Fence | None = None,
+        heads: PullHeads | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
@@ -92,6 +93,8 @@ class Dispatcher:
         # Until when this replica may act (set by the leader Lease; unbounded without election).
         # The same fence guards every write of the API client and of GitHub's clients.
         self.fence = fence or Fence(clock=clock)
+        # GitHub's heads of PRs with two heads in play decide which reviews are stale (None: no GitHub).
+        self.heads = heads
         # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
         self._admission = asyncio.Lock()
         self.ledger = Ledger()
@@ -183,7 +186,8 @@ class Dispatcher:
         listed = await objects.list_reviewjobs_json(self.kube, ns, ACTIVE_SELECTOR)
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
         jobs = await parse_reviewjobs(listed)
-        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods})
+        heads = None if self.heads is None else await self.heads.of_conflicts(jobs)
+        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods}, heads=heads)
 
     async def reconcile_once(self) -> int:
         """One pass: read, plan, claim and execute; the number of steps it executed."""
@@ -467,40 +471,7 @@ def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
     ]
 
 
-async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
-    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal.
-
-    Validated `PARSE_SLICE` at a time with a yield to the event loop between slices: a LIST of
-    thousands of ReviewJobs would otherwise hold the loop for a tenth of a second or more, and every
-    pod ending that arrives meanwhile (a slot to refill) would wait for it. Each item's decoded
-    JSON is dropped as soon as its model exists, so the two are never all held at once.
-    """
-    items: list[dict[str, Any]] = json.loads(listed).get("items") or []
-    items.reverse()  # popped from the end, so the LIST's order is kept
-    jobs: list[ReviewJob] = []
-    while items:
-        for raw in [items.pop() for _ in range(min(PARSE_SLICE, len(items)))]:
-            try:
-                jobs.append(ReviewJob.model_validate(raw))
-            except ValidationError as exc:
-                log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
-                    "ignoring malformed ReviewJob %s: %d validation errors",
-                    (raw.get("metadata") or {}).get("name"),
-                    exc.error_count(),
-                )
-        await asyncio.sleep(0)
-    return jobs
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, KubeError):
         return str(exc)  # "Kubernetes API: HTTP 409 Conflict" (never a body)
     return type(exc).__name__
-
-
-def involved(job: ReviewJob) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {"name": job.metadata.name, "namespace": job.metadata.namespace, "uid": job.metadata.uid},
-    }

@@ -15,15 +15,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from review_operator.api.models import Phase, PostingState, ReviewJob, after_status_write, rfc3339
+from review_operator.api.models import (
+    Phase,
+    PostingState,
+    ReviewJob,
+    TriggerEvent,
+    after_status_write,
+    rfc3339,
+)
 from review_operator.api.scrub import scrub_token_shapes
-from review_operator.builders.names import checkout_secret_name, pod_name
+from review_operator.builders.names import (
+    LABEL_PULL_REQUEST,
+    LABEL_REPOSITORY_ID,
+    checkout_secret_name,
+    pod_name,
+)
 from review_operator.builders.pod import build_checkout_secret, build_review_pod, effective_limits
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
 from review_operator.controller.classify import Kind, Reason, classify_create_failure
+from review_operator.controller.heads import PullHeads, job_head
 from review_operator.controller.lanes import Lanes
-from review_operator.controller.plan import DelayPost, Finish, Post, Retry, after_posting_failure
+from review_operator.controller.plan import (
+    DelayPost,
+    Finish,
+    Post,
+    Retry,
+    after_posting_failure,
+    start_check,
+)
+from review_operator.controller.reading import involved, parse_reviewjobs
 from review_operator.github import (
     GitHubClientFactory,
     GitHubError,
@@ -31,7 +52,6 @@ from review_operator.github import (
     RateLimited,
     Transient,
     Unauthorized,
-    get_pull_head,
     post_failure_note,
     post_review,
 )
@@ -61,10 +81,13 @@ class Effects:
         github: GitHubClientFactory | None,
         metrics: ControllerMetrics,
         github_api_url: str = "https://api.github.com",
+        heads: PullHeads | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
         self.github = github
+        # GitHub's answer for PR heads (None without GitHub): checked before a review gets its pod.
+        self.heads = heads
         self.metrics = metrics
         self.github_api_url = github_api_url
         self._events: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime, float]] = asyncio.Queue()
@@ -94,8 +117,6 @@ class Effects:
 
     def _event(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
         """Queues an Event, recorded beside the work: Events are advisory and never delay a step."""
-        from review_operator.controller.dispatcher import involved
-
         at = datetime.now(UTC)
         item = (involved(job), reason, scrub_token_shapes(message), warning, at, self.lanes.deadline())
         self._events.put_nowait(item)
@@ -168,6 +189,10 @@ class Effects:
         return job
 
     async def ensure_pod(self, job: ReviewJob, now: datetime) -> None:
+        stop = await self._start_check(job)
+        if stop is not None:
+            await self.finish(stop, now)
+            return
         try:
             async with self.lanes.slot_work():
                 manifest = await self._create_pod(job, now)
@@ -367,13 +392,32 @@ class Effects:
 
     # -- GitHub helpers ----------------------------------------------------------------------
     async def _resolve_head(self, job: ReviewJob) -> str | None:
-        if self.github is None:
+        """A command's head: GitHub's answer now (a push since the last answer creates no ReviewJob
+        when its author is not trusted, so a kept answer could be older than the command)."""
+        if self.heads is None:
             return None
-        try:
-            return await get_pull_head(self.github.for_job(job), job)
-        except GitHubError as exc:
-            log.warning("could not resolve head of %s: %s", job.metadata.name, exc)
+        return await self.heads.current(job, fresh=True)
+
+    async def _start_check(self, job: ReviewJob) -> Finish | None:
+        """Whether this review should end before it costs anything (see `plan.start_check`): the PR's
+        head is GitHub's (kept) answer, and the PR's other ReviewJobs are read only when needed."""
+        if self.heads is None:
             return None
+        is_command = job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT
+        actual = job.status.head_sha if is_command else await self.heads.current(job)
+        head = job_head(job)
+        if not is_command and (actual is None or actual == head):
+            return None
+        return start_check(job, actual, await self._siblings(job))
+
+    async def _siblings(self, job: ReviewJob) -> list[ReviewJob]:
+        """Every ReviewJob of the same pull request, finished ones included."""
+        selector = (
+            f"{LABEL_REPOSITORY_ID}={job.spec.repository.id},"
+            f"{LABEL_PULL_REQUEST}={job.spec.pull_request.number}"
+        )
+        listed = await objects.list_reviewjobs_json(self.kube, job.metadata.namespace, selector)
+        return [j for j in await parse_reviewjobs(listed) if j.metadata.name != job.metadata.name]
 
     async def _failure_note(self, job: ReviewJob, step: Finish) -> dict[str, Any]:
         if self.github is None or not self.settings.post_reviews:

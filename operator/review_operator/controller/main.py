@@ -23,8 +23,9 @@ from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
 from review_operator.controller.dispatcher import STEP_CONCURRENCY, Dispatcher
 from review_operator.controller.effects import EVENT_WORKERS, Effects
+from review_operator.controller.heads import PullHeads
 from review_operator.fence import Fence
-from review_operator.github import GitHubClientFactory, make_github
+from review_operator.github import GitHubClientFactory, get_pull_head, make_github
 from review_operator.k8s import lease
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.client import load_api_client
@@ -108,8 +109,9 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
     github = github_factory(settings, gh_settings, fence)
-    effects = Effects(settings, kube, github, metrics, gh_settings.api_url)
-    dispatcher = Dispatcher(settings, kube, effects, fence=fence)
+    heads = None if github is None else PullHeads(lambda job: get_pull_head(github.for_job(job), job))
+    effects = Effects(settings, kube, github, metrics, gh_settings.api_url, heads=heads)
+    dispatcher = Dispatcher(settings, kube, effects, fence=fence, heads=heads)
     dispatcher.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
     leader = asyncio.create_task(lead(dispatcher, api, settings, identity))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
@@ -19,6 +19,7 @@ from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff, holds_slot
 from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
+from review_operator.controller.heads import PRKey, job_head, pr_key
 
 COND_POD_CREATED = "PodCreated"
 
@@ -95,30 +96,128 @@ Step = Queue | Start | EnsurePod | Finish | Retry | Post | Cleanup
 class Observed:
     jobs: list[ReviewJob]
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # by pod name
+    # GitHub's head of each PR with two heads in play; None: no GitHub (stale means older, then).
+    heads: dict[PRKey, str] | None = None
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A review of a commit that is not the PR's head (any more)."""
+
+    head: str  # the PR's head, or the newest head under review when GitHub is not asked
+    covered: bool  # another review of that head is queued or running
 
 
 def _created(job: ReviewJob, now: datetime) -> datetime:
     return job.metadata.creation_timestamp or now
 
 
-def _pr_key(job: ReviewJob) -> tuple[int, int]:
-    return (job.spec.repository.id, job.spec.pull_request.number)
-
-
-def superseded_by_newer(jobs: list[ReviewJob], now: datetime) -> dict[str, ReviewJob]:
-    """Older push-triggered reviews of a PR that has a newer head SHA under review (name → newer job)."""
-    by_pr: dict[tuple[int, int], list[ReviewJob]] = defaultdict(list)
+def superseded_by_newer(jobs: list[ReviewJob], now: datetime) -> dict[str, Stale]:
+    """Without GitHub to ask: older push-triggered reviews of a PR with a newer head under review."""
+    by_pr: dict[PRKey, list[ReviewJob]] = defaultdict(list)
     for job in jobs:
         if job.spec.trigger.event is not TriggerEvent.ISSUE_COMMENT and job.spec.pull_request.head_sha:
-            by_pr[_pr_key(job)].append(job)
-    stale: dict[str, ReviewJob] = {}
+            by_pr[pr_key(job)].append(job)
+    stale: dict[str, Stale] = {}
     for group in by_pr.values():
         group.sort(key=lambda j: (_created(j, now), j.metadata.name))
-        newest = group[-1]
+        newest = group[-1].spec.pull_request.head_sha or ""
         for job in group[:-1]:
-            if job.spec.pull_request.head_sha != newest.spec.pull_request.head_sha:
-                stale[job.metadata.name] = newest
+            if job.spec.pull_request.head_sha != newest:
+                stale[job.metadata.name] = Stale(newest, covered=True)
     return stale
+
+
+def covers(job: ReviewJob, head: str) -> bool:
+    """Whether this non-final review is, or will be, of `head` (a command's head resolves to the
+    PR's head when it starts)."""
+    return job.spec.cancel is None and job_head(job) in (head, None)
+
+
+def stale_reviews(jobs: list[ReviewJob], heads: dict[PRKey, str] | None, now: datetime) -> dict[str, Stale]:
+    """Non-final reviews of a commit that is not their PR's head, as GitHub says (name → why).
+
+    Never decided by which ReviewJob was created last: a late redelivery of an older push must not
+    displace the review of the newer one."""
+    if heads is None:
+        return superseded_by_newer(jobs, now)
+    stale: dict[str, Stale] = {}
+    active = [j for j in jobs if not j.status.phase.is_final]
+    for job in active:
+        head, actual = job_head(job), heads.get(pr_key(job))
+        if head is None or actual is None or head == actual:
+            continue
+        covered = any(covers(other, actual) for other in active if pr_key(other) == pr_key(job))
+        stale[job.metadata.name] = Stale(actual, covered)
+    return stale
+
+
+def head_moved(job: ReviewJob, actual: str, covered: bool, pod: str | None) -> Finish:
+    """The end of a review whose commit is no longer the PR's head. When no other review covers the
+    new head, the PR is told, so it never ends with neither a review of its head nor a note."""
+    head = (job_head(job) or "")[:12]
+    if covered:
+        return Finish(
+            job,
+            Phase.SUPERSEDED,
+            Reason.SUPERSEDED,
+            f"A newer commit ({actual[:12]}) is under review.",
+            delete_pod=pod,
+            note_on_pr=False,
+        )
+    return Finish(
+        job,
+        Phase.SUPERSEDED,
+        Reason.HEAD_MOVED,
+        f"The pull request's head moved from {head} to {actual[:12]}, which no review covers yet; "
+        "comment `/review` to review it.",
+        delete_pod=pod,
+    )
+
+
+def start_check(
+    job: ReviewJob, actual: str | None, siblings: list[ReviewJob], pod: str | None = None
+) -> Finish | None:
+    """Whether a review about to get its pod should not run: its commit is no longer the PR's head
+    (a late or replayed delivery), or it is a `/review` of a head already queued, running or
+    reviewed (a repeated command; `/review force` skips this). `siblings`: the PR's ReviewJobs."""
+    head = job_head(job)
+    others = [o for o in siblings if o.metadata.name != job.metadata.name]
+    if actual is not None and head is not None and head != actual:
+        covered = any(covers(o, actual) for o in others if not o.status.phase.is_final)
+        return head_moved(job, actual, covered, pod)
+    trigger = job.spec.trigger
+    if trigger.event is not TriggerEvent.ISSUE_COMMENT or trigger.force or head is None:
+        return None
+    for other in sorted(others, key=lambda o: o.metadata.name):
+        if _already_covers(other, job, head):
+            done = other.status.phase is Phase.SUCCEEDED
+            return Finish(
+                job,
+                Phase.SUPERSEDED,
+                Reason.ALREADY_REVIEWED,
+                f"{other.metadata.name} {'already reviewed' if done else 'is reviewing'} {head[:12]}; "
+                "comment `/review force` to review it again.",
+                delete_pod=pod,
+            )
+    return None
+
+
+def _already_covers(other: ReviewJob, job: ReviewJob, head: str) -> bool:
+    """A review of the same head that counts against a repeated `/review`: a push's (queued, running
+    or succeeded), or an earlier command's."""
+    phase = other.status.phase
+    if job_head(other) != head or other.spec.cancel is not None:
+        return False
+    if phase.is_final and phase is not Phase.SUCCEEDED:
+        return False
+    if other.spec.trigger.event is not TriggerEvent.ISSUE_COMMENT:
+        return True
+    # Of two commands for one head, the earlier stands (creation time has whole seconds: then by name).
+    epoch = datetime.min.replace(tzinfo=UTC)
+    mine = (job.metadata.creation_timestamp or epoch, job.metadata.name)
+    theirs = (other.metadata.creation_timestamp or epoch, other.metadata.name)
+    return theirs < mine
 
 
 def _has_condition(job: ReviewJob, type_: str) -> bool:
@@ -295,7 +394,7 @@ def plan_pass(
 ) -> PassPlan:
     """Every step of a pass; with `admit_queued` false, queued reviews are returned, not started."""
     steps: list[Step] = []
-    stale = superseded_by_newer(observed.jobs, now)
+    stale = stale_reviews(observed.jobs, observed.heads, now)
     running: list[Slot] = []
     queued: list[Slot] = []
     by_name = {j.metadata.name: j for j in observed.jobs}
@@ -316,17 +415,8 @@ def plan_pass(
             )
             continue
         if job.metadata.name in stale:
-            newer = stale[job.metadata.name].spec.pull_request.head_sha or ""
-            steps.append(
-                Finish(
-                    job,
-                    Phase.SUPERSEDED,
-                    Reason.SUPERSEDED,
-                    f"A newer commit ({newer[:12]}) is under review.",
-                    delete_pod=current_pod,
-                    note_on_pr=False,
-                )
-            )
+            why = stale[job.metadata.name]
+            steps.append(head_moved(job, why.head, why.covered, current_pod))
             continue
         # Oldest first: creation time (then name) keeps its place in line across retries.
         slot = Slot(job.metadata.name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at)

@@ -1,0 +1,48 @@
+"""Reading ReviewJobs from the API server's answers, and naming them as an Event's object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from review_operator.api.models import API_VERSION, KIND, ReviewJob
+
+log = logging.getLogger(__name__)
+PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
+
+
+async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
+    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal.
+
+    Validated `PARSE_SLICE` at a time with a yield to the event loop between slices: a LIST of
+    thousands of ReviewJobs would otherwise hold the loop for a tenth of a second or more, and every
+    pod ending that arrives meanwhile (a slot to refill) would wait for it. Each item's decoded
+    JSON is dropped as soon as its model exists, so the two are never all held at once.
+    """
+    items: list[dict[str, Any]] = json.loads(listed).get("items") or []
+    items.reverse()  # popped from the end, so the LIST's order is kept
+    jobs: list[ReviewJob] = []
+    while items:
+        for raw in [items.pop() for _ in range(min(PARSE_SLICE, len(items)))]:
+            try:
+                jobs.append(ReviewJob.model_validate(raw))
+            except ValidationError as exc:
+                log.error(  # noqa: TRY400 - a traceback would quote untrusted field values
+                    "ignoring malformed ReviewJob %s: %d validation errors",
+                    (raw.get("metadata") or {}).get("name"),
+                    exc.error_count(),
+                )
+        await asyncio.sleep(0)
+    return jobs
+
+
+def involved(job: ReviewJob) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": job.metadata.name, "namespace": job.metadata.namespace, "uid": job.metadata.uid},
+    }
