@@ -54,7 +54,10 @@ class Stack:
         pr: int,
         annotations: dict[str, str] | None = None,
         sha: str | None = None,
+        command: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A push's ReviewJob (of `sha`, by default the PR's head), or with `command` (the trigger's
+        extra fields, e.g. commentId and force) a `/review` command's, whose head is resolved later."""
         pull = self.double.pulls[(repo.id, pr)]
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
@@ -81,6 +84,14 @@ class Stack:
                 "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
             },
         }
+        if command is not None:
+            del body["spec"]["pullRequest"]["headSha"]
+            body["spec"]["trigger"] = {
+                "event": "issue_comment",
+                "action": "created",
+                "sender": "dev",
+                **command,
+            }
         created: dict[str, Any] = client.CustomObjectsApi(self.api).create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, body
         )
@@ -450,3 +461,53 @@ async def test_broken_timeout_chain_stops_the_controller_with_a_clear_message(st
     assert code == 2
     assert "broken timeout chain" in stack.controller.log_text()
     assert "pod deadline" in stack.controller.log_text()
+
+
+async def told(stack: Stack, repo: Repo, name: str, reason: str) -> None:
+    """The ReviewJob's note reached the PR (the single summary comment, edited by later reviews)."""
+    await stack.wait(
+        lambda: stack.get(name)["status"].get("posting", {}).get("state") == "Posted", 30, f"{name}'s note"
+    )
+    assert any(reason in c["body"] for c in stack.double.pulls[(repo.id, 1)].comments)
+
+
+def pod_was_created(job: dict[str, Any]) -> bool:
+    conditions = job["status"].get("conditions", [])
+    return any(c["type"] == "PodCreated" and c["status"] == "True" for c in conditions)
+
+
+async def test_a_late_redelivery_of_an_older_push_leaves_the_current_heads_review_alone(stack: Stack) -> None:
+    # Issue 17 item 5: S1's delivery redelivered after S2's used to supersede S2 (created last wins),
+    # then S1 was dropped as HeadMoved: the PR got nothing. GitHub's head decides now.
+    repo = stack.repos[2]
+    stack.reviewjob("head", repo, 1, {SIM + "duration": "4s"})
+    await stack.wait(lambda: stack.phases().get("head") == "Running", 30, "head running")
+    stack.reviewjob("older", repo, 1, sha="1" * 40)
+    done = await stack.wait_final(["head", "older"])
+    assert (done["older"]["status"]["phase"], done["older"]["status"]["reason"]) == (
+        "Superseded",
+        "NewerCommit",
+    )
+    assert done["head"]["status"]["phase"] == "Succeeded"
+    assert len(stack.reviews_on(repo, 1)) == 1
+
+
+async def test_a_replayed_old_head_and_a_repeated_review_command_cost_no_pod(stack: Stack) -> None:
+    # Issue 17 item 13: replays and repeated `/review` used to start a review each.
+    repo = stack.repos[3]
+    stack.reviewjob("first", repo, 1, {SIM + "duration": "200ms"})
+    assert (await stack.wait_final(["first"]))["first"]["status"]["phase"] == "Succeeded"
+    stack.reviewjob("replay", repo, 1, sha="1" * 40)  # an old delivery replayed after its review's TTL
+    replay = (await stack.wait_final(["replay"]))["replay"]
+    assert (replay["status"]["phase"], replay["status"]["reason"]) == ("Superseded", "HeadMoved")
+    assert not pod_was_created(replay)
+    await told(stack, repo, "replay", "HeadMoved")  # nothing covers the PR's head: say so
+    stack.reviewjob("again", repo, 1, command={"commentId": 11})
+    again = (await stack.wait_final(["again"]))["again"]
+    assert (again["status"]["phase"], again["status"]["reason"]) == ("Superseded", "AlreadyReviewed")
+    assert "first" in again["status"]["message"]
+    assert not pod_was_created(again)
+    await told(stack, repo, "again", "AlreadyReviewed")
+    stack.reviewjob("forced", repo, 1, {SIM + "duration": "200ms"}, command={"commentId": 12, "force": True})
+    assert (await stack.wait_final(["forced"]))["forced"]["status"]["phase"] == "Succeeded"
+    assert len(stack.reviews_on(repo, 1)) == 2
