@@ -390,6 +390,15 @@ class WebhookSettings(CommonSettings):
             ge=1024,
         ),
     ] = 16 * 1024 * 1024
+    webhook_force_interval_seconds: Annotated[
+        int,
+        Field(
+            description="Least time between two `/review force` commands on one pull request (a forced "
+            "review runs even for a head already reviewed, so it is paid again); sooner → 429. A plain "
+            "`/review` while one is queued or running is answered with that ReviewJob.",
+            ge=0,
+        ),
+    ] = 600
     webhook_trusted_associations: Annotated[
         list[str],
         NoDecode,

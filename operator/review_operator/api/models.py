@@ -174,12 +174,12 @@ class Trigger(_Model):
         _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1),
     ] = None
     force: Annotated[
-        bool,
+        bool | None,
         _f(
             "`/review force`: review even if this head was already reviewed (rate-limited per PR by "
             "the webhook)."
         ),
-    ] = False
+    ] = None
 
 
 class Overrides(_Model):

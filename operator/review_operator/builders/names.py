@@ -14,6 +14,7 @@ LABEL_PULL_REQUEST = f"{LABEL_PREFIX}/pull-request"
 LABEL_SHA = f"{LABEL_PREFIX}/sha"
 LABEL_REVIEWJOB = f"{LABEL_PREFIX}/reviewjob"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
+LABEL_FORCE = f"{LABEL_PREFIX}/force"  # `/review force` ReviewJobs: the webhook rate-limits them per PR
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "review-operator"

@@ -14,6 +14,7 @@ typed ones of `review_operator.k8s.errors` (never quoting a body).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import time
@@ -29,6 +30,7 @@ from review_operator.k8s.errors import ApiUnavailable, error_for_status
 
 Manifest = dict[str, Any]
 AUTH_REUSE_SECONDS = 5.0
+LIST_RETRY_SECONDS = 0.25
 DEFAULT_TIMEOUT = 60.0
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -158,10 +160,12 @@ def core_path(namespace: str, plural: str, name: str = "") -> str:
 
 
 class AsyncReviewJobs:
-    """Creates ReviewJobs in one namespace: the webhook's one call per accepted delivery."""
+    """The webhook's ReviewJob calls in one namespace: a create per accepted delivery, and the reads
+    and conditional spec patches of `/review` and cancellations."""
 
     def __init__(self, configuration: client.Configuration, namespace: str, pool_size: int) -> None:
         self.kube = AsyncKube(configuration, pool_size)
+        self.namespace = namespace
         self.path = reviewjobs_path(namespace)
         self.url = self.kube.host + self.path
 
@@ -169,6 +173,34 @@ class AsyncReviewJobs:
         """Creates the ReviewJob; raises `AlreadyExists` if the name is taken (the idempotency signal),
         `ApiUnavailable` when the API server cannot be reached or answers 429/5xx in time."""
         await self.kube.request("POST", self.path, manifest, timeout=timeout)
+
+    async def list(self, label_selector: str, timeout: float, limit: int | None = None) -> list[Manifest]:
+        """ReviewJobs matching an equality selector (empty: all), as camelCase manifests."""
+        params = {"labelSelector": label_selector} if label_selector else {}
+        if limit is not None:
+            params["limit"] = str(limit)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                listed = await self.kube.json("GET", self.path, params=params, timeout=timeout)
+            except ApiUnavailable as exc:
+                # 429 while the API server's cache of ReviewJobs (re)initializes, e.g. right after the
+                # CRD is installed: a read is safe to repeat, within the caller's time.
+                if exc.status != 429 or time.monotonic() + LIST_RETRY_SECONDS >= deadline:
+                    raise
+                await asyncio.sleep(LIST_RETRY_SECONDS)
+                continue
+            return cast(list[Manifest], listed.get("items") or [])
+
+    async def get(self, name: str, timeout: float) -> Manifest:
+        """The ReviewJob; raises `NotFound`."""
+        return await self.kube.json("GET", reviewjobs_path(self.namespace, name), timeout=timeout)
+
+    async def patch_spec(self, name: str, spec: Manifest, resource_version: str, timeout: float) -> Manifest:
+        """Merge-patches `spec` if the ReviewJob is still at `resource_version` (else `Conflict`)."""
+        body = {"spec": spec, "metadata": {"resourceVersion": resource_version}}
+        path = reviewjobs_path(self.namespace, name)
+        return await self.kube.json("PATCH", path, body, content_type=MERGE_PATCH, timeout=timeout)
 
     async def close(self) -> None:
         await self.kube.close()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from review_operator.config import WebhookSettings
-from review_operator.k8s import reviewjobs
 from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import WebhookMetrics
@@ -37,27 +35,24 @@ def create_app(
     app = web.Application(client_max_size=settings.webhook_max_body_bytes)
     app[WEBHOOK] = Webhook(
         settings=settings,
-        api=api,
         secrets=secrets,
         budget=Budget(settings.webhook_body_budget_bytes),
         policy=Policy.from_settings(settings),
         limiter=limiter or RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=WebhookMetrics(registry or CollectorRegistry()),
-        executor=ThreadPoolExecutor(settings.webhook_api_workers, thread_name_prefix="k8s"),
-        creates=AsyncReviewJobs(api.configuration, settings.namespace, settings.webhook_api_workers),
+        jobs=AsyncReviewJobs(api.configuration, settings.namespace, settings.webhook_api_workers),
     )
     app.router.add_post(WEBHOOK_PATH, handle_delivery)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.cleanup_ctx.append(_executor_lifetime)
+    app.cleanup_ctx.append(_client_lifetime)
     return app
 
 
-async def _executor_lifetime(app: web.Application) -> AsyncIterator[None]:
+async def _client_lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
-    app[WEBHOOK].executor.shutdown(wait=False, cancel_futures=True)
-    await app[WEBHOOK].creates.close()
+    await app[WEBHOOK].jobs.close()
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -68,8 +63,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready only when the API server answers a ReviewJob list (so RBAC and the CRD are checked too)."""
     hook = request.app[WEBHOOK]
     try:
-        await hook.call(reviewjobs.list_by_labels, "", limit=1)
-    except (KubeError, TimeoutError):
+        await hook.jobs.list("", hook.timeout, limit=1)
+    except KubeError:
         return web.json_response({"status": "unavailable"}, status=503)
     return web.json_response({"status": "ready"})
 

@@ -25,7 +25,7 @@ from review_operator.api.models import (
     Trigger,
     TriggerEvent,
 )
-from review_operator.builders.names import reviewjob_labels, reviewjob_name
+from review_operator.builders.names import LABEL_FORCE, reviewjob_labels, reviewjob_name
 from review_operator.config import WebhookSettings
 from review_operator.webhook import payloads
 
@@ -34,7 +34,7 @@ CANCEL_ACTIONS = {
     "closed": CancelReason.PULL_REQUEST_CLOSED,
     "converted_to_draft": CancelReason.CONVERTED_TO_DRAFT,
 }
-COMMAND = re.compile(r"\s*/review(?:\s|$)")
+COMMAND = re.compile(r"\s*/review(?:\s+(?P<force>force)\b)?(?:\s|$)")
 MAX_DELIVERY_ID = 128
 _SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
 
@@ -92,6 +92,46 @@ class Invalid:
 
 
 Decision = Pong | Create | CancelReviews | Ignore | Invalid
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A `/review` while another `/review` of the PR is queued or running: that one answers it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TooSoon:
+    """A `/review force` within the interval after the last one on the PR."""
+
+    retry_after: int
+
+
+def command_verdict(
+    job: ReviewJob, siblings: list[ReviewJob], now: datetime, force_interval_s: int
+) -> Existing | TooSoon | None:
+    """What a `/review` meets among the PR's ReviewJobs: None → create it. Repeats cost nothing:
+    a plain `/review` while one is waiting or running is that one (whether the head was already
+    reviewed is decided when it starts, from GitHub's head); `/review force` is allowed once per
+    interval per PR, counted from the ReviewJobs themselves, so every webhook replica agrees."""
+    if job.spec.trigger.force:
+        last = max(
+            (
+                s.metadata.creation_timestamp
+                for s in siblings
+                if s.spec.trigger.force and s.metadata.creation_timestamp
+            ),
+            default=None,
+        )
+        if last is not None and (age := (now - last).total_seconds()) < force_interval_s:
+            return TooSoon(max(1, int(force_interval_s - age)))
+        return None
+    for other in sorted(siblings, key=lambda s: s.metadata.name):
+        waiting = other.spec.trigger.event is TriggerEvent.ISSUE_COMMENT and not other.spec.trigger.force
+        if waiting and other.spec.cancel is None and not other.status.phase.is_final:
+            return Existing(other.metadata.name)
+    return None
 
 
 def shown(text: str) -> str:
@@ -174,7 +214,8 @@ def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Pol
         return Ignore(f"issue_comment action {shown(ev.action)!r} is not handled")
     if issue.pull_request is None:
         return Ignore("comment on an issue, not a pull request")
-    if not COMMAND.match(comment.body or ""):
+    command = COMMAND.match(comment.body or "")
+    if command is None:
         return Ignore("comment is not a `/review` command")
     if not policy.allows(repo.full_name):
         return Ignore("repository is not in the allow-list")
@@ -186,6 +227,7 @@ def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Pol
         delivery_id=delivery_id,
         sender=ev.sender.login,
         comment_id=comment.id,
+        force=True if command.group("force") else None,  # left out of the manifest unless forced
     )
     return _create(
         repo,
@@ -230,8 +272,8 @@ def _create(
         installation_id=installation.id if installation else None,
         trigger=trigger,
     )
-    meta = ObjectMeta(
-        name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id),
-        labels=reviewjob_labels(repo.id, number, head_sha),
-    )
+    labels = reviewjob_labels(repo.id, number, head_sha)
+    if trigger.force:
+        labels[LABEL_FORCE] = "true"
+    meta = ObjectMeta(name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id), labels=labels)
     return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)

@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from review_operator.k8s.errors import AlreadyExists, ApiUnavailable, Invalid, KubeError
+from review_operator.api.models import ReviewJob, TriggerEvent
+from review_operator.k8s.errors import AlreadyExists, Invalid, KubeError
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events, intake
-from review_operator.webhook.cancel import cancel_pull_request
+from review_operator.webhook.cancel import cancel_pull_request, pull_request_selector
 from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 
@@ -39,6 +41,39 @@ class _Answer:
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     close: bool = False  # drop the connection: its body was not (fully) read
+
+
+async def _repeated_command(hook: Webhook, decision: events.Create) -> _Answer | None:
+    """A `/review` answered by the one already waiting or running, or a `/review force` too soon."""
+    job = decision.job
+    listed = await hook.jobs.list(
+        pull_request_selector(decision.repository_id, job.spec.pull_request.number), hook.timeout
+    )
+    siblings = []
+    for manifest in listed:
+        try:
+            siblings.append(ReviewJob.model_validate(manifest))
+        except ValidationError:
+            continue  # a malformed ReviewJob cannot stand for this command
+    verdict = events.command_verdict(
+        job, siblings, datetime.now(UTC), hook.settings.webhook_force_interval_seconds
+    )
+    if isinstance(verdict, events.Existing):
+        return _answer(
+            200,
+            Outcome.DUPLICATE,
+            reviewjob=verdict.name,
+            reason="a `/review` of this pull request is already queued or running",
+        )
+    if isinstance(verdict, events.TooSoon):
+        answer = _answer(
+            429,
+            Outcome.RATE_LIMITED,
+            reason=f"`/review force` was used on this pull request lately; again in {verdict.retry_after} s",
+        )
+        answer.headers["Retry-After"] = str(verdict.retry_after)
+        return answer
+    return None
 
 
 def _answer(status: int, outcome: DeliveryOutcome, **body: Any) -> _Answer:
@@ -160,12 +195,13 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
     try:
         if isinstance(decision, events.Create):
             return await _create(hook, decision)
-        marked = await hook.call(
-            cancel_pull_request, decision.repository_id, decision.pr_number, decision.cancel
+        marked = await cancel_pull_request(
+            hook.jobs, decision.repository_id, decision.pr_number, decision.cancel, hook.timeout
         )
     except Invalid:
         return _answer(400, Outcome.INVALID, reason="rejected by the API server")
-    except (ApiUnavailable, KubeError, TimeoutError):
+    except KubeError as exc:
+        log.warning("Kubernetes API call failed: %s", exc)
         return _answer(503, Outcome.ERROR, reason="Kubernetes API unavailable; redeliver later")
     hook.metrics.cancel_requests.inc(len(marked))
     return _answer(200, Outcome.ACCEPTED, reason="cancellation requested", reviewjobs=marked)
@@ -173,8 +209,12 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
 
 async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     name = decision.job.metadata.name
+    if decision.job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT:
+        repeated = await _repeated_command(hook, decision)
+        if repeated is not None:
+            return repeated
     try:
-        await hook.creates.create(decision.job.to_manifest(), hook.timeout)
+        await hook.jobs.create(decision.job.to_manifest(), hook.timeout)
     except AlreadyExists:
         return _answer(200, Outcome.DUPLICATE, reviewjob=name)
     return _answer(201, Outcome.ACCEPTED, reviewjob=name)
