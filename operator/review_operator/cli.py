@@ -22,7 +22,7 @@ def _runner(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from review_operator.runner.local import run_local
+    from review_operator.local.command import run_local
 
     return run_local(args)
 
@@ -68,7 +68,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     add_runner_arguments(sub.add_parser("runner", help="review one PR inside a review pod (see README)"))
     handlers["runner"] = _runner
 
-    from review_operator.runner.local_args import add_review_arguments
+    from review_operator.local.args import add_review_arguments
 
     add_review_arguments(
         sub.add_parser("review", help="review one PR from a laptop, no cluster; prints it, posts with --post")

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.config import WebhookSettings
+from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.k8s.client import load_api_client
 from review_operator.logs import JsonFormatter
 from review_operator.webhook.app import WEBHOOK_PATH, create_app
@@ -157,7 +158,8 @@ async def running_webhook(
     root.setLevel(logging.DEBUG)
     hook: Hook | None = None
     try:
-        app = create_app(settings, api, registry=registry)
+        jobs = AsyncReviewJobs(api.configuration, settings.namespace, settings.webhook_api_workers)
+        app = create_app(settings, jobs, registry=registry)
         async with TestClient(TestServer(app)) as test_client:
             hook = Hook(test_client, namespace, registry)
             yield hook, capture

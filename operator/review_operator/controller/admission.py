@@ -1,7 +1,10 @@
 """Pure admission: which queued reviews may start now, under global and per-repository limits.
 
-The inputs are what exists in the cluster (every non-final ReviewJob), never an in-memory
-counter, so a restarted controller reaches the same decision. Order: oldest first, with fairness
+`admit` decides from the slots it is given: the dispatcher's in-memory `Ledger`, rebuilt from every
+consistent LIST of the ReviewJobs with this replica's own confirmed claims and releases applied on
+top (so a freed slot is refilled before the next LIST). Nothing outlives the leadership: a
+restarted or newly leading controller starts a fresh ledger from its first LIST, so it reaches the
+same decision from what exists in the cluster. Order: oldest first, with fairness
 across repositories: each round admits at most one review per repository, visiting repositories
 in the order of their oldest waiting review, so one busy repository cannot starve the others.
 """

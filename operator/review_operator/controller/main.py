@@ -14,10 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import kopf
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, start_http_server
-from urllib3.exceptions import HTTPError
 
 from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
@@ -28,7 +25,8 @@ from review_operator.fence import Fence
 from review_operator.github import GitHubClientFactory, get_pull_head, make_github
 from review_operator.k8s import lease
 from review_operator.k8s.aio import AsyncKube
-from review_operator.k8s.client import load_api_client
+from review_operator.k8s.client import load_configuration
+from review_operator.k8s.errors import KubeError
 from review_operator.logs import configure_logging
 from review_operator.metrics import ControllerMetrics
 
@@ -57,7 +55,7 @@ def github_factory(
     return make_github(gh, fence=fence)
 
 
-async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSettings, identity: str) -> None:
+async def lead(dispatcher: Dispatcher, kube: AsyncKube, settings: ControllerSettings, identity: str) -> None:
     """Holds the Lease and runs the dispatcher only while it is held."""
     ns = settings.namespace
     worker: asyncio.Task[None] | None = None
@@ -65,10 +63,10 @@ async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSetti
     try:
         while True:
             try:
-                held = await asyncio.to_thread(
-                    lease.try_acquire, api, ns, settings.lease_name, identity, settings.lease_duration_seconds
+                held = await lease.try_acquire(
+                    kube, ns, settings.lease_name, identity, settings.lease_duration_seconds
                 )
-            except (ApiException, HTTPError, OSError) as exc:
+            except (KubeError, OSError) as exc:
                 # An API server that errors or is unreachable: stand by until a renewal succeeds.
                 log.warning("lease renewal failed: %s", getattr(exc, "status", None) or type(exc).__name__)
                 held = False
@@ -91,19 +89,23 @@ async def lead(dispatcher: Dispatcher, api: ApiClient, settings: ControllerSetti
     finally:
         if worker is not None:
             worker.cancel()
-        await asyncio.to_thread(lease.release, api, ns, settings.lease_name, identity)
+        await lease.release(kube, ns, settings.lease_name, identity)
 
 
 async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None:
-    # The hot calls (a pass's steps, Events) go over aiohttp on the loop, as many at once as a pass
-    # runs steps plus the Event workers; only the Lease uses the official client, in a thread.
+    # Every API call goes over aiohttp on the loop, as many at once as a pass runs steps plus the
+    # Event workers; the few threads left serve aiohttp's DNS lookups.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="k8s")
     )
-    api = load_api_client(pool_size=4)
-    # Every write of the controller's work (not the Lease's) is fenced by leadership.
+    configuration = load_configuration()
+    # Every write of the controller's work is fenced by leadership; the Lease's own are not (taking
+    # the Lease is a write made while not leading).
     fence = Fence(until=None)
-    kube = AsyncKube(api.configuration, pool_size=STEP_CONCURRENCY + EVENT_WORKERS + 4, fence=fence)
+    kube = AsyncKube(configuration, pool_size=STEP_CONCURRENCY + EVENT_WORKERS + 4, fence=fence)
+    # The Lease has its own session, so a renewal never queues behind a busy pass for a connection;
+    # an answer later than the Lease's duration is worthless, so that bounds each call.
+    lease_kube = AsyncKube(configuration, pool_size=1, timeout=settings.lease_duration_seconds)
     registry = CollectorRegistry()
     metrics = ControllerMetrics(registry)
     if settings.metrics_port:
@@ -114,7 +116,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
     dispatcher = Dispatcher(settings, kube, effects, fence=fence, heads=heads)
     dispatcher.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
-    leader = asyncio.create_task(lead(dispatcher, api, settings, identity))
+    leader = asyncio.create_task(lead(dispatcher, lease_kube, settings, identity))
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     try:
         await kopf.operator(
@@ -130,6 +132,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
         with contextlib.suppress(asyncio.CancelledError):
             await leader
         await kube.close()
+        await lease_kube.close()
 
 
 def main() -> int:

@@ -1,77 +1,95 @@
 """Leader election with a coordination.k8s.io Lease, so two controller replicas never both act.
 
-Optimistic concurrency does the locking: a takeover or renewal is a replace carrying the Lease's
-resourceVersion, so of two contenders exactly one succeeds.
+Optimistic concurrency does the locking: a takeover or renewal is a replace (PUT) carrying the
+Lease's resourceVersion, so of two contenders exactly one succeeds and the other gets a 409. The
+calls go over `AsyncKube`, on the event loop; errors are the typed ones of `review_operator.k8s.errors`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from review_operator.k8s.aio import AsyncKube
+from review_operator.k8s.errors import AlreadyExists, Conflict, KubeError, NotFound
+
+Manifest = dict[str, Any]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def try_acquire(api: client.ApiClient, namespace: str, name: str, identity: str, duration_s: int) -> bool:
+def lease_path(namespace: str, name: str = "") -> str:
+    return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases" + (f"/{name}" if name else "")
+
+
+def micro_time(moment: datetime) -> str:
+    """A Lease's MicroTime: RFC 3339 in UTC with exactly six fractional digits, as the API expects."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+async def try_acquire(kube: AsyncKube, namespace: str, name: str, identity: str, duration_s: int) -> bool:
     """Takes or renews the Lease; True when this identity holds it afterwards."""
-    coord = client.CoordinationV1Api(api)
     now = _now()
     try:
-        lease = coord.read_namespaced_lease(name, namespace)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        body = client.V1Lease(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace),
-            spec=client.V1LeaseSpec(
-                holder_identity=identity,
-                lease_duration_seconds=duration_s,
-                acquire_time=now,
-                renew_time=now,
-                lease_transitions=0,
-            ),
-        )
+        lease = await kube.json("GET", lease_path(namespace, name))
+    except NotFound:
+        body: Manifest = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "holderIdentity": identity,
+                "leaseDurationSeconds": duration_s,
+                "acquireTime": micro_time(now),
+                "renewTime": micro_time(now),
+                "leaseTransitions": 0,
+            },
+        }
         try:
-            coord.create_namespaced_lease(namespace, body)
-        except ApiException as create_exc:
-            if create_exc.status == 409:
-                return False
-            raise
+            await kube.request("POST", lease_path(namespace), body)
+        except (AlreadyExists, Conflict):  # another replica created it first
+            return False
         return True
-    spec = lease.spec = lease.spec or client.V1LeaseSpec()
-    holder = spec.holder_identity or ""
-    renewed = spec.renew_time or spec.acquire_time
-    expired = renewed is None or renewed + timedelta(seconds=spec.lease_duration_seconds or duration_s) < now
+    spec: Manifest = lease.get("spec") or {}
+    lease["spec"] = spec
+    holder = spec.get("holderIdentity") or ""
+    renewed = _parse_time(spec.get("renewTime")) or _parse_time(spec.get("acquireTime"))
+    duration = timedelta(seconds=spec.get("leaseDurationSeconds") or duration_s)
+    expired = renewed is None or renewed + duration < now
     if holder and holder != identity and not expired:
         return False
     if holder != identity:
-        spec.acquire_time = now
-        spec.lease_transitions = (spec.lease_transitions or 0) + 1
-    spec.holder_identity = identity
-    spec.lease_duration_seconds = duration_s
-    spec.renew_time = now
+        spec["acquireTime"] = micro_time(now)
+        spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+    spec["holderIdentity"] = identity
+    spec["leaseDurationSeconds"] = duration_s
+    spec["renewTime"] = micro_time(now)
     try:
-        coord.replace_namespaced_lease(name, namespace, lease)
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
+        # The body still carries the resourceVersion read above: the replace is conditional on it.
+        await kube.request("PUT", lease_path(namespace, name), lease)
+    except (AlreadyExists, Conflict):  # another replica wrote it since we read it: lost the race
+        return False
     return True
 
 
-def release(api: client.ApiClient, namespace: str, name: str, identity: str) -> None:
-    """Gives the Lease up on a clean shutdown so the next replica need not wait for it to expire."""
-    coord = client.CoordinationV1Api(api)
+async def release(kube: AsyncKube, namespace: str, name: str, identity: str) -> None:
+    """Gives the Lease up on a clean shutdown so the next replica need not wait for it to expire.
+
+    Best effort: any API error leaves the Lease to expire on its own.
+    """
     try:
-        lease = coord.read_namespaced_lease(name, namespace)
-        if lease.spec is None or lease.spec.holder_identity != identity:
+        lease = await kube.json("GET", lease_path(namespace, name))
+        spec = lease.get("spec")
+        if not spec or spec.get("holderIdentity") != identity:
             return
-        lease.spec.holder_identity = ""
-        lease.spec.renew_time = None
-        coord.replace_namespaced_lease(name, namespace, lease)
-    except ApiException:
+        spec["holderIdentity"] = ""
+        spec["renewTime"] = None
+        await kube.request("PUT", lease_path(namespace, name), lease)
+    except KubeError:
         return

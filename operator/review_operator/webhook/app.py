@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from review_operator.config import WebhookSettings
@@ -24,7 +23,7 @@ WEBHOOK_PATH = "/webhook/github"
 
 def create_app(
     settings: WebhookSettings,
-    api: client.ApiClient,
+    jobs: AsyncReviewJobs,
     registry: CollectorRegistry | None = None,
     limiter: RateLimiter | None = None,
 ) -> web.Application:
@@ -40,7 +39,7 @@ def create_app(
         policy=Policy.from_settings(settings),
         limiter=limiter or RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=WebhookMetrics(registry or CollectorRegistry()),
-        jobs=AsyncReviewJobs(api.configuration, settings.namespace, settings.webhook_api_workers),
+        jobs=jobs,
     )
     app.router.add_post(WEBHOOK_PATH, handle_delivery)
     app.router.add_get("/healthz", healthz)

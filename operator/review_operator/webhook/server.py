@@ -7,7 +7,8 @@ import logging
 from aiohttp import web
 
 from review_operator.config import WebhookSettings
-from review_operator.k8s.client import load_api_client
+from review_operator.k8s.aio import AsyncReviewJobs
+from review_operator.k8s.client import load_configuration
 from review_operator.k8s.errors import ConfigError
 from review_operator.logs import configure_logging
 from review_operator.webhook.app import create_app
@@ -19,7 +20,8 @@ def build(settings: WebhookSettings) -> web.Application:
     """The app; raises ValueError, OSError or ConfigError on a configuration problem (secret first)."""
     if not settings.secrets():
         raise ValueError("no webhook secret: set REVIEWOP_WEBHOOK_SECRET or REVIEWOP_WEBHOOK_SECRET_FILE")
-    return create_app(settings, load_api_client(pool_size=settings.webhook_api_workers))
+    jobs = AsyncReviewJobs(load_configuration(), settings.namespace, settings.webhook_api_workers)
+    return create_app(settings, jobs)
 
 
 def main() -> int:

@@ -29,8 +29,8 @@ from review_operator.api.result import Outcome, ReviewResult
 from review_operator.api.scrub import Scrubber
 from review_operator.builders.names import reviewjob_name
 from review_operator.config import GitHubSettings, RunnerSettings
+from review_operator.local.render import TerminalProgress, render_review
 from review_operator.runner.assemble import scrub_result
-from review_operator.runner.local_render import TerminalProgress, render_review
 from review_operator.runner.main import build_scrubber, review
 from review_operator.runner.outcome import exit_code
 
@@ -200,7 +200,7 @@ def run_local(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from review_operator.runner.local_args import add_review_arguments
+    from review_operator.local.args import add_review_arguments
 
     parser = argparse.ArgumentParser(prog="review-operator review", description=__doc__)
     add_review_arguments(parser)
