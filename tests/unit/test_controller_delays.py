@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from review_operator.api.models import Phase
+from review_operator.api.reasons import Reason
 from review_operator.api.result import Outcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
-from review_operator.controller.classify import Kind, Reason, classify_create_failure
+from review_operator.controller.classify import Kind, classify_create_failure
 from review_operator.controller.ledger import Ledger
 from review_operator.controller.plan import (
     DelayPost,

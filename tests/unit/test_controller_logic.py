@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from review_operator.api.models import Phase, ReviewJob
+from review_operator.api.reasons import Reason
 from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, encode_result
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff
-from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
+from review_operator.controller.classify import Kind, classify_pod, classify_stuck
 from review_operator.controller.plan import Finish, Observed, Post, Queue, Retry, Start, plan
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

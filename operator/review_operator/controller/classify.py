@@ -14,42 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from review_operator.api.models import Phase
+from review_operator.api.reasons import Reason
 from review_operator.api.result import Outcome, ResultDecodeError, ReviewResult, decode_result
 from review_operator.api.scrub import clip_token_shapes
 
 REVIEW_CONTAINER = "review"
 CHECKOUT_CONTAINER = "checkout"
-
-
-class Reason(StrEnum):
-    SUCCEEDED = "Succeeded"
-    OOM_KILLED = "OOMKilled"
-    DEADLINE_EXCEEDED = "DeadlineExceeded"
-    UNSCHEDULABLE = "Unschedulable"
-    EVICTED = "Evicted"
-    STORAGE_EXCEEDED = "EphemeralStorageExceeded"
-    NODE_LOST = "NodeLost"
-    RATE_LIMITED = "RateLimited"
-    UNAUTHORIZED = "Unauthorized"
-    AGENT_ERROR = "AgentError"
-    AGENT_TIMEOUT = "AgentTimeout"
-    MAX_TURNS = "MaxTurns"
-    BUDGET_EXCEEDED = "BudgetExceeded"
-    CHECKOUT_FAILED = "CheckoutFailed"
-    RESULT_UNREADABLE = "ResultUnreadable"
-    CONTAINER_FAILED = "ContainerFailed"
-    RUNNING_DEADLINE = "RunningDeadlineExceeded"
-    SUPERSEDED = "NewerCommit"
-    HEAD_MOVED = "HeadMoved"
-    PULL_REQUEST_CLOSED = "PullRequestClosed"
-    CONVERTED_TO_DRAFT = "ConvertedToDraft"
-    CANCELLED = "Cancelled"
-    RETRIES_EXHAUSTED = "RetriesExhausted"
-    POSTING_FAILED = "PostingFailed"
-    HEAD_UNRESOLVED = "HeadUnresolved"
-    POSTING_DELAYED = "PostingDelayed"
-    POD_REJECTED = "PodRejected"
-    POD_CREATE_FAILED = "PodCreateFailed"
 
 
 class Kind(StrEnum):
