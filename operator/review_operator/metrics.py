@@ -20,6 +20,10 @@ from review_operator.api.result import ReviewResult
 # Webhook answers are expected in tens of milliseconds; GitHub gives up after 10 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 OTHER_REASON = "Other"
+# The controller labels a posting failure with the GitHub error's class name, lowercased. The 404
+# error's class was renamed (NotFound -> GitHubNotFound, to keep class names unique); its series
+# keeps the name dashboards know.
+_POSTING_ERROR_RENAMES = {"githubnotfound": "notfound"}
 
 
 class WebhookEvent(StrEnum):
@@ -199,6 +203,7 @@ class ControllerMetrics:
         self.retries.labels(self._reason(reason)).inc()
 
     def posting_failed(self, error: str) -> None:
+        error = _POSTING_ERROR_RENAMES.get(error, error)
         self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
 
     def finished(

@@ -8,7 +8,7 @@ from typing import Any
 
 from review_operator.api.models import Phase
 from review_operator.api.reasons import Reason
-from review_operator.api.result import Outcome, ReviewResult, encode_result
+from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
 from review_operator.controller.classify import Kind, classify_create_failure
 from review_operator.controller.ledger import Ledger
@@ -34,7 +34,7 @@ SETTINGS = ControllerSettings(
     retry_max_seconds=30,
     posting_give_up_seconds=4 * 3600,
 )
-RESULT = ReviewResult(outcome=Outcome.SUCCESS, summary="fine", cost_usd=1.5, turns=9)
+RESULT = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="fine", cost_usd=1.5, turns=9)
 
 
 def delayed(name: str = "d", until: int = 600, since: int = 0, **posting: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.reasons import Reason
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, encode_result
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, encode_result
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff
@@ -164,7 +164,7 @@ def pod(
     return {"metadata": {"name": "p"}, "status": status}
 
 
-def encoded(outcome: Outcome, **kw: Any) -> str:
+def encoded(outcome: ResultOutcome, **kw: Any) -> str:
     return encode_result(ReviewResult(outcome=outcome, **kw))
 
 
@@ -172,7 +172,7 @@ def encoded(outcome: Outcome, **kw: Any) -> str:
     ("the_pod", "kind", "reason", "phase"),
     [
         (
-            pod("Succeeded", message=encoded(Outcome.SUCCESS, summary="ok")),
+            pod("Succeeded", message=encoded(ResultOutcome.SUCCESS, summary="ok")),
             Kind.SUCCEEDED,
             Reason.SUCCEEDED,
             Phase.SUCCEEDED,
@@ -181,25 +181,25 @@ def encoded(outcome: Outcome, **kw: Any) -> str:
         (pod("Failed", reason="DeadlineExceeded"), Kind.FINAL, Reason.DEADLINE_EXCEEDED, Phase.TIMED_OUT),
         (pod("Failed", reason="Evicted"), Kind.RETRY, Reason.EVICTED, None),
         (
-            pod("Failed", exit_code=4, message=encoded(Outcome.RATE_LIMITED, retry_after_s=12)),
+            pod("Failed", exit_code=4, message=encoded(ResultOutcome.RATE_LIMITED, retry_after_s=12)),
             Kind.RETRY,
             Reason.RATE_LIMITED,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=5, message=encoded(Outcome.UNAUTHORIZED)),
+            pod("Failed", exit_code=5, message=encoded(ResultOutcome.UNAUTHORIZED)),
             Kind.FINAL,
             Reason.UNAUTHORIZED,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=3, message=encoded(Outcome.MAX_TURNS)),
+            pod("Failed", exit_code=3, message=encoded(ResultOutcome.MAX_TURNS)),
             Kind.FINAL,
             Reason.MAX_TURNS,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=3, message=encoded(Outcome.BUDGET_EXCEEDED)),
+            pod("Failed", exit_code=3, message=encoded(ResultOutcome.BUDGET_EXCEEDED)),
             Kind.FINAL,
             Reason.BUDGET_EXCEEDED,
             Phase.FAILED,
@@ -225,7 +225,7 @@ def test_pod_endings_are_classified(
 
 def test_rate_limit_carries_retry_after() -> None:
     verdict = classify_pod(
-        pod("Failed", exit_code=4, message=encoded(Outcome.RATE_LIMITED, retry_after_s=12))
+        pod("Failed", exit_code=4, message=encoded(ResultOutcome.RATE_LIMITED, retry_after_s=12))
     )
     assert verdict.retry_after_s == 12
 
@@ -323,7 +323,7 @@ def test_retryable_failures_retry_until_attempts_run_out() -> None:
 
 
 def test_success_is_posted_and_a_vanished_pod_is_retried() -> None:
-    done = pod("Succeeded", message=encoded(Outcome.SUCCESS, summary="fine"))
+    done = pod("Succeeded", message=encoded(ResultOutcome.SUCCESS, summary="fine"))
     steps = plan(
         Observed([job("r", phase="Running", attempts=1, podName="r-a1")], pods={"r-a1": done}),
         T0,
@@ -441,7 +441,7 @@ def test_broken_timeout_chain_is_reported() -> None:
 
 def test_findings_survive_the_round_trip_through_the_pod() -> None:
     result = ReviewResult(
-        outcome=Outcome.SUCCESS, findings=[Finding(path="a.py", line=3, severity=Severity.HIGH)]
+        outcome=ResultOutcome.SUCCESS, findings=[Finding(path="a.py", line=3, severity=Severity.HIGH)]
     )
     verdict = classify_pod(pod("Succeeded", message=encode_result(result)))
     assert verdict.result is not None

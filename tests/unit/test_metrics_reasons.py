@@ -1,4 +1,5 @@
-"""Every reason the controller can write has its own metric series (one enum feeds both)."""
+"""Metric label sets cover what the controller reports: every reason (one enum feeds both), every
+posting error."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import CancelReason
 from review_operator.api.reasons import Reason
+from review_operator.github import GitHubNotFound
 from review_operator.metrics import OTHER_REASON, ControllerMetrics
 
 
@@ -33,3 +35,10 @@ def test_unknown_reasons_are_counted_as_other() -> None:
     metrics.retried(Reason.EVICTED)
     assert registry.get_sample_value("reviewop_retries_total", {"reason": OTHER_REASON}) == 1
     assert registry.get_sample_value("reviewop_retries_total", {"reason": "Evicted"}) == 1
+
+
+def test_a_github_404_keeps_its_posting_failure_series() -> None:
+    registry = CollectorRegistry()
+    # As the controller labels it: the error's class name, lowercased.
+    ControllerMetrics(registry).posting_failed(type(GitHubNotFound("gone")).__name__.lower())
+    assert registry.get_sample_value("reviewop_posting_failures_total", {"error": "notfound"}) == 1

@@ -150,7 +150,7 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
         return _answer(200, Outcome.ACCEPTED, reason="pong")
     if isinstance(decision, events.Ignore):
         return _answer(202, Outcome.IGNORED, reason=decision.reason)
-    if isinstance(decision, events.Invalid):
+    if isinstance(decision, events.InvalidDelivery):
         return _answer(400, Outcome.INVALID, reason=decision.reason)
     repository_id = decision.repository_id
     if not hook.limiter.allow(str(repository_id)):
