@@ -24,8 +24,8 @@ from review_operator.controller.plan import (
     plan,
 )
 from review_operator.k8s.errors import error_for_status
-from tests.unit.reviewjobs import T0
-from tests.unit.reviewjobs import reviewjob as job
+from tests.factories import T0
+from tests.factories import reviewjob as job
 
 SETTINGS = ControllerSettings(
     max_concurrent=1,

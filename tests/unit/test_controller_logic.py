@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,36 +17,10 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff
 from review_operator.controller.classify import Kind, classify_pod, classify_stuck
 from review_operator.controller.plan import Finish, Observed, Post, Queue, Retry, Start, plan
+from tests.factories import SHA_A, T0
+from tests.factories import reviewjob as job
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-SHA_A = "a" * 40
 SHA_B = "b" * 40
-
-
-def job(
-    name: str,
-    repo_id: int = 1,
-    pr: int = 1,
-    sha: str = SHA_A,
-    phase: str | None = None,
-    created: int = 0,
-    **status: Any,
-) -> ReviewJob:
-    body: dict[str, Any] = {
-        "metadata": {
-            "name": name,
-            "namespace": "ns",
-            "uid": f"uid-{name}",
-            "creationTimestamp": (T0 + timedelta(seconds=created)).isoformat(),
-        },
-        "spec": {
-            "repository": {"owner": "o", "name": f"r{repo_id}", "id": repo_id},
-            "pullRequest": {"number": pr, "headSha": sha, "author": "dev", "authorAssociation": "MEMBER"},
-            "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-        },
-        "status": {"phase": phase, **status} if phase else {},
-    }
-    return ReviewJob.model_validate(body)
 
 
 # -- admission -----------------------------------------------------------------------------------

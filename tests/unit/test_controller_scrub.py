@@ -10,7 +10,7 @@ import pytest
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.controller import status
 from review_operator.controller.classify import classify_pod
-from tests.unit.reviewjobs import reviewjob
+from tests.factories import reviewjob
 
 TOKEN = "ghs_" + "Q7r8S9t0" * 5  # an installation token shape (ghs_ + 40)
 

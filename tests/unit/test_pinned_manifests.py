@@ -17,14 +17,14 @@ from review_operator.api.result import Finding, ReviewResult, Severity
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
-from tests.unit.reviewjobs import T0, reviewjob
+from tests.factories import T0, reviewjob
 
 GOLDEN = Path(__file__).parent / "golden"
 SHA = "c" * 40
 
 
 def _pod_job() -> ReviewJob:
-    job = reviewjob("rj-pinned", Phase.RUNNING, repo=7)
+    job = reviewjob("rj-pinned", Phase.RUNNING, repo_id=7)
     job.metadata.annotations = {"sim.review-operator.dev/delay": "3", "other.example/x": "no"}
     job.spec.pull_request.title = "Fix the thing"
     job.spec.pull_request.base_sha = "b" * 40

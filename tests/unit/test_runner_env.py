@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from review_operator.builders.env import runner_env, runner_settings
 from review_operator.builders.pod import build_review_pod, review_runner_settings
 from review_operator.config import ControllerSettings, RunnerSettings
-from tests.unit.reviewjobs import reviewjob
+from tests.factories import reviewjob
 
 SHA = "c" * 40
 
