@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -120,8 +120,8 @@ class RunnerSettings(BaseSettings):
 
     repo: Annotated[str, Field(description="Repository under review, `owner/name`.")] = ""
     pr_number: Annotated[int, Field(description="Pull request number.", ge=0)] = 0
-    base_sha: Annotated[str, Field(description="Base commit; the diff is `git diff base...head`.")] = ""
     head_sha: Annotated[str, Field(description="Head commit under review.")] = ""
+    base_sha: Annotated[str, Field(description="Base commit; the diff is `git diff base...head`.")] = ""
     pr_title: Annotated[str, Field(description="PR title (untrusted: shown to the model as data only).")] = ""
     pr_body: Annotated[str, Field(description="PR body (untrusted: shown to the model as data only).")] = ""
     checkout: Annotated[
@@ -175,6 +175,11 @@ class RunnerSettings(BaseSettings):
         SecretStr | None,
         Field(description="Model key; when unset the CLI uses ANTHROPIC_API_KEY or its provider switches."),
     ] = None
+
+    @field_serializer("timeout_seconds", when_used="json")
+    def _whole_seconds(self, value: float) -> float | int:
+        # The controller's limits are whole seconds: the pod's environment says `900`, not `900.0`.
+        return int(value) if value.is_integer() else value
 
 
 class ControllerSettings(CommonSettings):

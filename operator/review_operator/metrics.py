@@ -7,14 +7,23 @@ names). Tests create a fresh `CollectorRegistry` per app.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from review_operator.api.models import Phase, ReviewJob
+from review_operator.api.reasons import Reason
+from review_operator.api.result import ReviewResult
+
 # Webhook answers are expected in tens of milliseconds; GitHub gives up after 10 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+OTHER_REASON = "Other"
+# The controller labels a posting failure with the GitHub error's class name, lowercased. The 404
+# error's class was renamed (NotFound -> GitHubNotFound, to keep class names unique); its series
+# keeps the name dashboards know.
+_POSTING_ERROR_RENAMES = {"githubnotfound": "notfound"}
 
 
 class WebhookEvent(StrEnum):
@@ -97,36 +106,9 @@ class ControllerMetrics:
     """
 
     PHASES = ("Pending", "Queued", "Running")
-    REASONS = (
-        "Succeeded",
-        "OOMKilled",
-        "DeadlineExceeded",
-        "Unschedulable",
-        "Evicted",
-        "EphemeralStorageExceeded",
-        "NodeLost",
-        "RateLimited",
-        "Unauthorized",
-        "AgentError",
-        "AgentTimeout",
-        "MaxTurns",
-        "BudgetExceeded",
-        "CheckoutFailed",
-        "ResultUnreadable",
-        "ContainerFailed",
-        "RunningDeadlineExceeded",
-        "NewerCommit",
-        "HeadMoved",
-        "PullRequestClosed",
-        "ConvertedToDraft",
-        "Manual",
-        "PostingFailed",
-        "HeadUnresolved",
-        "PostingDelayed",
-        "PodRejected",
-        "PodCreateFailed",
-        "Other",
-    )
+    # The controller's own reasons (one enum, so the label set cannot drift from what it sets), plus
+    # "Other" for anything else, so a reason label never takes an unbounded value.
+    REASONS: tuple[str, ...] = (*(r.value for r in Reason), OTHER_REASON)
     POSTING_ERRORS = (
         "unauthorized",
         "ratelimited",
@@ -200,16 +182,15 @@ class ControllerMetrics:
             self.posting_failures.labels(error)
 
     def _reason(self, reason: str) -> str:
-        return reason if reason in self.REASONS else "Other"
+        return reason if reason in self.REASONS else OTHER_REASON
 
-    def observe_jobs(self, phases: list[Any]) -> None:
+    def observe_jobs(self, phases: Iterable[Phase]) -> None:
         counts = {p: 0 for p in self.PHASES}
         for phase in phases:
-            value = str(getattr(phase, "value", phase))
-            if value in counts:
-                counts[value] += 1
-        for phase, count in counts.items():
-            self.jobs.labels(phase).set(count)
+            if phase.value in counts:
+                counts[phase.value] += 1
+        for label, count in counts.items():
+            self.jobs.labels(label).set(count)
         self.running.set(counts["Running"])
         self.queue_depth.set(counts["Pending"] + counts["Queued"])
 
@@ -222,10 +203,13 @@ class ControllerMetrics:
         self.retries.labels(self._reason(reason)).inc()
 
     def posting_failed(self, error: str) -> None:
+        error = _POSTING_ERROR_RENAMES.get(error, error)
         self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
 
-    def finished(self, phase: Any, reason: str, result: Any, job: Any, now: datetime) -> None:
-        outcome = str(getattr(phase, "value", phase))
+    def finished(
+        self, phase: Phase, reason: str, result: ReviewResult | None, job: ReviewJob, now: datetime
+    ) -> None:
+        outcome = phase.value
         if outcome in {o.value for o in ReviewOutcome}:
             self.completed_total.labels(outcome, self._reason(reason)).inc()
         started = job.status.start_time

@@ -38,6 +38,7 @@ from review_operator.api.models import FINAL_PHASES, GROUP, PLURAL, VERSION, Rev
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
+from tests.factories import reviewjob_body
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
@@ -48,21 +49,19 @@ IDLE_WINDOW_S = 60.0
 
 
 def _body(i: int, duration: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ReviewJob",
-        "metadata": {"name": f"bench-{i:05d}", "annotations": {f"{SIM}duration": duration}},
-        "spec": {
-            "repository": {"owner": "o", "name": f"r{i % 50}", "id": 100 + i % 50},
-            "pullRequest": {
-                "number": i + 1,
-                "headSha": f"{i:040x}",
-                "author": "dev",
-                "authorAssociation": "MEMBER",
-            },
-            "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-        },
-    }
+    return reviewjob_body(
+        f"bench-{i:05d}",
+        namespace=None,
+        uid="",
+        created=None,
+        rv=None,
+        annotations={f"{SIM}duration": duration},
+        repo_name=f"r{i % 50}",
+        repo_id=100 + i % 50,
+        pr=i + 1,
+        sha=f"{i:040x}",
+        typed=True,
+    )
 
 
 def _create_many(api: client.ApiClient, ns: str, n: int, duration: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from tests.factories import reviewjob_body
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text, tool
 from tests.fakes.runner_harness import review_json
 from tests.github_double.git import build_repo
@@ -210,18 +211,22 @@ async def _reviews(plane: ControlPlane, node: RealNode, tmp: Path) -> list[Figur
 def _reviewjob(
     ns: str, owner: str, name: str, repo_id: int, number: int, head: str, base: str
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "review-operator.dev/v1alpha1",
-        "kind": "ReviewJob",
-        "metadata": {"name": f"bench-{number}", "namespace": ns},
-        "spec": {
-            "repository": {"owner": owner, "name": name, "id": repo_id},
-            "pullRequest": {"number": number, "headSha": head, "baseSha": base, "title": "Bench",
-                            "author": "dev", "authorAssociation": "MEMBER"},
-            "installationId": INSTALLATION_ID,
-            "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-        },
-    }  # fmt: skip
+    return reviewjob_body(
+        f"bench-{number}",
+        namespace=ns,
+        uid="",
+        created=None,
+        rv=None,
+        owner=owner,
+        repo_name=name,
+        repo_id=repo_id,
+        pr=number,
+        sha=head,
+        base_sha=base,
+        title="Bench",
+        installation_id=INSTALLATION_ID,
+        typed=True,
+    )
 
 
 def run() -> list[Figure]:

@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client, watch
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
+from tests.factories import reviewjob_body
 from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
     APP_ID,
     BASE_FILES,
@@ -59,31 +60,27 @@ class Stack:
         """A push's ReviewJob (of `sha`, by default the PR's head), or with `command` (the trigger's
         extra fields, e.g. commentId and force) a `/review` command's, whose head is resolved later."""
         pull = self.double.pulls[(repo.id, pr)]
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "ReviewJob",
-            "metadata": {
-                "name": name,
-                "annotations": annotations or {},
-                "labels": {
-                    "review-operator.dev/repository-id": str(repo.id),
-                    "review-operator.dev/pull-request": str(pr),
-                },
+        body = reviewjob_body(
+            name,
+            namespace=None,
+            uid="",
+            created=None,
+            rv=None,
+            annotations=annotations or {},
+            labels={
+                "review-operator.dev/repository-id": str(repo.id),
+                "review-operator.dev/pull-request": str(pr),
             },
-            "spec": {
-                "repository": {"owner": repo.owner, "name": repo.name, "id": repo.id},
-                "pullRequest": {
-                    "number": pr,
-                    "headSha": sha or pull.head_sha,
-                    "baseSha": pull.base_sha,
-                    "title": "Change things",
-                    "author": "dev",
-                    "authorAssociation": "MEMBER",
-                },
-                "installationId": INSTALLATION_ID,
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-            },
-        }
+            owner=repo.owner,
+            repo_name=repo.name,
+            repo_id=repo.id,
+            pr=pr,
+            sha=sha or pull.head_sha,
+            base_sha=pull.base_sha,
+            title="Change things",
+            installation_id=INSTALLATION_ID,
+            typed=True,
+        )
         if command is not None:
             del body["spec"]["pullRequest"]["headSha"]
             body["spec"]["trigger"] = {

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from review_operator.api.models import ReviewJob
 from review_operator.config import GitHubSettings
+from tests.factories import reviewjob
 from tests.github_double.git import BuiltRepo, build_repo
 from tests.github_double.openapi import OpenAPI
 from tests.github_double.server import GitHubDouble, Pull, Repo
@@ -131,21 +132,19 @@ def settings_for(world: World, **overrides: object) -> GitHubSettings:
 def make_job(world: World, *, name: str = "rj-hello-world-1-abc", repo: Repo | None = None) -> ReviewJob:
     target = repo or world.repo
     pull = world.double.pulls[(target.id, 1)]
-    return ReviewJob.model_validate(
-        {
-            "metadata": {"name": name, "namespace": "review-operator"},
-            "spec": {
-                "repository": {"owner": target.owner, "name": target.name, "id": target.id},
-                "pullRequest": {
-                    "number": 1,
-                    "headSha": pull.head_sha,
-                    "baseSha": pull.base_sha,
-                    "title": "Change things",
-                    "author": "contributor",
-                    "authorAssociation": "CONTRIBUTOR",
-                },
-                "installationId": INSTALLATION_ID,
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "contributor"},
-            },
-        }
+    return reviewjob(
+        name,
+        namespace="review-operator",
+        uid="",
+        created=None,
+        rv=None,
+        owner=target.owner,
+        repo_name=target.name,
+        repo_id=target.id,
+        sha=pull.head_sha,
+        base_sha=pull.base_sha,
+        title="Change things",
+        author="contributor",
+        association="CONTRIBUTOR",
+        installation_id=INSTALLATION_ID,
     )

@@ -17,7 +17,7 @@ from kubernetes import client
 from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
-from review_operator.api.result import Outcome, ReviewResult, encode_result
+from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
 from review_operator.controller.dispatcher import Dispatcher
 from review_operator.controller.effects import Effects
@@ -53,7 +53,7 @@ def delayed_post(world: World, namespace: str, api: client.ApiClient) -> str:
     manifest["metadata"]["namespace"] = namespace
     custom(api).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
     past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
-    result = ReviewResult(outcome=Outcome.SUCCESS, summary="Fine.", findings=[])
+    result = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="Fine.", findings=[])
     status = {
         "phase": "Running",
         "attempts": 1,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from review_operator.api.models import ReviewJob
-from review_operator.github import GitHubClientFactory, NotFound, Unauthorized, get_pull_head, make_github
+from review_operator.github import (
+    GitHubClientFactory,
+    GitHubNotFound,
+    Unauthorized,
+    get_pull_head,
+    make_github,
+)
 from review_operator.github.auth import CHECKOUT_PERMISSIONS
 from tests.github_double import fixtures
 from tests.github_double.fixtures import REPO_ID, World, make_job, settings_for
@@ -84,7 +90,7 @@ async def test_posting_token_adds_checks_write_only_when_check_runs_are_on(world
 async def test_token_for_one_repository_cannot_touch_another(world: World) -> None:
     factory = make_github(settings_for(world))
     gh = factory.for_job(make_job(world))  # token scoped to hello-world
-    with pytest.raises(NotFound):
+    with pytest.raises(GitHubNotFound):
         await get_pull_head(gh, make_job(world, repo=world.other))
     assert world.double.calls("GET", "/octo-org/other/pulls/1$")[0].status == 404
 

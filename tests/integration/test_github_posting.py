@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, Side
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, Side
 from review_operator.github import (
     PostStatus,
     RateLimited,
@@ -42,7 +42,7 @@ OUT_OF_DIFF = [
 
 def result(findings: list[Finding] | None = None) -> ReviewResult:
     return ReviewResult(
-        outcome=Outcome.SUCCESS,
+        outcome=ResultOutcome.SUCCESS,
         summary="Looks mostly fine.",
         findings=IN_DIFF + OUT_OF_DIFF if findings is None else findings,
         cost_usd=0.1234,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from review_operator.api.result import Outcome
+from review_operator.api.result import ResultOutcome
 from review_operator.runner.outcome import EXIT_CODES
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply, ToolUse, overloaded, text, tool, unauthorized
 from tests.fakes.runner_harness import Checkout, make_checkout, run_runner
@@ -24,8 +24,8 @@ async def test_turn_limit_ends_as_max_turns(checkout: Checkout, tmp_path: Path) 
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_MAX_TURNS": "2"})
 
-    assert run.result.outcome is Outcome.MAX_TURNS
-    assert run.code == EXIT_CODES[Outcome.MAX_TURNS]
+    assert run.result.outcome is ResultOutcome.MAX_TURNS
+    assert run.code == EXIT_CODES[ResultOutcome.MAX_TURNS]
     assert len(api.turns) == 2
     assert "maximum number of turns" in run.result.error
 
@@ -37,8 +37,8 @@ async def test_exhausted_budget_ends_as_budget_exceeded(checkout: Checkout, tmp_
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_MAX_BUDGET_USD": "0.5"})
 
-    assert run.result.outcome is Outcome.BUDGET_EXCEEDED
-    assert run.code == EXIT_CODES[Outcome.BUDGET_EXCEEDED]
+    assert run.result.outcome is ResultOutcome.BUDGET_EXCEEDED
+    assert run.code == EXIT_CODES[ResultOutcome.BUDGET_EXCEEDED]
     assert run.result.cost_usd > 0.5
     assert len(api.turns) == 1
 
@@ -50,8 +50,8 @@ async def test_persistent_overload_ends_as_rate_limited_with_retry_hint(
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_MAX_RETRIES": "1"})
 
-    assert run.result.outcome is Outcome.RATE_LIMITED
-    assert run.code == EXIT_CODES[Outcome.RATE_LIMITED]
+    assert run.result.outcome is ResultOutcome.RATE_LIMITED
+    assert run.code == EXIT_CODES[ResultOutcome.RATE_LIMITED]
     assert "529" in run.result.error
     assert run.result.retry_after_s is not None
     assert len(api.turns) == 2  # the first try and one retry: the CLI honoured max_retries
@@ -63,8 +63,8 @@ async def test_rejected_key_ends_within_seconds_as_unauthorized(checkout: Checko
         # Ten retries would take the CLI minutes; the runner must stop at the first 401.
         run = await run_runner(api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_MAX_RETRIES": "10"})
 
-    assert run.result.outcome is Outcome.UNAUTHORIZED
-    assert run.code == EXIT_CODES[Outcome.UNAUTHORIZED]
+    assert run.result.outcome is ResultOutcome.UNAUTHORIZED
+    assert run.code == EXIT_CODES[ResultOutcome.UNAUTHORIZED]
     assert run.elapsed_s < 30
     assert len(api.turns) <= 2
 
@@ -74,8 +74,8 @@ async def test_garbled_final_answer_is_an_agent_error_not_a_crash(checkout: Chec
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w")
 
-    assert run.result.outcome is Outcome.AGENT_ERROR
-    assert run.code == EXIT_CODES[Outcome.AGENT_ERROR]
+    assert run.result.outcome is ResultOutcome.AGENT_ERROR
+    assert run.code == EXIT_CODES[ResultOutcome.AGENT_ERROR]
     assert "unusable final answer" in run.result.error
     assert "Traceback" not in run.stderr
 
@@ -85,8 +85,8 @@ async def test_wall_clock_timeout_ends_as_timeout(checkout: Checkout, tmp_path: 
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_TIMEOUT_SECONDS": "3"})
 
-    assert run.result.outcome is Outcome.TIMEOUT
-    assert run.code == EXIT_CODES[Outcome.TIMEOUT]
+    assert run.result.outcome is ResultOutcome.TIMEOUT
+    assert run.code == EXIT_CODES[ResultOutcome.TIMEOUT]
     assert "timed out" in run.result.error
     assert run.elapsed_s < 30
 
@@ -97,8 +97,8 @@ async def test_missing_commit_ends_as_checkout_failed(checkout: Checkout, tmp_pa
     async with api:
         run = await run_runner(api, broken, tmp_path / "w")
 
-    assert run.result.outcome is Outcome.CHECKOUT_FAILED
-    assert run.code == EXIT_CODES[Outcome.CHECKOUT_FAILED]
+    assert run.result.outcome is ResultOutcome.CHECKOUT_FAILED
+    assert run.code == EXIT_CODES[ResultOutcome.CHECKOUT_FAILED]
     assert api.turns == []
 
 
@@ -109,7 +109,7 @@ async def test_missing_cli_ends_as_agent_error(checkout: Checkout, tmp_path: Pat
             api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_CLI_PATH": "/nonexistent/claude"}
         )
 
-    assert run.result.outcome is Outcome.AGENT_ERROR
-    assert run.code == EXIT_CODES[Outcome.AGENT_ERROR]
+    assert run.result.outcome is ResultOutcome.AGENT_ERROR
+    assert run.code == EXIT_CODES[ResultOutcome.AGENT_ERROR]
     assert "not found" in run.result.error
     assert api.turns == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from review_operator.api.result import MAX_MESSAGE_BYTES, Outcome
+from review_operator.api.result import MAX_MESSAGE_BYTES, ResultOutcome
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text, tool
 from tests.fakes.runner_harness import make_checkout, review_json, run_runner
 
@@ -56,7 +56,7 @@ async def test_five_thousand_file_pr_skips_lockfiles_and_reports_what_was_not_re
         run = await run_runner(api, checkout, work, env=env)
 
     result = run.result
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is ResultOutcome.SUCCESS
     assert len(run.message.encode()) <= MAX_MESSAGE_BYTES
     assert result.skipped == 5000 - 100
     diff = (work / "run" / "context" / "pr.diff").read_text()

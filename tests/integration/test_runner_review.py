@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from review_operator.api.result import Outcome, Severity, Side
+from review_operator.api.result import ResultOutcome, Severity, Side
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply, Text, rate_limited, text, tool, tools
 from tests.fakes.runner_harness import Checkout, make_checkout, review_json, run_runner
 
@@ -67,7 +67,7 @@ async def test_review_reads_and_greps_the_checkout_and_returns_findings(
         run = await run_runner(api, checkout, work, env={"REVIEWOP_RUNNER_MIN_SEVERITY": "low"})
 
     assert run.code == 0, run.stdout
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert [(f.path, f.line, f.side, f.severity) for f in run.result.findings] == [
         ("app/store.py", 6, Side.RIGHT, Severity.HIGH)
     ]
@@ -89,7 +89,7 @@ async def test_model_is_offered_exactly_read_grep_and_glob(checkout: Checkout, t
     async with api:
         run = await run_runner(api, checkout, tmp_path / "work")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert len(api.turns) == 2
     for request in api.turns:
         assert sorted(request.tool_names) == ["Glob", "Grep", "Read"]
@@ -112,7 +112,7 @@ async def test_rate_limited_then_success_completes_the_review(checkout: Checkout
     async with api:
         run = await run_runner(api, checkout, tmp_path / "work")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert len(run.result.findings) == 1
     assert len(api.turns) == 2
     assert any(e.get("event") == "api_retry" and e["status"] == 429 for e in run.events)
@@ -125,7 +125,7 @@ async def test_finding_outside_the_diff_moves_into_the_summary(checkout: Checkou
     async with api:
         run = await run_runner(api, checkout, tmp_path / "work")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert [(f.path, f.line) for f in run.result.findings] == [("app/store.py", 6)]
     assert "`README.md:1`" in run.result.summary
     assert "Document the pickle format" in run.result.summary
@@ -142,5 +142,5 @@ async def test_fenced_json_with_prose_is_repaired(checkout: Checkout, tmp_path: 
     async with api:
         run = await run_runner(api, checkout, tmp_path / "work")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert [f.severity for f in run.result.findings] == [Severity.HIGH]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from review_operator.api.result import Outcome
+from review_operator.api.result import ResultOutcome
 from review_operator.runner.outcome import EXIT_CODES
 from review_operator.runner.procs import child_pids, is_alive
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply, Text, ToolUse, text, tools
@@ -78,7 +78,7 @@ async def test_prompt_injection_cannot_read_secrets_or_leak_them(tmp_path: Path)
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env=env)
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     # The CLI itself refuses /proc and unknown tools before the hook runs; the guard denies the rest.
     assert run.result.denied >= 5
     assert "Bash" not in run.result.tools and sum(run.result.tools.values()) == 0
@@ -122,7 +122,7 @@ async def test_symlink_out_of_the_checkout_is_not_followed(tmp_path: Path) -> No
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert run.result.denied == 4  # the checkout-wide Grep is allowed but must not descend the link
     assert "OUTSIDE-CONTENT-5d1e" not in "\n".join(r.raw for r in api.requests)
 
@@ -146,8 +146,8 @@ async def test_sigterm_mid_run_writes_timeout_and_leaves_no_cli(tmp_path: Path) 
         run = await run_runner(api, checkout, tmp_path / "w", while_running=terminate_when_the_model_is_asked)
     assert run.elapsed_s < 30
 
-    assert run.result.outcome is Outcome.TIMEOUT
-    assert run.code == EXIT_CODES[Outcome.TIMEOUT]
+    assert run.result.outcome is ResultOutcome.TIMEOUT
+    assert run.code == EXIT_CODES[ResultOutcome.TIMEOUT]
     assert "SIGTERM" in run.result.error
     await asyncio.sleep(0.2)
     assert [p for p in cli_pids if is_alive(p)] == [], "a CLI process outlived the runner"
@@ -171,7 +171,7 @@ async def test_the_checkouts_claude_settings_hooks_and_claude_md_are_ignored(tmp
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w")
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     assert not marker.exists()
     assert "MARKER-CLAUDE-MD-91c3" not in api.turns[0].raw
     assert sorted(api.turns[0].tool_names) == ["Glob", "Grep", "Read"]
@@ -214,7 +214,7 @@ async def test_secrets_at_every_length_limit_and_in_simple_variants_never_leave_
     async with api:
         run = await run_runner(api, checkout, tmp_path / "w", env=env)
 
-    assert run.result.outcome is Outcome.SUCCESS
+    assert run.result.outcome is ResultOutcome.SUCCESS
     [finding] = run.result.findings
     emitted = run.message + run.stdout + run.stderr + json.dumps(run.result.model_dump(mode="json"))
     for secret in (API_KEY, MOUNTED_SECRET):

@@ -16,6 +16,7 @@ from review_operator.api.models import ReviewJob
 from review_operator.api.result import decode_result
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
+from tests.factories import reviewjob
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text
 from tests.fakes.runner_harness import review_json
 from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
@@ -43,18 +44,20 @@ UID = "00000000-0000-0000-0000-00000000000a"
 
 
 def _job(namespace: str, owner: str, name: str, repo_id: int, head: str, base: str) -> ReviewJob:
-    return ReviewJob.model_validate(
-        {
-            "metadata": {"name": "stalled", "namespace": namespace, "uid": UID},
-            "spec": {
-                "repository": {"owner": owner, "name": name, "id": repo_id},
-                "pullRequest": {"number": 1, "headSha": head, "baseSha": base, "title": "Stall",
-                                "author": "dev", "authorAssociation": "MEMBER"},
-                "installationId": INSTALLATION_ID,
-                "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-            },
-        }
-    )  # fmt: skip
+    return reviewjob(
+        "stalled",
+        namespace=namespace,
+        uid=UID,
+        created=None,
+        rv=None,
+        owner=owner,
+        repo_name=name,
+        repo_id=repo_id,
+        sha=head,
+        base_sha=base,
+        title="Stall",
+        installation_id=INSTALLATION_ID,
+    )
 
 
 async def test_kubelet_deadline_sigterms_the_runner_which_writes_its_result_in_the_grace_period(

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from review_operator.api.models import Phase
-from review_operator.api.result import Outcome, ReviewResult, encode_result
+from review_operator.api.reasons import Reason
+from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
-from review_operator.controller.classify import Kind, Reason, classify_create_failure
+from review_operator.controller.classify import Kind, classify_create_failure
 from review_operator.controller.ledger import Ledger
 from review_operator.controller.plan import (
     DelayPost,
@@ -23,8 +24,8 @@ from review_operator.controller.plan import (
     plan,
 )
 from review_operator.k8s.errors import error_for_status
-from tests.unit.reviewjobs import T0
-from tests.unit.reviewjobs import reviewjob as job
+from tests.factories import T0
+from tests.factories import reviewjob as job
 
 SETTINGS = ControllerSettings(
     max_concurrent=1,
@@ -33,7 +34,7 @@ SETTINGS = ControllerSettings(
     retry_max_seconds=30,
     posting_give_up_seconds=4 * 3600,
 )
-RESULT = ReviewResult(outcome=Outcome.SUCCESS, summary="fine", cost_usd=1.5, turns=9)
+RESULT = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="fine", cost_usd=1.5, turns=9)
 
 
 def delayed(name: str = "d", until: int = 600, since: int = 0, **posting: Any) -> Any:

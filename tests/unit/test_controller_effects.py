@@ -15,8 +15,8 @@ from review_operator.controller.effects import QUEUE_WRITES, Effects
 from review_operator.controller.plan import Finish, Retry
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
-from tests.unit.reviewjobs import T0
-from tests.unit.reviewjobs import reviewjob as job
+from tests.factories import T0
+from tests.factories import reviewjob as job
 
 
 def stored_with_status(name: str, patch: dict[str, Any]) -> bytes:

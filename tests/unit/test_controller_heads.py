@@ -14,17 +14,14 @@ from review_operator.controller.classify import Reason
 from review_operator.controller.heads import PullHeads
 from review_operator.controller.plan import Finish, Observed, plan, stale_reviews, start_check
 from review_operator.github import Transient
-from tests.unit.reviewjobs import T0, reviewjob
+from tests.factories import T0, reviewjob
 
 S1, S2, S3 = "1" * 40, "2" * 40, "3" * 40
 PR = (1, 1)
 
 
 def push(name: str, sha: str, created: int, phase: Phase | None = None, **status: Any) -> ReviewJob:
-    job = reviewjob(name, phase, created=created, **status)
-    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
-    body["spec"]["pullRequest"]["headSha"] = sha
-    return ReviewJob.model_validate(body)
+    return reviewjob(name, phase, created=created, sha=sha, **status)
 
 
 def command(

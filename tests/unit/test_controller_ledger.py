@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.controller.admission import Slot
 from review_operator.controller.ledger import Ledger
-from tests.unit.reviewjobs import T0
-from tests.unit.reviewjobs import reviewjob as job
+from tests.factories import T0
+from tests.factories import reviewjob as job
 
 
 def slot(j: ReviewJob) -> Slot:
@@ -74,16 +74,16 @@ def test_a_later_read_supersedes_older_writes() -> None:
 
 
 def test_per_repository_limit_and_start_rate_hold_between_reads() -> None:
-    waiting = [job("a1", Phase.QUEUED, repo=1, created=1), job("a2", Phase.QUEUED, repo=1, created=2)]
-    waiting.append(job("b1", Phase.QUEUED, repo=2, created=3))
+    waiting = [job("a1", Phase.QUEUED, repo_id=1, created=1), job("a2", Phase.QUEUED, repo_id=1, created=2)]
+    waiting.append(job("b1", Phase.QUEUED, repo_id=2, created=3))
     ledger = Ledger()
     ledger.reset(waiting, [slot(j) for j in waiting], set(), ledger.seq, T0)
     assert admit(ledger, max_concurrent=5, per_repo=1) == ["a1", "b1"]
-    a1 = job("a1", Phase.RUNNING, repo=1, created=1, rv=2)
+    a1 = job("a1", Phase.RUNNING, repo_id=1, created=1, rv=2)
     ledger.written(waiting[0], a1)
     ledger.claimed(waiting[2], T0)
     ledger.starts.append((ledger.seq, T0))  # a1's start
-    ledger.written(a1, job("a1", Phase.SUCCEEDED, repo=1, created=1, rv=3))
+    ledger.written(a1, job("a1", Phase.SUCCEEDED, repo_id=1, created=1, rv=3))
     assert ledger.holders == {"b1": 2}
     assert admit(ledger, max_concurrent=5, per_repo=1, per_minute=2) == []  # two starts this minute
     assert admit(ledger, max_concurrent=5, per_repo=1, per_minute=3) == ["a2"]

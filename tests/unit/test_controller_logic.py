@@ -4,48 +4,23 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from review_operator.api.models import Phase, ReviewJob
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, encode_result
+from review_operator.api.reasons import Reason
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, encode_result
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff
-from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
+from review_operator.controller.classify import Kind, classify_pod, classify_stuck
 from review_operator.controller.plan import Finish, Observed, Post, Queue, Retry, Start, plan
+from tests.factories import SHA_A, T0
+from tests.factories import reviewjob as job
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-SHA_A = "a" * 40
 SHA_B = "b" * 40
-
-
-def job(
-    name: str,
-    repo_id: int = 1,
-    pr: int = 1,
-    sha: str = SHA_A,
-    phase: str | None = None,
-    created: int = 0,
-    **status: Any,
-) -> ReviewJob:
-    body: dict[str, Any] = {
-        "metadata": {
-            "name": name,
-            "namespace": "ns",
-            "uid": f"uid-{name}",
-            "creationTimestamp": (T0 + timedelta(seconds=created)).isoformat(),
-        },
-        "spec": {
-            "repository": {"owner": "o", "name": f"r{repo_id}", "id": repo_id},
-            "pullRequest": {"number": pr, "headSha": sha, "author": "dev", "authorAssociation": "MEMBER"},
-            "trigger": {"event": "pull_request", "action": "opened", "sender": "dev"},
-        },
-        "status": {"phase": phase, **status} if phase else {},
-    }
-    return ReviewJob.model_validate(body)
 
 
 # -- admission -----------------------------------------------------------------------------------
@@ -163,7 +138,7 @@ def pod(
     return {"metadata": {"name": "p"}, "status": status}
 
 
-def encoded(outcome: Outcome, **kw: Any) -> str:
+def encoded(outcome: ResultOutcome, **kw: Any) -> str:
     return encode_result(ReviewResult(outcome=outcome, **kw))
 
 
@@ -171,7 +146,7 @@ def encoded(outcome: Outcome, **kw: Any) -> str:
     ("the_pod", "kind", "reason", "phase"),
     [
         (
-            pod("Succeeded", message=encoded(Outcome.SUCCESS, summary="ok")),
+            pod("Succeeded", message=encoded(ResultOutcome.SUCCESS, summary="ok")),
             Kind.SUCCEEDED,
             Reason.SUCCEEDED,
             Phase.SUCCEEDED,
@@ -180,25 +155,25 @@ def encoded(outcome: Outcome, **kw: Any) -> str:
         (pod("Failed", reason="DeadlineExceeded"), Kind.FINAL, Reason.DEADLINE_EXCEEDED, Phase.TIMED_OUT),
         (pod("Failed", reason="Evicted"), Kind.RETRY, Reason.EVICTED, None),
         (
-            pod("Failed", exit_code=4, message=encoded(Outcome.RATE_LIMITED, retry_after_s=12)),
+            pod("Failed", exit_code=4, message=encoded(ResultOutcome.RATE_LIMITED, retry_after_s=12)),
             Kind.RETRY,
             Reason.RATE_LIMITED,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=5, message=encoded(Outcome.UNAUTHORIZED)),
+            pod("Failed", exit_code=5, message=encoded(ResultOutcome.UNAUTHORIZED)),
             Kind.FINAL,
             Reason.UNAUTHORIZED,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=3, message=encoded(Outcome.MAX_TURNS)),
+            pod("Failed", exit_code=3, message=encoded(ResultOutcome.MAX_TURNS)),
             Kind.FINAL,
             Reason.MAX_TURNS,
             Phase.FAILED,
         ),
         (
-            pod("Failed", exit_code=3, message=encoded(Outcome.BUDGET_EXCEEDED)),
+            pod("Failed", exit_code=3, message=encoded(ResultOutcome.BUDGET_EXCEEDED)),
             Kind.FINAL,
             Reason.BUDGET_EXCEEDED,
             Phase.FAILED,
@@ -224,7 +199,7 @@ def test_pod_endings_are_classified(
 
 def test_rate_limit_carries_retry_after() -> None:
     verdict = classify_pod(
-        pod("Failed", exit_code=4, message=encoded(Outcome.RATE_LIMITED, retry_after_s=12))
+        pod("Failed", exit_code=4, message=encoded(ResultOutcome.RATE_LIMITED, retry_after_s=12))
     )
     assert verdict.retry_after_s == 12
 
@@ -322,7 +297,7 @@ def test_retryable_failures_retry_until_attempts_run_out() -> None:
 
 
 def test_success_is_posted_and_a_vanished_pod_is_retried() -> None:
-    done = pod("Succeeded", message=encoded(Outcome.SUCCESS, summary="fine"))
+    done = pod("Succeeded", message=encoded(ResultOutcome.SUCCESS, summary="fine"))
     steps = plan(
         Observed([job("r", phase="Running", attempts=1, podName="r-a1")], pods={"r-a1": done}),
         T0,
@@ -440,7 +415,7 @@ def test_broken_timeout_chain_is_reported() -> None:
 
 def test_findings_survive_the_round_trip_through_the_pod() -> None:
     result = ReviewResult(
-        outcome=Outcome.SUCCESS, findings=[Finding(path="a.py", line=3, severity=Severity.HIGH)]
+        outcome=ResultOutcome.SUCCESS, findings=[Finding(path="a.py", line=3, severity=Severity.HIGH)]
     )
     verdict = classify_pod(pod("Succeeded", message=encode_result(result)))
     assert verdict.result is not None

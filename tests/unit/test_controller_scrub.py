@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from review_operator.api.result import Outcome, ReviewResult, encode_result
+from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.controller import status
 from review_operator.controller.classify import classify_pod
-from tests.unit.reviewjobs import reviewjob
+from tests.factories import reviewjob
 
 TOKEN = "ghs_" + "Q7r8S9t0" * 5  # an installation token shape (ghs_ + 40)
 
@@ -47,7 +47,7 @@ def test_a_token_cut_by_the_checkout_message_limit_is_redacted_first(cut_inside:
 def test_a_token_cut_by_the_result_error_limit_is_redacted_first(cut_inside: int) -> None:
     # A result from an older runner that did not scrub: the controller still must not cut a token.
     error = _straddling(1000 - len("The agent failed. "), cut_inside)[:1000]
-    message = encode_result(ReviewResult(outcome=Outcome.AGENT_ERROR, error=error))
+    message = encode_result(ReviewResult(outcome=ResultOutcome.AGENT_ERROR, error=error))
     the_pod = {
         "metadata": {"name": "p"},
         "status": {

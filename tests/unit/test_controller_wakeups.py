@@ -19,7 +19,7 @@ from review_operator.controller.effects import Effects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
-from tests.unit.reviewjobs import reviewjob
+from tests.factories import reviewjob
 
 
 def job(phase: Phase, rv: int = 1, **status: Any) -> ReviewJob:

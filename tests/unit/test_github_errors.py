@@ -15,7 +15,7 @@ from review_operator.github.auth import SafeRetry, backoff_delay
 from review_operator.github.checkout import git_url_for
 from review_operator.github.errors import (
     CheckoutError,
-    NotFound,
+    GitHubNotFound,
     RateLimited,
     Rejected,
     Transient,
@@ -39,7 +39,7 @@ def _dropped(method: str) -> RequestError[httpx.HTTPError]:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(401, Unauthorized), (403, Unauthorized), (404, NotFound), (422, Rejected), (502, Transient)],
+    [(401, Unauthorized), (403, Unauthorized), (404, GitHubNotFound), (422, Rejected), (502, Transient)],
 )
 def test_http_failures_translate_to_typed_errors(status: int, kind: type[Exception]) -> None:
     error = translate(_failed("POST", status), "create review")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, Side
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, Side
 from review_operator.github.format import (
     MAX_BODY_CHARS,
     SUMMARY_MARKER,
@@ -23,7 +23,7 @@ KEY_BLOCK = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY--
 
 
 def _result(**kw: object) -> ReviewResult:
-    return ReviewResult.model_validate({"outcome": Outcome.SUCCESS, **kw})
+    return ReviewResult.model_validate({"outcome": ResultOutcome.SUCCESS, **kw})
 
 
 def test_review_body_carries_the_job_marker_and_only_that_one() -> None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from review_operator.api.result import (
     MAX_MESSAGE_BYTES,
     Finding,
-    Outcome,
+    ResultOutcome,
     ReviewResult,
     Severity,
     decode_result,
@@ -26,7 +26,7 @@ findings = st.builds(
 )
 results = st.builds(
     ReviewResult,
-    outcome=st.sampled_from(list(Outcome)),
+    outcome=st.sampled_from(list(ResultOutcome)),
     summary=st.text(max_size=8000),
     findings=st.lists(findings, max_size=40),
     skipped_files=st.lists(st.text(min_size=1, max_size=300), max_size=60),

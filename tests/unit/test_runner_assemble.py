@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity
 from review_operator.api.scrub import Scrubber
 from review_operator.config import RunnerSettings
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
@@ -47,7 +47,7 @@ def test_successful_run_keeps_commentable_findings_and_reports_skips_and_tools()
             text=_answer({"path": "a.py", "line": 2, "severity": "high", "confidence": 0.8}),
         )
     )
-    assert result.outcome is Outcome.SUCCESS
+    assert result.outcome is ResultOutcome.SUCCESS
     assert [(f.path, f.line) for f in result.findings] == [("a.py", 2)]
     assert result.skipped == 3 and result.skipped_files == ["yarn.lock", "b.py", "c.lock"]
     assert "Not reviewed: 3 file(s) (file cap: 1, lockfile: 2)." in result.summary
@@ -59,24 +59,24 @@ def test_error_result_with_success_subtype_is_classified_by_status() -> None:
     result = _assemble(
         RunFacts(subtype="success", is_error=True, api_error_status=429, text="API Error: 429")
     )
-    assert result.outcome is Outcome.RATE_LIMITED and result.retry_after_s == 3.0
+    assert result.outcome is ResultOutcome.RATE_LIMITED and result.retry_after_s == 3.0
     assert result.findings == []
 
 
 def test_garbled_answer_becomes_agent_error() -> None:
     result = _assemble(RunFacts(subtype="success", text="I could not decide."))
-    assert result.outcome is Outcome.AGENT_ERROR and "unusable final answer" in result.error
+    assert result.outcome is ResultOutcome.AGENT_ERROR and "unusable final answer" in result.error
 
 
 def test_stop_reason_wins_and_a_missing_result_is_an_agent_error() -> None:
-    assert _assemble(RunFacts(), Classified(Outcome.TIMEOUT, "t")).outcome is Outcome.TIMEOUT
-    assert _assemble(RunFacts()).outcome is Outcome.AGENT_ERROR
+    assert _assemble(RunFacts(), Classified(ResultOutcome.TIMEOUT, "t")).outcome is ResultOutcome.TIMEOUT
+    assert _assemble(RunFacts()).outcome is ResultOutcome.AGENT_ERROR
 
 
 def test_scrub_result_redacts_every_text_and_keeps_field_limits() -> None:
     secret = "sekrit-value-123456"
     result = ReviewResult(
-        outcome=Outcome.SUCCESS,
+        outcome=ResultOutcome.SUCCESS,
         summary=secret * 400,
         error=f"x {secret}",
         findings=[Finding(path="a.py", line=1, title=f"t {secret}", body=secret, suggestion=secret)],
@@ -134,7 +134,7 @@ def test_a_secret_cut_by_any_field_limit_is_scrubbed_before_the_cut() -> None:
 
 def test_an_error_cut_at_its_limit_is_scrubbed_before_the_cut() -> None:
     scrubber = Scrubber([PLANTED])
-    stopped = Classified(Outcome.AGENT_ERROR, _straddling(1000 - len("The agent failed. ")))
+    stopped = Classified(ResultOutcome.AGENT_ERROR, _straddling(1000 - len("The agent failed. ")))
     result = scrub_result(_assemble(RunFacts(), stopped, scrubber=scrubber), scrubber)
     assert not _leaks(result.model_dump_json())
     assert len(result.error) <= 1000

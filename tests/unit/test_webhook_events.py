@@ -13,7 +13,15 @@ from review_operator.api.models import AuthorAssociation, CancelReason, TriggerE
 from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
 from review_operator.config import WebhookSettings
 from review_operator.webhook import events
-from review_operator.webhook.events import CancelReviews, Create, Ignore, Invalid, Policy, Pong, decide
+from review_operator.webhook.events import (
+    CancelReviews,
+    Create,
+    Ignore,
+    InvalidDelivery,
+    Policy,
+    Pong,
+    decide,
+)
 from tests.integration.webhook_helpers import HEAD_SHA, example, managed_user_pull_request, review_comment
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -169,13 +177,13 @@ def test_unknown_events_are_ignored(event: str) -> None:
     ],
 )
 def test_malformed_payloads_of_known_events_are_invalid(payload: Any) -> None:
-    assert isinstance(_decide("pull_request", payload), Invalid)
+    assert isinstance(_decide("pull_request", payload), InvalidDelivery)
 
 
 def test_values_the_crd_would_reject_make_the_delivery_invalid() -> None:
     payload = example("pull_request", "opened")
     payload["pull_request"]["head"]["sha"] = "not-a-sha"
-    assert isinstance(_decide("pull_request", payload), Invalid)
+    assert isinstance(_decide("pull_request", payload), InvalidDelivery)
 
 
 @pytest.mark.parametrize(
@@ -210,11 +218,11 @@ def test_enterprise_managed_users_get_reviews(login: str) -> None:
     ],
 )
 def test_logins_github_cannot_issue_make_the_delivery_invalid(login: str) -> None:
-    assert isinstance(_decide("pull_request", managed_user_pull_request(login)), Invalid)
+    assert isinstance(_decide("pull_request", managed_user_pull_request(login)), InvalidDelivery)
 
 
 def test_overlong_delivery_id_is_invalid() -> None:
-    assert isinstance(decide("ping", "x" * 129, {}, POLICY, NOW), Invalid)
+    assert isinstance(decide("ping", "x" * 129, {}, POLICY, NOW), InvalidDelivery)
 
 
 def test_long_titles_are_cut_to_the_crd_limit() -> None:

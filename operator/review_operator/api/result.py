@@ -20,7 +20,7 @@ MAX_MESSAGE_BYTES = 4096
 GZIP_PREFIX = "gz:"
 
 
-class Outcome(StrEnum):
+class ResultOutcome(StrEnum):
     """How the agent run ended; the controller maps each class to a phase and a retry policy."""
 
     SUCCESS = "success"
@@ -84,7 +84,7 @@ class TokenUsage(_Wire):
 
 class ReviewResult(_Wire):
     v: int = RESULT_VERSION
-    outcome: Outcome
+    outcome: ResultOutcome
     summary: Annotated[str, Field(max_length=8000)] = ""
     findings: list[Finding] = Field(default_factory=list)
     cost_usd: Annotated[float, Field(ge=0)] = 0.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.builders.env import runner_env, runner_settings
 from review_operator.builders.names import (
     LABEL_ATTEMPT,
     LABEL_COMPONENT,
@@ -23,7 +24,7 @@ from review_operator.builders.names import (
     checkout_secret_name,
     pod_name,
 )
-from review_operator.config import ControllerSettings
+from review_operator.config import ControllerSettings, RunnerSettings
 
 REVIEW_POD_COMPONENT = "review-pod"
 CHECKOUT_SECRET_COMPONENT = "checkout-token"  # noqa: S105 - a label value, not a secret
@@ -112,63 +113,105 @@ def _env(values: dict[str, str]) -> list[dict[str, Any]]:
     return [{"name": k, "value": v} for k, v in values.items()]
 
 
-def build_review_pod(
-    job: ReviewJob,
-    attempt: int,
-    head_sha: str,
-    settings: ControllerSettings,
-    github_api_url: str,
-    with_checkout_token: bool,
-) -> dict[str, Any]:
-    """The review pod of one attempt. Deterministic: the same inputs give the same manifest."""
-    spec = job.spec
-    limits = effective_limits(job, settings)
-    repo = spec.repository.full_name
+def _pod_metadata(job: ReviewJob, attempt: int, settings: ControllerSettings) -> dict[str, Any]:
     annotations = {SAFE_TO_EVICT: "false"}
     for key, value in job.metadata.annotations.items():
         if any(key.startswith(prefix) for prefix in settings.pod_annotation_passthrough):
             annotations[key] = value
-    labels = {**_labels(job, REVIEW_POD_COMPONENT), LABEL_ATTEMPT: str(attempt)}
-
-    checkout_env = {
-        "REVIEWOP_CHECKOUT_REPOSITORY": repo,
-        "REVIEWOP_CHECKOUT_HEAD_SHA": head_sha,
-        "REVIEWOP_CHECKOUT_BASE_SHA": spec.pull_request.base_sha or "",
-        "REVIEWOP_CHECKOUT_WORKSPACE": CHECKOUT_DIR,
-        "REVIEWOP_GITHUB_API_URL": github_api_url,
+    return {
+        "name": pod_name(job.metadata.name, attempt),
+        "namespace": job.metadata.namespace,
+        "labels": {**_labels(job, REVIEW_POD_COMPONENT), LABEL_ATTEMPT: str(attempt)},
+        "annotations": annotations,
+        "ownerReferences": [owner_reference(job)],
     }
-    checkout_mounts: list[dict[str, Any]] = [
-        {"name": "workspace", "mountPath": WORKSPACE},
-        {"name": "tmp", "mountPath": TMP},
-    ]
+
+
+def _pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_UID,
+        "runAsGroup": NON_ROOT_UID,
+        "fsGroup": NON_ROOT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _volumes(job: ReviewJob, settings: ControllerSettings, with_checkout_token: bool) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [
         {"name": "workspace", "emptyDir": {"sizeLimit": settings.workspace_size_limit}},
         {"name": "home", "emptyDir": {"sizeLimit": "256Mi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
     ]
     if with_checkout_token:
-        checkout_env["REVIEWOP_CHECKOUT_TOKEN_FILE"] = f"{TOKEN_DIR}/{TOKEN_KEY}"
-        checkout_mounts.append({"name": "checkout-token", "mountPath": TOKEN_DIR, "readOnly": True})
-        volumes.append(
-            {
-                "name": "checkout-token",
-                "secret": {"secretName": checkout_secret_name(job.metadata.name), "defaultMode": 0o400},
-            }
-        )
+        secret = {"secretName": checkout_secret_name(job.metadata.name), "defaultMode": 0o400}
+        volumes.append({"name": "checkout-token", "secret": secret})
+    return volumes
 
-    review_env = {
+
+def _checkout_container(
+    job: ReviewJob,
+    head_sha: str,
+    settings: ControllerSettings,
+    github_api_url: str,
+    with_checkout_token: bool,
+) -> dict[str, Any]:
+    """The init container: the only one that sees the repository token."""
+    env = {
+        "REVIEWOP_CHECKOUT_REPOSITORY": job.spec.repository.full_name,
+        "REVIEWOP_CHECKOUT_HEAD_SHA": head_sha,
+        "REVIEWOP_CHECKOUT_BASE_SHA": job.spec.pull_request.base_sha or "",
+        "REVIEWOP_CHECKOUT_WORKSPACE": CHECKOUT_DIR,
+        "REVIEWOP_GITHUB_API_URL": github_api_url,
+    }
+    mounts: list[dict[str, Any]] = [
+        {"name": "workspace", "mountPath": WORKSPACE},
+        {"name": "tmp", "mountPath": TMP},
+    ]
+    if with_checkout_token:
+        env["REVIEWOP_CHECKOUT_TOKEN_FILE"] = f"{TOKEN_DIR}/{TOKEN_KEY}"
+        mounts.append({"name": "checkout-token", "mountPath": TOKEN_DIR, "readOnly": True})
+    return {
+        "name": "checkout",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": ["checkout"],
+        "env": _env(env),
+        "volumeMounts": mounts,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "securityContext": _restricted_container_security(),
+        "terminationMessagePolicy": "File",
+    }
+
+
+def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> RunnerSettings:
+    """What the runner in the review pod is told: the pull request and the effective limits."""
+    limits = effective_limits(job, settings)
+    pr = job.spec.pull_request
+    return runner_settings(
+        repo=job.spec.repository.full_name,
+        pr_number=pr.number,
+        head_sha=head_sha,
+        base_sha=pr.base_sha or "",
+        pr_title=pr.title,
+        checkout=CHECKOUT_DIR,
+        work_dir=RUN_DIR,
+        model=limits.model,
+        max_turns=limits.max_turns,
+        max_budget_usd=limits.max_budget_usd,
+        timeout_seconds=limits.timeout_seconds,
+    )
+
+
+def _review_env(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> list[dict[str, Any]]:
+    """Operator-supplied extras first; the runner's own settings win over them. The model key comes
+    from a Secret reference, never as a value."""
+    values = {
         **settings.review_env,
-        "REVIEWOP_RUNNER_REPO": repo,
-        "REVIEWOP_RUNNER_PR_NUMBER": str(spec.pull_request.number),
-        "REVIEWOP_RUNNER_HEAD_SHA": head_sha,
-        "REVIEWOP_RUNNER_BASE_SHA": spec.pull_request.base_sha or "",
-        "REVIEWOP_RUNNER_PR_TITLE": spec.pull_request.title,
-        "REVIEWOP_RUNNER_CHECKOUT": CHECKOUT_DIR,
-        "REVIEWOP_RUNNER_WORK_DIR": RUN_DIR,
-        "REVIEWOP_RUNNER_MODEL": limits.model,
-        "REVIEWOP_RUNNER_MAX_TURNS": str(limits.max_turns),
-        "REVIEWOP_RUNNER_MAX_BUDGET_USD": str(limits.max_budget_usd),
-        "REVIEWOP_RUNNER_TIMEOUT_SECONDS": str(limits.timeout_seconds),
+        **runner_env(review_runner_settings(job, head_sha, settings)),
         "HOME": "/home/review",
         "TMPDIR": TMP,
     }
@@ -176,6 +219,10 @@ def build_review_pod(
         "name": settings.model_secret_key,
         "valueFrom": {"secretKeyRef": {"name": settings.model_secret_name, "key": settings.model_secret_key}},
     }
+    return [*_env(values), model_key]
+
+
+def _review_container(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> dict[str, Any]:
     resources = {
         "requests": {
             "cpu": settings.cpu_request,
@@ -188,74 +235,65 @@ def build_review_pod(
             "ephemeral-storage": settings.ephemeral_storage_limit,
         },
     }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "activeDeadlineSeconds": settings.pod_deadline_seconds,
-        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_UID,
-            "runAsGroup": NON_ROOT_UID,
-            "fsGroup": NON_ROOT_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "initContainers": [
-            {
-                "name": "checkout",
-                "image": settings.image,
-                "imagePullPolicy": settings.image_pull_policy,
-                "args": ["checkout"],
-                "env": _env(checkout_env),
-                "volumeMounts": checkout_mounts,
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "1", "memory": "512Mi"},
-                },
-                "securityContext": _restricted_container_security(),
-                "terminationMessagePolicy": "File",
-            }
+    return {
+        "name": "review",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": ["runner"],
+        "env": _review_env(job, head_sha, settings),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": WORKSPACE},
+            {"name": "home", "mountPath": "/home/review"},
+            {"name": "tmp", "mountPath": TMP},
         ],
-        "containers": [
-            {
-                "name": "review",
-                "image": settings.image,
-                "imagePullPolicy": settings.image_pull_policy,
-                "args": ["runner"],
-                "env": [*_env(review_env), model_key],
-                "volumeMounts": [
-                    {"name": "workspace", "mountPath": WORKSPACE},
-                    {"name": "home", "mountPath": "/home/review"},
-                    {"name": "tmp", "mountPath": TMP},
-                ],
-                "resources": resources,
-                "securityContext": _restricted_container_security(),
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-            }
-        ],
-        "volumes": volumes,
+        "resources": resources,
+        "securityContext": _restricted_container_security(),
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
     }
+
+
+def _placement(settings: ControllerSettings) -> dict[str, Any]:
+    """Where and as whom the pod runs: only the settings the operator filled in."""
+    placement: dict[str, Any] = {}
     if settings.node_selector:
-        pod_spec["nodeSelector"] = dict(settings.node_selector)
+        placement["nodeSelector"] = dict(settings.node_selector)
     if settings.tolerations:
-        pod_spec["tolerations"] = list(settings.tolerations)
+        placement["tolerations"] = list(settings.tolerations)
     if settings.affinity:
-        pod_spec["affinity"] = dict(settings.affinity)
+        placement["affinity"] = dict(settings.affinity)
     if settings.review_service_account:
-        pod_spec["serviceAccountName"] = settings.review_service_account
+        placement["serviceAccountName"] = settings.review_service_account
     if settings.priority_class_name:
-        pod_spec["priorityClassName"] = settings.priority_class_name
+        placement["priorityClassName"] = settings.priority_class_name
+    return placement
+
+
+def build_review_pod(
+    job: ReviewJob,
+    attempt: int,
+    head_sha: str,
+    settings: ControllerSettings,
+    github_api_url: str,
+    with_checkout_token: bool,
+) -> dict[str, Any]:
+    """The review pod of one attempt. Deterministic: the same inputs give the same manifest."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": pod_name(job.metadata.name, attempt),
-            "namespace": job.metadata.namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [owner_reference(job)],
+        "metadata": _pod_metadata(job, attempt, settings),
+        "spec": {
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": settings.pod_deadline_seconds,
+            "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": _pod_security_context(),
+            "initContainers": [
+                _checkout_container(job, head_sha, settings, github_api_url, with_checkout_token)
+            ],
+            "containers": [_review_container(job, head_sha, settings)],
+            "volumes": _volumes(job, settings, with_checkout_token),
+            **_placement(settings),
         },
-        "spec": pod_spec,
     }

@@ -14,43 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from review_operator.api.models import Phase
-from review_operator.api.result import Outcome, ResultDecodeError, ReviewResult, decode_result
+from review_operator.api.reasons import Reason
+from review_operator.api.result import ResultDecodeError, ResultOutcome, ReviewResult, decode_result
 from review_operator.api.scrub import clip_token_shapes
 
 REVIEW_CONTAINER = "review"
 CHECKOUT_CONTAINER = "checkout"
-
-
-class Reason(StrEnum):
-    SUCCEEDED = "Succeeded"
-    OOM_KILLED = "OOMKilled"
-    DEADLINE_EXCEEDED = "DeadlineExceeded"
-    UNSCHEDULABLE = "Unschedulable"
-    EVICTED = "Evicted"
-    STORAGE_EXCEEDED = "EphemeralStorageExceeded"
-    NODE_LOST = "NodeLost"
-    RATE_LIMITED = "RateLimited"
-    UNAUTHORIZED = "Unauthorized"
-    AGENT_ERROR = "AgentError"
-    AGENT_TIMEOUT = "AgentTimeout"
-    MAX_TURNS = "MaxTurns"
-    BUDGET_EXCEEDED = "BudgetExceeded"
-    CHECKOUT_FAILED = "CheckoutFailed"
-    RESULT_UNREADABLE = "ResultUnreadable"
-    CONTAINER_FAILED = "ContainerFailed"
-    RUNNING_DEADLINE = "RunningDeadlineExceeded"
-    SUPERSEDED = "NewerCommit"
-    HEAD_MOVED = "HeadMoved"
-    ALREADY_REVIEWED = "AlreadyReviewed"
-    PULL_REQUEST_CLOSED = "PullRequestClosed"
-    CONVERTED_TO_DRAFT = "ConvertedToDraft"
-    CANCELLED = "Cancelled"
-    RETRIES_EXHAUSTED = "RetriesExhausted"
-    POSTING_FAILED = "PostingFailed"
-    HEAD_UNRESOLVED = "HeadUnresolved"
-    POSTING_DELAYED = "PostingDelayed"
-    POD_REJECTED = "PodRejected"
-    POD_CREATE_FAILED = "PodCreateFailed"
 
 
 class Kind(StrEnum):
@@ -72,19 +41,29 @@ class Verdict:
 
 RUNNING = Verdict(Kind.RUNNING)
 
-_OUTCOME_VERDICTS: dict[Outcome, tuple[Kind, Reason, Phase, str]] = {
-    Outcome.RATE_LIMITED: (Kind.RETRY, Reason.RATE_LIMITED, Phase.FAILED, "The model API was rate limited."),
-    Outcome.UNAUTHORIZED: (
+_OUTCOME_VERDICTS: dict[ResultOutcome, tuple[Kind, Reason, Phase, str]] = {
+    ResultOutcome.RATE_LIMITED: (
+        Kind.RETRY,
+        Reason.RATE_LIMITED,
+        Phase.FAILED,
+        "The model API was rate limited.",
+    ),
+    ResultOutcome.UNAUTHORIZED: (
         Kind.FINAL,
         Reason.UNAUTHORIZED,
         Phase.FAILED,
         "The model API rejected the credential (401/403); no retries.",
     ),
-    Outcome.MAX_TURNS: (Kind.FINAL, Reason.MAX_TURNS, Phase.FAILED, "The review hit its turn limit."),
-    Outcome.BUDGET_EXCEEDED: (Kind.FINAL, Reason.BUDGET_EXCEEDED, Phase.FAILED, "The review hit its budget."),
-    Outcome.TIMEOUT: (Kind.FINAL, Reason.AGENT_TIMEOUT, Phase.TIMED_OUT, "The agent ran out of time."),
-    Outcome.AGENT_ERROR: (Kind.FINAL, Reason.AGENT_ERROR, Phase.FAILED, "The agent failed."),
-    Outcome.CHECKOUT_FAILED: (Kind.FINAL, Reason.CHECKOUT_FAILED, Phase.FAILED, "The checkout failed."),
+    ResultOutcome.MAX_TURNS: (Kind.FINAL, Reason.MAX_TURNS, Phase.FAILED, "The review hit its turn limit."),
+    ResultOutcome.BUDGET_EXCEEDED: (
+        Kind.FINAL,
+        Reason.BUDGET_EXCEEDED,
+        Phase.FAILED,
+        "The review hit its budget.",
+    ),
+    ResultOutcome.TIMEOUT: (Kind.FINAL, Reason.AGENT_TIMEOUT, Phase.TIMED_OUT, "The agent ran out of time."),
+    ResultOutcome.AGENT_ERROR: (Kind.FINAL, Reason.AGENT_ERROR, Phase.FAILED, "The agent failed."),
+    ResultOutcome.CHECKOUT_FAILED: (Kind.FINAL, Reason.CHECKOUT_FAILED, Phase.FAILED, "The checkout failed."),
 }
 
 
@@ -101,7 +80,7 @@ def _condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
 
 
 def _from_result(result: ReviewResult) -> Verdict:
-    if result.outcome is Outcome.SUCCESS:
+    if result.outcome is ResultOutcome.SUCCESS:
         return Verdict(Kind.SUCCEEDED, Reason.SUCCEEDED, "Review completed.", Phase.SUCCEEDED, result)
     kind, reason, phase, message = _OUTCOME_VERDICTS[result.outcome]
     detail = f"{message} {result.error}".strip() if result.error else message

@@ -23,6 +23,7 @@ from review_operator.api.models import (
     after_status_write,
     rfc3339,
 )
+from review_operator.api.reasons import Reason
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import (
     LABEL_PULL_REQUEST,
@@ -33,7 +34,7 @@ from review_operator.builders.names import (
 from review_operator.builders.pod import build_checkout_secret, build_review_pod, effective_limits
 from review_operator.config import ControllerSettings
 from review_operator.controller import status
-from review_operator.controller.classify import Kind, Reason, classify_create_failure
+from review_operator.controller.classify import Kind, classify_create_failure
 from review_operator.controller.heads import PullHeads, job_head
 from review_operator.controller.lanes import Lanes
 from review_operator.controller.plan import (

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
+from review_operator.api.reasons import Reason
 from review_operator.api.result import ResultDecodeError, ReviewResult, decode_result
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.admission import Slot, admit, backoff, holds_slot
-from review_operator.controller.classify import Kind, Reason, classify_pod, classify_stuck
+from review_operator.controller.classify import Kind, classify_pod, classify_stuck
 from review_operator.controller.heads import PRKey, job_head, pr_key
 
 COND_POD_CREATED = "PodCreated"

@@ -1,4 +1,9 @@
-"""Pure builders of ReviewJob status patches (merge patches of the status subresource)."""
+"""Pure builders of ReviewJob status patches (merge patches of the status subresource).
+
+Each patch is a `ReviewJobStatus` holding only the fields it sets, dumped with `exclude_unset`: the
+wire names and value formats come from the model, and a field set to None is sent as null, which a
+merge patch reads as "remove".
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,12 @@ from review_operator.api.models import (
     Condition,
     ConditionStatus,
     Phase,
+    Posting,
     PostingState,
+    ResultSummary,
     ReviewJob,
+    ReviewJobStatus,
+    Tokens,
     rfc3339,
 )
 from review_operator.api.result import ReviewResult, encode_result
@@ -51,16 +60,22 @@ def conditions_with(
     return out
 
 
+def _patch(**fields: Any) -> dict[str, Any]:
+    """The merge patch setting exactly `fields` (snake_case names, as on `ReviewJobStatus`)."""
+    patch: dict[str, Any] = ReviewJobStatus(**fields).model_dump(
+        mode="json", by_alias=True, exclude_unset=True
+    )
+    return patch
+
+
 def queued(job: ReviewJob, now: datetime) -> dict[str, Any]:
-    return {
-        "phase": Phase.QUEUED.value,
-        "queuedAt": rfc3339(now),
-        "message": "Waiting for a free review slot.",
-        "observedGeneration": job.metadata.generation,
-        "conditions": conditions_with(
-            job, "Admitted", False, "Queued", "Waiting for a free review slot.", now
-        ),
-    }
+    return _patch(
+        phase=Phase.QUEUED,
+        queued_at=now,
+        message="Waiting for a free review slot.",
+        observed_generation=job.metadata.generation,
+        conditions=conditions_with(job, "Admitted", False, "Queued", "Waiting for a free review slot.", now),
+    )
 
 
 def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime) -> dict[str, Any]:
@@ -69,69 +84,69 @@ def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime
     interim = job.model_copy(deep=True)
     interim.status.conditions = [Condition.model_validate(c) for c in conditions]
     conditions = conditions_with(interim, "PodCreated", False, "Creating", f"Creating pod {pod}.", now)
-    return {
-        "phase": Phase.RUNNING.value,
-        "reason": None,
-        "message": f"Attempt {attempt} starting.",
-        "attempts": attempt,
-        "podName": pod,
-        "headSha": head_sha,
-        "startTime": rfc3339(now),
-        "nextAttemptAt": None,
-        "conditions": conditions,
-    }
+    return _patch(
+        phase=Phase.RUNNING,
+        reason=None,
+        message=f"Attempt {attempt} starting.",
+        attempts=attempt,
+        pod_name=pod,
+        head_sha=head_sha,
+        start_time=now,
+        next_attempt_at=None,
+        conditions=conditions,
+    )
 
 
 def pod_created(job: ReviewJob, pod: str, now: datetime) -> dict[str, Any]:
-    return {"conditions": conditions_with(job, "PodCreated", True, "Created", f"Pod {pod} created.", now)}
+    return _patch(conditions=conditions_with(job, "PodCreated", True, "Created", f"Pod {pod} created.", now))
 
 
 def retrying(
     job: ReviewJob, reason: str, message: str, not_before: datetime, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "phase": Phase.QUEUED.value,
-        "reason": reason,
-        "message": clip_token_shapes(f"{message} Retrying after {rfc3339(not_before)}.", 1024),
-        "nextAttemptAt": rfc3339(not_before),
-        "podName": None,
-        "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
-    }
+    return _patch(
+        phase=Phase.QUEUED,
+        reason=reason,
+        message=clip_token_shapes(f"{message} Retrying after {rfc3339(not_before)}.", 1024),
+        next_attempt_at=not_before,
+        pod_name=None,
+        conditions=conditions_with(job, "PodCreated", False, reason, message, now),
+    )
 
 
-def result_summary(result: ReviewResult) -> dict[str, Any]:
-    return {
-        "outcome": result.outcome.value,
-        "costUsd": round(result.cost_usd, 6),
-        "turns": result.turns,
-        "durationMs": result.duration_ms,
-        "tokens": {
-            "input": result.tokens.input,
-            "output": result.tokens.output,
-            "cacheRead": result.tokens.cache_read,
-            "cacheCreation": result.tokens.cache_creation,
-        },
-        "findings": len(result.findings),
-        "dropped": result.dropped,
-        "skippedFiles": result.skipped,
-        "toolsUsed": dict(list(result.tools.items())[:20]),
-    }
+def result_summary(result: ReviewResult) -> ResultSummary:
+    return ResultSummary(
+        outcome=result.outcome.value,
+        cost_usd=round(result.cost_usd, 6),
+        turns=result.turns,
+        duration_ms=result.duration_ms,
+        tokens=Tokens(
+            input=result.tokens.input,
+            output=result.tokens.output,
+            cache_read=result.tokens.cache_read,
+            cache_creation=result.tokens.cache_creation,
+        ),
+        findings=len(result.findings),
+        dropped=result.dropped,
+        skipped_files=result.skipped,
+        tools_used=dict(list(result.tools.items())[:20]),
+    )
 
 
 def finished(
     job: ReviewJob, phase: Phase, reason: str, message: str, result: ReviewResult | None, now: datetime
 ) -> dict[str, Any]:
-    patch: dict[str, Any] = {
-        "phase": phase.value,
+    fields: dict[str, Any] = {
+        "phase": phase,
         "reason": reason,
         "message": clip_token_shapes(message, 1024),
-        "completionTime": rfc3339(now),
-        "nextAttemptAt": None,
+        "completion_time": now,
+        "next_attempt_at": None,
         "conditions": conditions_with(job, "Finished", True, reason, message, now),
     }
     if result is not None:
-        patch["result"] = result_summary(result)
-    return patch
+        fields["result"] = result_summary(result)
+    return _patch(**fields)
 
 
 def posting_delayed(
@@ -147,18 +162,18 @@ def posting_delayed(
     """Still Running, but the result is kept here and the pod is let go: waiting for GitHub holds
     no slot."""
     text = clip_token_shapes(f"{message} Posting again after {rfc3339(not_before)}.", 1024)
-    return {
-        "reason": reason,
-        "message": text,
-        "podName": None,
-        "result": result_summary(result),
-        "posting": {
-            "state": PostingState.DELAYED.value,
-            "attempts": attempts,
-            "message": text,
-            "delayedSince": rfc3339(since),
-            "nextAttemptAt": rfc3339(not_before),
-            "result": encode_result(result),
-        },
-        "conditions": conditions_with(job, "Posted", False, reason, message, now),
-    }
+    return _patch(
+        reason=reason,
+        message=text,
+        pod_name=None,
+        result=result_summary(result),
+        posting=Posting(
+            state=PostingState.DELAYED,
+            attempts=attempts,
+            message=text,
+            delayed_since=since,
+            next_attempt_at=not_before,
+            result=encode_result(result),
+        ),
+        conditions=conditions_with(job, "Posted", False, reason, message, now),
+    )

@@ -20,7 +20,7 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     checkout(CheckoutRequest(...)) -> None                       # the `checkout` init container
 
 Errors: Unauthorized (401/403: fail closed, never retried), RateLimited(retry_after),
-NotFound, Transient (5xx, timeouts, drops once retries are exhausted), Rejected (422),
+GitHubNotFound, Transient (5xx, timeouts, drops once retries are exhausted), Rejected (422),
 CheckoutError. Messages never contain a token, a JWT or the private key.
 """
 
@@ -36,7 +36,7 @@ from review_operator.github.checks import start as start_check_run
 from review_operator.github.errors import (
     CheckoutError,
     GitHubError,
-    NotFound,
+    GitHubNotFound,
     RateLimited,
     Rejected,
     Transient,
@@ -56,7 +56,7 @@ __all__ = [
     "CheckoutRequest",
     "GitHubClientFactory",
     "GitHubError",
-    "NotFound",
+    "GitHubNotFound",
     "PostOutcome",
     "PostStatus",
     "PullInfo",

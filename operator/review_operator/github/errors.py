@@ -28,7 +28,7 @@ class Unauthorized(GitHubError):
     """
 
 
-class NotFound(GitHubError):
+class GitHubNotFound(GitHubError):
     """404: the repository, pull request or commit does not exist (or the token cannot see it)."""
 
 
@@ -95,7 +95,7 @@ def translate(exc: GitHubException, operation: str) -> GitHubError:
         if status == 403:
             return Unauthorized(f"{operation}: GitHub answered 403 (credential lacks permission)")
         if status == 404:
-            return NotFound(f"{operation}: GitHub answered 404")
+            return GitHubNotFound(f"{operation}: GitHub answered 404")
         if status >= 500:
             return Transient(f"{operation}: GitHub answered {status}")
         return Rejected(f"{operation}: GitHub answered {status}")
@@ -109,7 +109,7 @@ def translate(exc: GitHubException, operation: str) -> GitHubError:
 __all__ = [
     "CheckoutError",
     "GitHubError",
-    "NotFound",
+    "GitHubNotFound",
     "RateLimited",
     "Rejected",
     "Transient",

@@ -29,7 +29,7 @@ class PullInfo:
 
 
 async def fetch_pull(gh: RepoClient, owner: str, name: str, number: int) -> PullInfo:
-    """GET the pull request; raises NotFound (404), Unauthorized (401/403) or the other typed errors."""
+    """GET the pull request; raises GitHubNotFound (404), Unauthorized (401/403) or the other typed errors."""
     resp = await call("get pull request", lambda: gh.github.rest.pulls.async_get(owner, name, number))
     pr = resp.parsed_data
     draft = pr.draft if isinstance(pr.draft, bool) else False

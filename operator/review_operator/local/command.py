@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import SecretStr
 
 from review_operator.api.models import ReviewJob
-from review_operator.api.result import Outcome, ReviewResult
+from review_operator.api.result import ResultOutcome, ReviewResult
 from review_operator.api.scrub import Scrubber
 from review_operator.builders.names import reviewjob_name
 from review_operator.config import GitHubSettings, RunnerSettings
@@ -127,7 +127,7 @@ async def _checkout(gh: RepoClient, pull: PullInfo, root: Path, progress: Termin
 async def _post(gh: RepoClient, pull: PullInfo, result: ReviewResult, progress: TerminalProgress) -> int:
     from review_operator.github import PostStatus, post_review
 
-    if result.outcome is not Outcome.SUCCESS:
+    if result.outcome is not ResultOutcome.SUCCESS:
         progress({"event": "not_posted", "reason": f"the review ended as {result.outcome.value}"})
         return exit_code(result.outcome)
     posted = await post_review(gh, synthetic_job(pull), result, head_sha=pull.head_sha)
@@ -163,13 +163,13 @@ async def review_pull(
 
 
 def _failure(exc: BaseException, args: argparse.Namespace) -> tuple[str, int]:
-    from review_operator.github import CheckoutError, GitHubError, NotFound, Unauthorized
+    from review_operator.github import CheckoutError, GitHubError, GitHubNotFound, Unauthorized
 
     if isinstance(exc, LocalError):
         return str(exc), exc.code
     if isinstance(exc, Unauthorized) or (isinstance(exc, CheckoutError) and exc.reason == "Unauthorized"):
         return f"GitHub rejected the token ({exc}); check REVIEWOP_GITHUB_TOKEN", EXIT_GITHUB_AUTH
-    if isinstance(exc, NotFound):
+    if isinstance(exc, GitHubNotFound):
         return f"pull request {args.repo}#{args.pr} not found (or the token cannot see it)", EXIT_NOT_FOUND
     if isinstance(exc, GitHubError):
         return f"GitHub: {exc}", EXIT_GITHUB

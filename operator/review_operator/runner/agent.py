@@ -23,7 +23,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import ClaudeSDKError as SDKError
 
-from review_operator.api.result import Outcome
+from review_operator.api.result import ResultOutcome
 from review_operator.api.scrub import is_secret_name
 from review_operator.config import RunnerSettings
 from review_operator.runner.guard import ALLOWED_TOOLS
@@ -132,7 +132,7 @@ def _on_system(msg: SystemMessage, state: RunState, emit: Callable[[dict[str, An
     emit({"event": "api_retry", "status": status, "attempt": msg.data.get("attempt"), "delay_ms": delay_ms})
     if isinstance(status, int) and status in UNAUTHORIZED_STATUSES:
         # The CLI would retry a bad key for minutes; a credential does not heal, so stop at once.
-        state.stopped = Classified(Outcome.UNAUTHORIZED, f"API status {status}: authentication failed")
+        state.stopped = Classified(ResultOutcome.UNAUTHORIZED, f"API status {status}: authentication failed")
         return True
     return False
 
@@ -146,7 +146,7 @@ def _on_assistant(msg: AssistantMessage, state: RunState, emit: Callable[[dict[s
         state.final_text = "\n".join(texts)
     emit({"event": "turn", "n": state.assistant_turns, "tool_uses": uses, "text_chars": sum(map(len, texts))})
     outcome = classify_assistant_error(msg.error)
-    if outcome is Outcome.UNAUTHORIZED:
+    if outcome is ResultOutcome.UNAUTHORIZED:
         state.stopped = Classified(outcome, f"API error: {msg.error}")
         return True
     return False
@@ -175,10 +175,10 @@ async def run_agent(
     except ResultError as exc:
         # After an error result the SDK raises; the result itself was already recorded above.
         if state.result is None:
-            state.stopped = Classified(Outcome.AGENT_ERROR, f"error result: {exc.subtype}")
+            state.stopped = Classified(ResultOutcome.AGENT_ERROR, f"error result: {exc.subtype}")
     except CLINotFoundError:
-        state.stopped = Classified(Outcome.AGENT_ERROR, "Claude Code CLI not found")
+        state.stopped = Classified(ResultOutcome.AGENT_ERROR, "Claude Code CLI not found")
     except SDKError as exc:
         if state.result is None:
             # Not cut here: `assemble` scrubs the error before it applies the length limit.
-            state.stopped = Classified(Outcome.AGENT_ERROR, f"CLI failed: {type(exc).__name__}: {exc}")
+            state.stopped = Classified(ResultOutcome.AGENT_ERROR, f"CLI failed: {type(exc).__name__}: {exc}")

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from review_operator.api.result import Finding, Outcome, ReviewResult, Severity, TokenUsage
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, TokenUsage
 from review_operator.api.scrub import Scrubber
 from review_operator.runner.diff import Selection
 from review_operator.runner.outcome import Classified, classify_result
@@ -94,7 +94,7 @@ def assemble(
     if stopped is not None:
         verdict = stopped
     elif facts.subtype is None:
-        verdict = Classified(Outcome.AGENT_ERROR, "the CLI ended without a result")
+        verdict = Classified(ResultOutcome.AGENT_ERROR, "the CLI ended without a result")
     else:
         verdict = classify_result(
             subtype=facts.subtype,
@@ -105,11 +105,11 @@ def assemble(
         )
     summary, findings, dropped = "", list[Finding](), 0
     outcome, error = verdict.outcome, verdict.error
-    if outcome is Outcome.SUCCESS:
+    if outcome is ResultOutcome.SUCCESS:
         try:
             review = parse_agent_output(facts.text, facts.structured, clean=scrubber.scrub)
         except AgentOutputError as exc:
-            outcome, error = Outcome.AGENT_ERROR, f"unusable final answer: {exc}"
+            outcome, error = ResultOutcome.AGENT_ERROR, f"unusable final answer: {exc}"
         else:
             kept = filter_findings(
                 review.findings,
@@ -136,7 +136,7 @@ def assemble(
         tools=dict(tools),
         denied=denied,
         error=scrubber.clip(error, 1000),
-        retry_after_s=retry_after_s if outcome is Outcome.RATE_LIMITED else None,
+        retry_after_s=retry_after_s if outcome is ResultOutcome.RATE_LIMITED else None,
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from review_operator.api.result import Outcome, ReviewResult, Severity, encode_result
+from review_operator.api.result import ResultOutcome, ReviewResult, Severity, encode_result
 from review_operator.api.scrub import Scrubber, secret_values_from_env
 from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
@@ -31,8 +31,8 @@ from review_operator.runner.progress import Progress
 from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
     SYSTEM_PROMPT,
-    CheckoutError,
-    PullRequest,
+    PullRequestMeta,
+    WorkspaceError,
     git_diff,
     prepare_context,
     user_prompt,
@@ -70,7 +70,7 @@ def _facts(state: RunState) -> RunFacts:
 
 
 async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
-    pr = PullRequest(
+    pr = PullRequestMeta(
         settings.repo,
         settings.pr_number,
         settings.base_sha,
@@ -133,18 +133,18 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
     with Stopper().armed(settings.timeout_seconds) as stopper:
         try:
             selection = await _prepare(settings, settings.work_dir / "context")
-        except (CheckoutError, OSError) as exc:
+        except (WorkspaceError, OSError) as exc:
             return ReviewResult(
-                outcome=Outcome.CHECKOUT_FAILED,
+                outcome=ResultOutcome.CHECKOUT_FAILED,
                 error=progress.scrubber.clip(str(exc), 1000),
                 duration_ms=elapsed_ms(),
             )
         progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
         if stopper.reason:
-            return ReviewResult(outcome=Outcome.TIMEOUT, error=stopper.reason, duration_ms=elapsed_ms())
+            return ReviewResult(outcome=ResultOutcome.TIMEOUT, error=stopper.reason, duration_ms=elapsed_ms())
         state, audit = await _run_guarded(settings, selection, stopper, progress, environ)
     if stopper.reason and state.result is None:
-        state.stopped = Classified(Outcome.TIMEOUT, stopper.reason)
+        state.stopped = Classified(ResultOutcome.TIMEOUT, stopper.reason)
     return assemble(
         _facts(state),
         stopped=state.stopped,
@@ -177,7 +177,7 @@ def run(
         code = exit_code(result.outcome)
     except Exception as exc:  # noqa: BLE001 - process boundary: the controller must always get a result
         result = ReviewResult(
-            outcome=Outcome.AGENT_ERROR,
+            outcome=ResultOutcome.AGENT_ERROR,
             error=scrubber.clip(f"runner failed: {type(exc).__name__}: {exc}", 1000),
         )
         code = EXIT_RUNNER_BUG

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from review_operator.api.result import Outcome
+from review_operator.api.result import ResultOutcome
 
-EXIT_CODES: dict[Outcome, int] = {
-    Outcome.SUCCESS: 0,
-    Outcome.AGENT_ERROR: 10,
-    Outcome.MAX_TURNS: 11,
-    Outcome.BUDGET_EXCEEDED: 12,
-    Outcome.RATE_LIMITED: 20,
-    Outcome.UNAUTHORIZED: 21,
-    Outcome.TIMEOUT: 30,
-    Outcome.CHECKOUT_FAILED: 40,
+EXIT_CODES: dict[ResultOutcome, int] = {
+    ResultOutcome.SUCCESS: 0,
+    ResultOutcome.AGENT_ERROR: 10,
+    ResultOutcome.MAX_TURNS: 11,
+    ResultOutcome.BUDGET_EXCEEDED: 12,
+    ResultOutcome.RATE_LIMITED: 20,
+    ResultOutcome.UNAUTHORIZED: 21,
+    ResultOutcome.TIMEOUT: 30,
+    ResultOutcome.CHECKOUT_FAILED: 40,
 }
 EXIT_RUNNER_BUG = 1
 
@@ -39,19 +39,19 @@ UNAUTHORIZED_STATUSES = frozenset({401, 403})
 
 @dataclass(frozen=True)
 class Classified:
-    outcome: Outcome
+    outcome: ResultOutcome
     error: str = ""
 
 
-def classify_api_status(status: int | None) -> Outcome | None:
+def classify_api_status(status: int | None) -> ResultOutcome | None:
     """The class of an API error status, or None when the status says nothing."""
     if status is None:
         return None
     if status in UNAUTHORIZED_STATUSES:
-        return Outcome.UNAUTHORIZED
+        return ResultOutcome.UNAUTHORIZED
     if status in (408, 429, 529) or status >= 500:
-        return Outcome.RATE_LIMITED
-    return Outcome.AGENT_ERROR
+        return ResultOutcome.RATE_LIMITED
+    return ResultOutcome.AGENT_ERROR
 
 
 def classify_result(
@@ -64,26 +64,26 @@ def classify_result(
     """
     detail = "; ".join(errors or []) or (text or "")
     if subtype == "error_max_turns":
-        return Classified(Outcome.MAX_TURNS, detail)
+        return Classified(ResultOutcome.MAX_TURNS, detail)
     if subtype == "error_max_budget_usd":
-        return Classified(Outcome.BUDGET_EXCEEDED, detail)
+        return Classified(ResultOutcome.BUDGET_EXCEEDED, detail)
     if not is_error and subtype == "success":
-        return Classified(Outcome.SUCCESS)
+        return Classified(ResultOutcome.SUCCESS)
     by_status = classify_api_status(api_error_status)
     if by_status is not None:
         return Classified(by_status, f"API status {api_error_status}: {detail}")
-    return Classified(Outcome.AGENT_ERROR, f"{subtype}: {detail}")
+    return Classified(ResultOutcome.AGENT_ERROR, f"{subtype}: {detail}")
 
 
-def classify_assistant_error(error: str | None) -> Outcome | None:
+def classify_assistant_error(error: str | None) -> ResultOutcome | None:
     """The CLI's synthetic assistant messages name the failure (`authentication_failed`, ...)."""
     return {
-        "authentication_failed": Outcome.UNAUTHORIZED,
-        "billing_error": Outcome.UNAUTHORIZED,
-        "rate_limit": Outcome.RATE_LIMITED,
-        "server_error": Outcome.RATE_LIMITED,
+        "authentication_failed": ResultOutcome.UNAUTHORIZED,
+        "billing_error": ResultOutcome.UNAUTHORIZED,
+        "rate_limit": ResultOutcome.RATE_LIMITED,
+        "server_error": ResultOutcome.RATE_LIMITED,
     }.get(error or "")
 
 
-def exit_code(outcome: Outcome) -> int:
+def exit_code(outcome: ResultOutcome) -> int:
     return EXIT_CODES[outcome]

@@ -18,12 +18,14 @@ DIFF_FILE = "pr.diff"
 META_FILE = "pull_request.json"
 
 
-class CheckoutError(RuntimeError):
+class WorkspaceError(RuntimeError):
     """The checkout is missing or git cannot produce the diff."""
 
 
 @dataclass(frozen=True)
-class PullRequest:
+class PullRequestMeta:
+    """The pull request as written to `pull_request.json` for the model (title and body untrusted)."""
+
     repo: str
     number: int
     base_sha: str
@@ -35,7 +37,7 @@ class PullRequest:
 def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120) -> str:
     """`git diff base...head` with every repository-controlled hook into git switched off."""
     if not (checkout / ".git").exists():
-        raise CheckoutError(f"no git checkout at {checkout}")
+        raise WorkspaceError(f"no git checkout at {checkout}")
     cmd = [
         "git",
         "-c",
@@ -55,16 +57,16 @@ def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120) ->
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CheckoutError(f"git diff failed: {type(exc).__name__}") from exc
+        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
     if proc.returncode != 0:
         # Not cut here: the runner scrubs the message before it cuts it to the result's limit.
-        raise CheckoutError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
+        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout.decode(errors="replace")
 
 
 def prepare_context(
     context_dir: Path,
-    pr: PullRequest,
+    pr: PullRequestMeta,
     diff_text: str,
     *,
     max_files: int,

@@ -87,11 +87,11 @@ class Ignore:
 
 
 @dataclass(frozen=True)
-class Invalid:
+class InvalidDelivery:
     reason: str
 
 
-Decision = Pong | Create | CancelReviews | Ignore | Invalid
+Decision = Pong | Create | CancelReviews | Ignore | InvalidDelivery
 
 
 @dataclass(frozen=True)
@@ -151,11 +151,11 @@ def summary(payload: Any) -> tuple[str, str]:
 def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: datetime) -> Decision:
     """What to do with one verified, JSON-decoded delivery."""
     if len(delivery_id) > MAX_DELIVERY_ID:
-        return Invalid("X-GitHub-Delivery is too long")
+        return InvalidDelivery("X-GitHub-Delivery is too long")
     if event == "ping":
         return Pong()
     if not isinstance(payload, dict):
-        return Invalid("payload is not a JSON object")
+        return InvalidDelivery("payload is not a JSON object")
     try:
         if event == "pull_request":
             return _pull_request(payloads.PullRequestEvent.model_validate(payload), delivery_id, policy, now)
@@ -164,7 +164,7 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
     except ValidationError as exc:
         # Field locations only: error messages could quote the (untrusted) input.
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
-        return Invalid(shown("payload does not match the event: " + ", ".join(fields)))
+        return InvalidDelivery(shown("payload does not match the event: " + ", ".join(fields)))
     return Ignore(f"event {shown(event)!r} is not handled")
 
 
@@ -245,7 +245,7 @@ def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Pol
 
 
 def _create(
-    repo: payloads.Repository,
+    repo: payloads.RepositoryPayload,
     number: int,
     head_sha: str | None,
     base_sha: str | None,

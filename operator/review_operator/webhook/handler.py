@@ -31,7 +31,6 @@ from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 
 log = logging.getLogger("review_operator.webhook")
-Outcome = DeliveryOutcome
 
 
 @dataclass
@@ -61,14 +60,14 @@ async def _repeated_command(hook: Webhook, decision: events.Create) -> _Answer |
     if isinstance(verdict, events.Existing):
         return _answer(
             200,
-            Outcome.DUPLICATE,
+            DeliveryOutcome.DUPLICATE,
             reviewjob=verdict.name,
             reason="a `/review` of this pull request is already queued or running",
         )
     if isinstance(verdict, events.TooSoon):
         answer = _answer(
             429,
-            Outcome.RATE_LIMITED,
+            DeliveryOutcome.RATE_LIMITED,
             reason=f"`/review force` was used on this pull request lately; again in {verdict.retry_after} s",
         )
         answer.headers["Retry-After"] = str(verdict.retry_after)
@@ -92,7 +91,7 @@ async def handle_delivery(request: web.Request) -> web.StreamResponse:
     event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery", "")
     context = {"action": "", "repository": ""}
-    answer = _answer(500, Outcome.ERROR, reason="internal error")
+    answer = _answer(500, DeliveryOutcome.ERROR, reason="internal error")
     hook.metrics.in_flight.inc()
     try:
         answer = await _process(hook, request, event, delivery, context)
@@ -137,13 +136,15 @@ async def _receive(
     limit = hook.settings.webhook_max_body_bytes
     declared = request.content_length
     if declared is not None and declared > limit:
-        return _refuse(413, Outcome.INVALID, reason="body too large")
+        return _refuse(413, DeliveryOutcome.INVALID, reason="body too large")
     signature = request.headers.get("X-Hub-Signature-256")
     if not well_formed(signature):
-        return _refuse(401, Outcome.UNAUTHORIZED)
+        return _refuse(401, DeliveryOutcome.UNAUTHORIZED)
     reading = hook.budget.admit(limit if declared is None else declared)
     if reading is None:
-        answer = _refuse(503, Outcome.OVERLOADED, reason="too many bodies being received; redeliver later")
+        answer = _refuse(
+            503, DeliveryOutcome.OVERLOADED, reason="too many bodies being received; redeliver later"
+        )
         answer.headers["Retry-After"] = "1"
         return answer
     try:
@@ -153,13 +154,13 @@ async def _receive(
                 request.content, reading, verifier, limit, hook.settings.webhook_body_timeout_seconds
             )
         except intake.TooSlow:
-            return _refuse(408, Outcome.TIMEOUT, reason="body not received in time")
+            return _refuse(408, DeliveryOutcome.TIMEOUT, reason="body not received in time")
         except intake.TooLarge:
-            return _refuse(413, Outcome.INVALID, reason="body too large")
+            return _refuse(413, DeliveryOutcome.INVALID, reason="body too large")
         except intake.Broken:
-            return _refuse(400, Outcome.INVALID, reason="body incomplete")
+            return _refuse(400, DeliveryOutcome.INVALID, reason="body incomplete")
         if not verifier.matches(signature):
-            return _answer(401, Outcome.UNAUTHORIZED)
+            return _answer(401, DeliveryOutcome.UNAUTHORIZED)
         return _decide(body, request.content_type, event, delivery, hook, context)
     finally:
         hook.budget.release(reading)
@@ -169,27 +170,27 @@ def _decide(
     body: bytearray, content_type: str, event: str, delivery: str, hook: Webhook, context: dict[str, str]
 ) -> _Answer | events.Decision:
     if not event:
-        return _answer(400, Outcome.INVALID, reason="missing X-GitHub-Event")
+        return _answer(400, DeliveryOutcome.INVALID, reason="missing X-GitHub-Event")
     if content_type != "application/json":
-        return _answer(415, Outcome.INVALID, reason="content type must be application/json")
+        return _answer(415, DeliveryOutcome.INVALID, reason="content type must be application/json")
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
-        return _answer(400, Outcome.INVALID, reason="body is not JSON")
+        return _answer(400, DeliveryOutcome.INVALID, reason="body is not JSON")
     context["action"], context["repository"] = events.summary(payload)
     return events.decide(event, delivery, payload, hook.policy, datetime.now(UTC))
 
 
 async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
     if isinstance(decision, events.Pong):
-        return _answer(200, Outcome.ACCEPTED, reason="pong")
+        return _answer(200, DeliveryOutcome.ACCEPTED, reason="pong")
     if isinstance(decision, events.Ignore):
-        return _answer(202, Outcome.IGNORED, reason=decision.reason)
-    if isinstance(decision, events.Invalid):
-        return _answer(400, Outcome.INVALID, reason=decision.reason)
+        return _answer(202, DeliveryOutcome.IGNORED, reason=decision.reason)
+    if isinstance(decision, events.InvalidDelivery):
+        return _answer(400, DeliveryOutcome.INVALID, reason=decision.reason)
     repository_id = decision.repository_id
     if not hook.limiter.allow(str(repository_id)):
-        answer = _answer(429, Outcome.RATE_LIMITED, reason="too many deliveries for this repository")
+        answer = _answer(429, DeliveryOutcome.RATE_LIMITED, reason="too many deliveries for this repository")
         answer.headers["Retry-After"] = str(max(1, round(1 / hook.limiter.rate)))
         return answer
     try:
@@ -199,12 +200,12 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
             hook.jobs, decision.repository_id, decision.pr_number, decision.cancel, hook.timeout
         )
     except Invalid:
-        return _answer(400, Outcome.INVALID, reason="rejected by the API server")
+        return _answer(400, DeliveryOutcome.INVALID, reason="rejected by the API server")
     except KubeError as exc:
         log.warning("Kubernetes API call failed: %s", exc)
-        return _answer(503, Outcome.ERROR, reason="Kubernetes API unavailable; redeliver later")
+        return _answer(503, DeliveryOutcome.ERROR, reason="Kubernetes API unavailable; redeliver later")
     hook.metrics.cancel_requests.inc(len(marked))
-    return _answer(200, Outcome.ACCEPTED, reason="cancellation requested", reviewjobs=marked)
+    return _answer(200, DeliveryOutcome.ACCEPTED, reason="cancellation requested", reviewjobs=marked)
 
 
 async def _create(hook: Webhook, decision: events.Create) -> _Answer:
@@ -216,5 +217,5 @@ async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     try:
         await hook.jobs.create(decision.job.to_manifest(), hook.timeout)
     except AlreadyExists:
-        return _answer(200, Outcome.DUPLICATE, reviewjob=name)
-    return _answer(201, Outcome.ACCEPTED, reviewjob=name)
+        return _answer(200, DeliveryOutcome.DUPLICATE, reviewjob=name)
+    return _answer(201, DeliveryOutcome.ACCEPTED, reviewjob=name)

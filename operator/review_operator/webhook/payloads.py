@@ -19,7 +19,7 @@ class User(_Payload):
     login: str
 
 
-class Repository(_Payload):
+class RepositoryPayload(_Payload):
     id: int
     name: str
     full_name: str
@@ -35,7 +35,7 @@ class Installation(_Payload):
     id: int
 
 
-class PullRequest(_Payload):
+class PullRequestPayload(_Payload):
     number: int
     title: str | None = ""
     user: User
@@ -74,8 +74,8 @@ class Envelope(_Payload):
 
 class PullRequestEvent(_Payload):
     action: str
-    pull_request: PullRequest
-    repository: Repository
+    pull_request: PullRequestPayload
+    repository: RepositoryPayload
     sender: User
     installation: Installation | None = None
 
@@ -84,6 +84,6 @@ class IssueCommentEvent(_Payload):
     action: str
     issue: Issue
     comment: Comment
-    repository: Repository
+    repository: RepositoryPayload
     sender: User
     installation: Installation | None = None
