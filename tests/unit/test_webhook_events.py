@@ -232,6 +232,25 @@ def test_long_titles_are_cut_to_the_crd_limit() -> None:
     assert isinstance(decision, Create) and len(decision.job.spec.pull_request.title) == 1024
 
 
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a personal access token's shape
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4, 20, 39])
+def test_a_token_planted_at_any_cut_is_scrubbed_before_the_text_is_cut(offset: int) -> None:
+    # Cutting first left most of a token that straddled the limit, and its prefix no longer matched.
+    shown = events.shown("x" * (64 - offset) + TOKEN)
+    assert TOKEN[: max(offset, 8)] not in shown
+    assert "ghp_" not in shown
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["title"] = "t" * (1024 - offset) + TOKEN
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create)
+    assert "ghp_" not in decision.job.spec.pull_request.title
+    assert len(decision.job.spec.pull_request.title) <= 1024
+    ignored = _decide("pull_request", {**example("pull_request", "opened"), "action": "x" * 40 + TOKEN})
+    assert isinstance(ignored, Ignore) and "ghp_" not in ignored.reason
+
+
 def test_summary_reads_action_and_repository_leniently() -> None:
     assert events.summary(example("pull_request", "opened")) == ("opened", "Codertocat/Hello-World")
     assert events.summary([1, 2]) == ("", "")

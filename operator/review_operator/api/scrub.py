@@ -35,11 +35,12 @@ _TOKEN_SHAPES = re.compile(
         (
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
             r"(?i:sk-ant-)[A-Za-z0-9_\-]{8,}",
-            r"\b(?i:gh[pousr]_)[A-Za-z0-9]{20,}",
-            r"\b(?i:github_pat_)[A-Za-z0-9_]{20,}",
-            r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+            # No word boundary in front: a token glued to other text ("xghp_…") is still a token.
+            r"(?i:gh[pousr]_)[A-Za-z0-9]{20,}",
+            r"(?i:github_pat_)[A-Za-z0-9_]{20,}",
+            r"(?:AKIA|ASIA)[A-Z0-9]{16}\b",
             # A JWT (GitHub App assertions, cloud identity tokens): three base64url segments.
-            r"\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
+            r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
         )
     )
 )

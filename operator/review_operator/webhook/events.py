@@ -25,6 +25,7 @@ from review_operator.api.models import (
     Trigger,
     TriggerEvent,
 )
+from review_operator.api.scrub import clip_token_shapes
 from review_operator.builders.names import LABEL_FORCE, reviewjob_labels, reviewjob_name
 from review_operator.config import WebhookSettings
 from review_operator.webhook import payloads
@@ -136,7 +137,7 @@ def command_verdict(
 
 def shown(text: str) -> str:
     """Sender-controlled text, cut short for reasons and log lines."""
-    return text[:_SHOWN]
+    return clip_token_shapes(text, _SHOWN)
 
 
 def summary(payload: Any) -> tuple[str, str]:
@@ -263,8 +264,8 @@ def _create(
             number=number,
             head_sha=head_sha,
             base_sha=base_sha,
-            base_ref=base_ref[:255] if base_ref else None,
-            title=(title or "")[:1024],
+            base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
+            title=clip_token_shapes(title or "", 1024),
             author=author,
             author_association=association,
             draft=draft,
