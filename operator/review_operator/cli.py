@@ -15,6 +15,19 @@ def _crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _state_machine(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from review_operator.controller.decide.transitions import document, embedded
+
+    if args.embed_into:
+        target = Path(args.embed_into)
+        target.write_text(embedded(target.read_text()))
+    else:
+        sys.stdout.write(document())
+    return 0
+
+
 def _runner(args: argparse.Namespace) -> int:
     from review_operator.runner.main import run_from_args
 
@@ -62,6 +75,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     sub.add_parser("crd", help="print the ReviewJob CustomResourceDefinition generated from the API models")
     handlers["crd"] = _crd
+
+    machine = sub.add_parser(
+        "state-machine", help="print the ReviewJob state machine (docs/state-machine.md)"
+    )
+    machine.add_argument(
+        "--embed-into", metavar="FILE", help="update the diagram between FILE's markers instead"
+    )
+    handlers["state-machine"] = _state_machine
 
     from review_operator.runner.args import add_runner_arguments
 

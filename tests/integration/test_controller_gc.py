@@ -12,8 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.config import ControllerSettings
-from review_operator.controller.dispatcher import Dispatcher
-from review_operator.controller.effects import Effects
+from review_operator.controller.engine.loop import Engine
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 
@@ -61,11 +60,9 @@ async def test_finished_reviewjobs_past_the_ttl_are_deleted_with_what_they_own(
     )
     settings = ControllerSettings(namespace=namespace)  # finished TTL: 7 days by default
     kube = AsyncKube(api_client.configuration, pool_size=2)
-    dispatcher = Dispatcher(
-        settings, kube, Effects(settings, kube, None, ControllerMetrics(CollectorRegistry()))
-    )
+    engine = Engine(settings, kube, ControllerMetrics(CollectorRegistry()))
 
-    await dispatcher.collect_garbage(now)
+    await engine.collect_garbage(now)
     await kube.close()
 
     listed = cast(dict[str, Any], crd.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))

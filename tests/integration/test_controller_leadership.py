@@ -19,8 +19,7 @@ from prometheus_client import CollectorRegistry
 from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
-from review_operator.controller.dispatcher import Dispatcher
-from review_operator.controller.effects import Effects
+from review_operator.controller.engine.loop import Engine
 from review_operator.fence import Fence, NotLeading
 from review_operator.github import make_github
 from review_operator.k8s.aio import AsyncKube
@@ -36,7 +35,7 @@ REVIEWS = r"/pulls/1/reviews$"
 
 @dataclass
 class Controller:
-    dispatcher: Dispatcher
+    engine: Engine
     fence: Fence
     kube: AsyncKube
     name: str
@@ -79,13 +78,13 @@ async def controller(world: World, namespace: str, api_client: client.ApiClient)
     settings = ControllerSettings(namespace=namespace)
     kube = AsyncKube(api_client.configuration, pool_size=4, fence=fence)
     github = make_github(settings_for(world), fence=fence)
-    effects = Effects(settings, kube, github, ControllerMetrics(CollectorRegistry()), world.double.url)
-    dispatcher = Dispatcher(settings, kube, effects, fence=fence)
+    metrics = ControllerMetrics(CollectorRegistry())
+    engine = Engine(settings, kube, metrics, github=github, github_api_url=world.double.url, fence=fence)
     name = delayed_post(world, namespace, api_client)
     try:
-        yield Controller(dispatcher, fence, kube, name)
+        yield Controller(engine, fence, kube, name)
     finally:
-        dispatcher.stand_by()
+        engine.stand_by()
         await kube.close()
 
 
@@ -120,7 +119,7 @@ async def test_a_post_that_outlives_the_lease_creates_no_review(
     # GitHub is slow: the post starts while leading and reaches its write after the Lease lapsed.
     world.double.delay_next("GET", FILES, seconds=1.5)
     controller.fence.grant(datetime.now(UTC) + timedelta(seconds=0.7))
-    assert await controller.dispatcher.reconcile_once() >= 1
+    assert await controller.engine.reconcile_once() >= 1
     await asyncio.sleep(0.3)
     assert world.double.count("GET", FILES) == 0  # still waiting for GitHub's answer
     before = stored(api_client, namespace, controller.name)
@@ -137,9 +136,9 @@ async def test_standing_by_cancels_the_post_in_flight(
     world: World, controller: Controller, namespace: str, api_client: client.ApiClient
 ) -> None:
     world.double.delay_next("GET", FILES, seconds=1.0)
-    assert await controller.dispatcher.reconcile_once() >= 1
+    assert await controller.engine.reconcile_once() >= 1
     await asyncio.sleep(0.3)
-    controller.dispatcher.stand_by()  # the Lease was lost: the leader takes over from here
+    controller.engine.stand_by()  # the Lease was lost: the leader takes over from here
     before = stored(api_client, namespace, controller.name)
     await asyncio.sleep(2.0)
     assert world.double.count("POST", REVIEWS) == 0
@@ -147,8 +146,8 @@ async def test_standing_by_cancels_the_post_in_flight(
     after = stored(api_client, namespace, controller.name)
     assert after.metadata.resource_version == before.metadata.resource_version
     # A replica that leads again posts it, exactly once.
-    controller.dispatcher.lead_until(datetime.now(UTC) + timedelta(seconds=60))
-    assert await controller.dispatcher.reconcile_once() >= 1
+    controller.engine.lead_until(datetime.now(UTC) + timedelta(seconds=60))
+    assert await controller.engine.reconcile_once() >= 1
     for _ in range(100):
         if stored(api_client, namespace, controller.name).status.phase.value == "Succeeded":
             break

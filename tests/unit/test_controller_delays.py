@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from review_operator.api.models import Phase
 from review_operator.api.reasons import Reason
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.config import ControllerSettings
-from review_operator.controller.classify import Kind, classify_create_failure
-from review_operator.controller.ledger import Ledger
-from review_operator.controller.plan import (
-    DelayPost,
-    EnsurePod,
-    Finish,
-    Observed,
-    Post,
-    Retry,
-    Start,
-    after_posting_failure,
-    plan,
-)
+from review_operator.controller.decide.classify import Kind, classify_create_failure
+from review_operator.controller.decide.machine import after_posting_failure
+from review_operator.controller.decide.plan import Observed, plan_pass
+from review_operator.controller.decide.steps import DelayPost, EnsurePod, Finish, Post, Retry, Step
+from review_operator.controller.engine.ledger import Ledger
 from review_operator.k8s.errors import error_for_status
 from tests.factories import T0
 from tests.factories import reviewjob as job
+
+
+def plan(observed: Observed, now: datetime, settings: ControllerSettings, rng: random.Random) -> list[Step]:
+    return plan_pass(observed, now, settings, rng).steps
+
 
 SETTINGS = ControllerSettings(
     max_concurrent=1,
@@ -89,9 +86,13 @@ def test_posting_gives_up_after_elapsed_time_never_after_a_count_of_attempts() -
 def test_a_review_waiting_to_post_holds_no_slot_and_posts_from_its_kept_result() -> None:
     waiting = delayed(until=600)
     queued = job("q", Phase.QUEUED, created=5)
-    steps = plan(Observed([waiting, queued]), T0 + timedelta(seconds=10), SETTINGS, random.Random(0))
-    assert [type(s) for s in steps] == [Start]  # the only slot goes to the queued review
-    assert steps[0].job.metadata.name == "q"
+    now = T0 + timedelta(seconds=10)
+    planned = plan_pass(Observed([waiting, queued]), now, SETTINGS, random.Random(0))
+    assert planned.steps == []  # nothing to do until its wait is over
+    ledger = Ledger()
+    ledger.reset([waiting, queued], planned.queued, planned.stale, 0, now)
+    admitted = ledger.admissible(now, SETTINGS.max_concurrent, SETTINGS.max_concurrent_per_repo, 0)
+    assert [j.metadata.name for j in admitted] == ["q"]  # the only slot goes to the queued review
     due = plan(Observed([waiting]), T0 + timedelta(seconds=601), SETTINGS, random.Random(0))
     assert len(due) == 1 and isinstance(due[0], Post)
     assert due[0].pod is None

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import Phase, ReviewJob, after_status_write
 from review_operator.config import ControllerSettings
-from review_operator.controller.effects import QUEUE_WRITES, Effects
-from review_operator.controller.plan import Finish, Retry
+from review_operator.controller.decide.steps import Finish, Retry
+from review_operator.controller.engine.effects import QUEUE_WRITES, Effects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 from tests.factories import T0
@@ -32,6 +32,7 @@ def effects_on(kube: object) -> Effects:
         cast(AsyncKube, kube),
         None,
         ControllerMetrics(CollectorRegistry()),
+        lambda: T0,
     )
 
 
@@ -62,13 +63,13 @@ async def test_events_wait_while_reviews_are_being_queued_and_all_follow() -> No
     kube = FakeKube()
     effects = effects_on(kube)
     names = [f"j{i}" for i in range(QUEUE_WRITES + 4)]
-    effects._event(job("earlier"), "Started", "an Event from before the flood")
+    effects.events.record(job("earlier"), "Started", "an Event from before the flood")
     writes = [asyncio.create_task(effects.queue(job(n), T0)) for n in names]
     await asyncio.sleep(0.05)
     assert kube.most_in_flight == QUEUE_WRITES  # bounded: the rest wait their turn
     kube.release.set()
     await asyncio.gather(*writes)
-    await asyncio.wait_for(effects.flush_events(), timeout=5)
+    await asyncio.wait_for(effects.events.flush(), timeout=5)
     queued_at = max(kube.calls.index(f"queued {n}") for n in names)
     # The Event queued before the flood may have been taken at once; every later one waited for it.
     later_events = [i for i, call in enumerate(kube.calls) if call.startswith("event Queued")]
@@ -144,7 +145,7 @@ async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
     assert kube.calls == ["status Succeeded done"]
     kube.release_claim.set()
     await asyncio.wait_for(asyncio.gather(claim, finish), 5)
-    await asyncio.wait_for(effects.flush_events(), 5)
+    await asyncio.wait_for(effects.events.flush(), 5)
     assert kube.calls[:2] == ["status Succeeded done", "status Running next"]
     assert {"DELETE pods", "DELETE secrets", "PATCH reviewjobs"} <= set(kube.calls[2:])
 

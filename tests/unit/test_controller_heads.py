@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob
+from review_operator.api.reasons import Reason
 from review_operator.config import ControllerSettings
-from review_operator.controller.classify import Reason
-from review_operator.controller.heads import PullHeads
-from review_operator.controller.plan import Finish, Observed, plan, stale_reviews, start_check
+from review_operator.controller.decide.machine import start_check
+from review_operator.controller.decide.plan import Observed, plan_pass, stale_reviews
+from review_operator.controller.decide.steps import Finish, Step
+from review_operator.controller.engine.heads import PullHeads
 from review_operator.github import Transient
 from tests.factories import T0, reviewjob
 
 S1, S2, S3 = "1" * 40, "2" * 40, "3" * 40
 PR = (1, 1)
+
+
+def plan(observed: Observed, now: datetime, settings: ControllerSettings, rng: random.Random) -> list[Step]:
+    return plan_pass(observed, now, settings, rng).steps
 
 
 def push(name: str, sha: str, created: int, phase: Phase | None = None, **status: Any) -> ReviewJob:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
-from review_operator.controller.admission import Slot
-from review_operator.controller.ledger import Ledger
+from review_operator.controller.decide.admission import Slot
+from review_operator.controller.engine.ledger import Ledger
 from tests.factories import T0
 from tests.factories import reviewjob as job
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +14,11 @@ from review_operator.api.reasons import Reason
 from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, encode_result
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.config import ControllerSettings
-from review_operator.controller.admission import Slot, admit, backoff
-from review_operator.controller.classify import Kind, classify_pod, classify_stuck
-from review_operator.controller.plan import Finish, Observed, Post, Queue, Retry, Start, plan
+from review_operator.controller.decide.admission import Slot, admit, backoff
+from review_operator.controller.decide.classify import Kind, classify_pod, classify_stuck
+from review_operator.controller.decide.plan import Observed, plan_pass
+from review_operator.controller.decide.steps import Finish, Post, Queue, Retry, Step
+from review_operator.controller.engine.ledger import Ledger
 from tests.factories import SHA_A, T0
 from tests.factories import reviewjob as job
 
@@ -231,6 +233,10 @@ def test_unschedulable_only_after_the_pending_timeout() -> None:
 SETTINGS = ControllerSettings(max_concurrent=2, max_concurrent_per_repo=1, max_attempts=2)
 
 
+def plan(observed: Observed, now: datetime, settings: ControllerSettings, rng: random.Random) -> list[Step]:
+    return plan_pass(observed, now, settings, rng).steps
+
+
 def test_pending_jobs_are_queued_and_queued_ones_admitted_under_limits() -> None:
     jobs = [
         job("new", phase=None),
@@ -238,10 +244,14 @@ def test_pending_jobs_are_queued_and_queued_ones_admitted_under_limits() -> None
         job("q2", repo_id=1, phase="Queued", created=2),
         job("q3", repo_id=2, phase="Queued", created=3),
     ]
-    steps = plan(Observed(jobs), T0, SETTINGS, random.Random(0))
-    assert [type(s).__name__ for s in steps] == ["Queue", "Start", "Start"]
-    assert isinstance(steps[0], Queue)
-    assert [s.job.metadata.name for s in steps if isinstance(s, Start)] == ["q1", "q3"]
+    planned = plan_pass(Observed(jobs), T0, SETTINGS, random.Random(0))
+    assert [type(s).__name__ for s in planned.steps] == ["Queue"]
+    assert isinstance(planned.steps[0], Queue)
+    # Admission is the engine's ledger, fed by the pass: one slot per repository, two in all.
+    ledger = Ledger()
+    ledger.reset(jobs, planned.queued, planned.stale, 0, T0)
+    admitted = ledger.admissible(T0, SETTINGS.max_concurrent, SETTINGS.max_concurrent_per_repo, 0)
+    assert [j.metadata.name for j in admitted] == ["q1", "q3"]
 
 
 def test_a_newer_head_supersedes_older_reviews_of_the_same_pr() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from review_operator.controller.reading import PARSE_SLICE, parse_reviewjobs
+from review_operator.controller.engine.observer import PARSE_SLICE, parse_reviewjobs
 
 
 def item(i: int) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
-from review_operator.controller import status
-from review_operator.controller.classify import classify_pod
+from review_operator.controller.decide import status
+from review_operator.controller.decide.classify import classify_pod
 from tests.factories import reviewjob
 
 TOKEN = "ghs_" + "Q7r8S9t0" * 5  # an installation token shape (ghs_ + 40)

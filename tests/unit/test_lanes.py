@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from review_operator.controller.lanes import Lanes
+from review_operator.controller.engine.lanes import Lanes
 
 
 async def _bookkeep(lanes: Lanes, log: list[str], name: str, not_after: float | None = None) -> None:

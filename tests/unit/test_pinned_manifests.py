@@ -16,7 +16,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import Finding, ReviewResult, Severity
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
-from review_operator.controller import status
+from review_operator.controller.decide import status
 from tests.factories import T0, reviewjob
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,9 +1,9 @@
-"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod goes to the dispatcher, which
+"""kopf handlers: thin. Every watch event on a ReviewJob or a review pod goes to the engine, which
 acts on a review pod's ending at once and asks for a pass only for what its ledger cannot explain.
 
-The dispatcher (one serialized loop) does the work; handlers never patch anything, so kopf keeps no
+The engine (one serialized loop) does the work; handlers never patch anything, so kopf keeps no
 per-object state (no finalizers, no progress annotations) on our objects. The handlers are async:
-kopf runs sync handlers in threads, and the dispatcher's asyncio.Event must be set on the loop.
+kopf runs sync handlers in threads, and the engine's asyncio.Event must be set on the loop.
 """
 
 from __future__ import annotations
@@ -74,17 +74,17 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def reviewjob_changed(memo: kopf.Memo, body: kopf.Body, **kwargs: Any) -> None:
-    memo["dispatcher"].job_changed(kwargs.get("type"), dict(body))
+    memo["engine"].job_changed(kwargs.get("type"), dict(body))
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: REVIEW_POD_COMPONENT})
 async def review_pod_changed(memo: kopf.Memo, body: kopf.Body, **kwargs: Any) -> None:
-    memo["dispatcher"].pod_changed(dict(body), deleted=kwargs.get("type") == "DELETED")
+    memo["engine"].pod_changed(dict(body), deleted=kwargs.get("type") == "DELETED")
 
 
 @kopf.on.probe(id="reconcile_passes")
 def reconcile_passes(memo: kopf.Memo, **_: Any) -> int:
-    passes: int = memo["dispatcher"].passes
+    passes: int = memo["engine"].passes
     return passes
 
 

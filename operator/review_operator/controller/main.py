@@ -1,5 +1,5 @@
 """`review-operator controller`: wires settings, the API client, GitHub, metrics, the leader Lease,
-the dispatcher and kopf's watches together, and runs until SIGINT/SIGTERM.
+the engine and kopf's watches together, and runs until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ import os
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 
 import kopf
 from prometheus_client import CollectorRegistry, start_http_server
 
 from review_operator.config import ControllerSettings, GitHubSettings
 from review_operator.controller import handlers
-from review_operator.controller.dispatcher import STEP_CONCURRENCY, Dispatcher
-from review_operator.controller.effects import EVENT_WORKERS, Effects
-from review_operator.controller.heads import PullHeads
+from review_operator.controller.engine.events import EVENT_WORKERS
+from review_operator.controller.engine.executor import STEP_CONCURRENCY
+from review_operator.controller.engine.heads import PullHeads
+from review_operator.controller.engine.lease import lead
+from review_operator.controller.engine.loop import Engine
 from review_operator.fence import Fence
 from review_operator.github import GitHubClientFactory, get_pull_head, make_github
-from review_operator.k8s import lease
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.client import load_configuration
-from review_operator.k8s.errors import KubeError
 from review_operator.logs import configure_logging
 from review_operator.metrics import ControllerMetrics
 
@@ -55,43 +54,6 @@ def github_factory(
     return make_github(gh, fence=fence)
 
 
-async def lead(dispatcher: Dispatcher, kube: AsyncKube, settings: ControllerSettings, identity: str) -> None:
-    """Holds the Lease and runs the dispatcher only while it is held."""
-    ns = settings.namespace
-    worker: asyncio.Task[None] | None = None
-    period = max(1.0, settings.lease_duration_seconds / 3)
-    try:
-        while True:
-            try:
-                held = await lease.try_acquire(
-                    kube, ns, settings.lease_name, identity, settings.lease_duration_seconds
-                )
-            except (KubeError, OSError) as exc:
-                # An API server that errors or is unreachable: stand by until a renewal succeeds.
-                log.warning("lease renewal failed: %s", getattr(exc, "status", None) or type(exc).__name__)
-                held = False
-            if held:
-                # Act only until shortly before the lease could expire without a renewal.
-                dispatcher.lead_until(
-                    datetime.now(UTC) + timedelta(seconds=settings.lease_duration_seconds - period)
-                )
-                if worker is None or worker.done():
-                    log.info("leading as %s", identity)
-                    worker = asyncio.create_task(dispatcher.run_forever())
-                    dispatcher.kick()
-            else:
-                dispatcher.stand_by()
-                if worker is not None and not worker.done():
-                    log.warning("lost the lease; standing by")
-                    worker.cancel()
-                worker = None
-            await asyncio.sleep(period)
-    finally:
-        if worker is not None:
-            worker.cancel()
-        await lease.release(kube, ns, settings.lease_name, identity)
-
-
 async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None:
     # Every API call goes over aiohttp on the loop, as many at once as a pass runs steps plus the
     # Event workers; the few threads left serve aiohttp's DNS lookups.
@@ -112,11 +74,18 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
         start_http_server(settings.metrics_port, registry=registry)
     github = github_factory(settings, gh_settings, fence)
     heads = None if github is None else PullHeads(lambda job: get_pull_head(github.for_job(job), job))
-    effects = Effects(settings, kube, github, metrics, gh_settings.api_url, heads=heads)
-    dispatcher = Dispatcher(settings, kube, effects, fence=fence, heads=heads)
-    dispatcher.stand_by()
+    engine = Engine(
+        settings,
+        kube,
+        metrics,
+        github=github,
+        github_api_url=gh_settings.api_url,
+        heads=heads,
+        fence=fence,
+    )
+    engine.stand_by()
     identity = f"{socket.gethostname()}-{os.getpid()}"
-    leader = asyncio.create_task(lead(dispatcher, lease_kube, settings, identity))
+    leader = asyncio.create_task(lead(engine, lease_kube, settings, identity))
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     try:
         await kopf.operator(
@@ -124,7 +93,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
             namespaces=[settings.namespace],
             standalone=True,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(dispatcher=dispatcher),
+            memo=kopf.Memo(engine=engine),
             registry=handlers.registry(),
         )
     finally:

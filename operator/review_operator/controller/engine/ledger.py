@@ -8,9 +8,9 @@ release written while the read was under way may or may not be in it, so those a
 on top of the read: right either way, because the writes succeeded. A claim whose answer was lost
 counts as written. Everything else (a deleted ReviewJob, a write by someone else) can only make the
 ledger count a slot too many, never too few, until the next read corrects it. So the limits hold at
-every instant, and every admission decision is taken here, under the dispatcher's admission lock.
+every instant, and every admission decision is taken here, under the engine's admission lock.
 
-Pure: no I/O, no clock; the dispatcher feeds it.
+Pure: no I/O, no clock; the engine feeds it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
-from review_operator.controller.admission import Slot, admit, holds_slot
+from review_operator.controller.decide.admission import Slot, admit, holds_slot
 
 START_WINDOW = timedelta(minutes=1)
 

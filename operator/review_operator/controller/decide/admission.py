@@ -1,6 +1,6 @@
 """Pure admission: which queued reviews may start now, under global and per-repository limits.
 
-`admit` decides from the slots it is given: the dispatcher's in-memory `Ledger`, rebuilt from every
+`admit` decides from the slots it is given: the engine's in-memory `Ledger`, rebuilt from every
 consistent LIST of the ReviewJobs with this replica's own confirmed claims and releases applied on
 top (so a freed slot is refilled before the next LIST). Nothing outlives the leadership: a
 restarted or newly leading controller starts a fresh ledger from its first LIST, so it reaches the

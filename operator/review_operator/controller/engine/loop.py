@@ -1,4 +1,4 @@
-"""The dispatcher: one serialized reconcile loop that executes the pure plan.
+"""The engine: one serialized reconcile loop that executes what the state machine decides.
 
 Every pass reads the cluster (non-final ReviewJobs, review pods), plans, and executes the steps
 (one per ReviewJob, so independent of each other) concurrently; the next pass starts when they are
@@ -17,37 +17,33 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
-from review_operator.controller.effects import Effects
-from review_operator.controller.heads import PullHeads
-from review_operator.controller.ledger import Ledger
-from review_operator.controller.plan import (
-    Cleanup,
+from review_operator.controller.decide.machine import decide
+from review_operator.controller.decide.plan import Observed, plan_pass
+from review_operator.controller.decide.steps import (
     EnsurePod,
-    Finish,
-    Observed,
-    Post,
+    PodSeen,
     Queue,
-    Retry,
-    Start,
     Step,
-    plan_pass,
-    plan_pod,
 )
-from review_operator.controller.reading import parse_reviewjobs
+from review_operator.controller.engine.effects import Effects
+from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
+from review_operator.controller.engine.heads import PullHeads
+from review_operator.controller.engine.ledger import Ledger
+from review_operator.controller.engine.observer import expired, parse_reviewjobs
 from review_operator.fence import Fence, NotLeading
+from review_operator.github import GitHubClientFactory
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
+from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +51,6 @@ ACTIVE_SELECTOR = "!review-operator.dev/finished"
 FINISHED_SELECTOR = "review-operator.dev/finished=true"
 POD_SELECTOR = f"{LABEL_COMPONENT}={REVIEW_POD_COMPONENT}"
 GC_PERIOD = timedelta(seconds=60)
-# Steps of one pass in flight at once (each is a few API calls; the API client's pool matches).
-STEP_CONCURRENCY = 16
 MIN_PASS_GAP = 0.5
 FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
@@ -66,44 +60,56 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Dispatcher:
+class Engine:
     def __init__(
         self,
         settings: ControllerSettings,
         kube: AsyncKube,
-        effects: Effects,
-        clock: Callable[[], datetime] = utcnow,
-        rng: random.Random | None = None,
-        fence: Fence | None = None,
+        metrics: ControllerMetrics,
+        *,
+        github: GitHubClientFactory | None = None,
+        github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
+        fence: Fence | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
-        self.effects = effects
-        self.clock = clock
+        self.metrics = metrics
+        self.clock = clock  # wall time: what the decisions compare with the objects' timestamps
+        self.monotonic = monotonic  # how long to wait: resync periods, gaps between passes
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # Until when this replica may act (set by the leader Lease; unbounded without election).
+        # The same fence guards every write of the API client and of GitHub's clients.
+        self.fence = fence or Fence(clock=clock)
+        # GitHub's heads of PRs with two heads in play decide which reviews are stale (None: no GitHub).
+        self.heads = heads
+        self.effects = Effects(
+            settings,
+            kube,
+            github,
+            metrics,
+            clock,
+            github_api_url=github_api_url,
+            heads=heads,
+            on_written=self._written,
+        )
+        self.executor = Executor(settings, self.effects, self.rng, self.may_act, self.kick, self._is_final)
         self._kicked = asyncio.Event()
         # A kick, or a write that may have brought the next time-based change nearer.
         self._wake = asyncio.Event()
         self._last_pass_at: datetime | None = None  # the clock when the last pass began
         self._last_gc = datetime.min.replace(tzinfo=UTC)
         self.passes = 0
-        # Posting runs beside the loop (GitHub can be slow); one task per ReviewJob at most.
-        self._posting: dict[str, asyncio.Task[None]] = {}
-        # Until when this replica may act (set by the leader Lease; unbounded without election).
-        # The same fence guards every write of the API client and of GitHub's clients.
-        self.fence = fence or Fence(clock=clock)
-        # GitHub's heads of PRs with two heads in play decide which reviews are stale (None: no GitHub).
-        self.heads = heads
         # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
         self._admission = asyncio.Lock()
         self.ledger = Ledger()
         self._refill_due = False
-        self._background: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
-        effects.on_written = self._written
-        effects.clock = clock
 
+    # -- leadership ----------------------------------------------------------------------------
     def lead_until(self, until: datetime) -> None:
         """Leads (a renewed Lease) until `until`; a new term starts from a fresh read."""
         if not self.fence.holds():
@@ -116,22 +122,26 @@ class Dispatcher:
         itself is cancelled by whoever runs it."""
         self.fence.revoke()
         self.ledger = Ledger()
-        for task in [*self._posting.values(), *self._background]:
-            task.cancel()
+        self.executor.cancel_all()
 
     def may_act(self) -> bool:
         return self.fence.holds()
+
+    def _is_final(self, name: str) -> bool:
+        latest = self.ledger.job(name)
+        return latest is not None and latest.status.phase.is_final
 
     def kick(self) -> None:
         self._kicked.set()
         self._wake.set()
 
+    # -- the loop ------------------------------------------------------------------------------
     async def run_forever(self) -> None:
         failures = 0
         while True:
-            await self._wait_for_pass()
+            await self.wait_for_pass()
             self._kicked.clear()
-            began = time.monotonic()
+            began = self.monotonic()
             try:
                 await self.reconcile_once()
                 failures = 0
@@ -140,21 +150,21 @@ class Dispatcher:
             except (KubeError, OSError) as exc:
                 # The API server is unreachable or erroring: the next pass retries from cluster state,
                 # after 1, 2, 4 ... 30 s (not a resync period later: what failed is still to do).
-                log.warning("reconcile pass failed: %s", _describe(exc))
+                log.warning("reconcile pass failed: %s", describe(exc))
                 await asyncio.sleep(min(FAILED_PASS_MAX_DELAY, 2.0**failures))
                 failures += 1
                 self.kick()
             # Pod endings and freed slots are acted on between passes, so a busy cluster need not be
             # re-listed after every event: passes take at most half the time, and leave a gap.
-            await asyncio.sleep(max(MIN_PASS_GAP, time.monotonic() - began))
+            await asyncio.sleep(max(MIN_PASS_GAP, self.monotonic() - began))
 
-    async def _wait_for_pass(self) -> None:
+    async def wait_for_pass(self) -> None:
         """Until a pass is asked for, the next time-based change is due (a backoff ending, a pending
         timeout, a deadline, the start cap), or `resync_seconds` have passed. A write that may bring
         that change nearer (a claim, a retry) re-arms the wait."""
-        until = time.monotonic() + self.settings.resync_seconds
+        until = self.monotonic() + self.settings.resync_seconds
         while not self._kicked.is_set():
-            timeout = until - time.monotonic()
+            timeout = until - self.monotonic()
             due = self._due_in()
             if due is not None:
                 timeout = min(timeout, due)
@@ -198,21 +208,19 @@ class Dispatcher:
         self._last_pass_at = now
         read_seq = self.ledger.seq
         observed = await self.observe()
-        self.effects.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
-        planned = plan_pass(observed, now, self.settings, self.rng, admit_queued=False)
+        self.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
+        planned = plan_pass(observed, now, self.settings, self.rng)
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
         self.effects.observe_queue(observed.jobs)
         # A job with a step in flight beside the passes (pod event, refill, posting) is left to it, and
         # so is one we wrote since the read began (the read is stale for it; the next pass decides).
-        skip = self._busy | set(self._posting) | self.ledger.touched_since(read_seq)
-        rest: list[Step] = [
-            s for s in planned.steps if not isinstance(s, Start) and s.job.metadata.name not in skip
-        ]
+        skip = self._busy | set(self.executor.posting) | self.ledger.touched_since(read_seq)
+        rest = [s for s in planned.steps if s.job.metadata.name not in skip]
         # The claimed first: a cold start's hundreds of Queue writes must not stand between a slot
         # and its pod (steps are taken in order by STEP_CONCURRENCY workers).
-        steps = deque([EnsurePod(job) for job in claimed] + rest)
+        steps: deque[Step] = deque([EnsurePod(job) for job in claimed] + rest)
         count, queued_some = len(steps), any(isinstance(step, Queue) for step in rest)
         mine = {step.job.metadata.name for step in steps} - self._busy
         # The read is let go step by step (each is dropped from the deque once executed): on a cold
@@ -220,18 +228,19 @@ class Dispatcher:
         del observed, planned, rest, claimed
         self._busy |= mine  # no pod-event step on these while the pass works on them
         try:
-            await self._execute_all(steps, now)
+            await self.executor.execute_all(steps, now)
         finally:
             self._busy -= mine
         if queued_some:
             self._schedule_refill()  # the newly queued may start now, not a pass later
         self.passes += 1
-        self.effects.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
+        self.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
         if now - self._last_gc >= GC_PERIOD:
             self._last_gc = now
             await self.collect_garbage(now)
         return count
 
+    # -- admission -----------------------------------------------------------------------------
     def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
         s = self.settings
         jobs = self.ledger.admissible(
@@ -248,29 +257,34 @@ class Dispatcher:
             for job, attempt in pending:
                 if not self.may_act():
                     continue
-                try:
-                    after = await self.effects.claim(job, attempt, now)
-                except NotLeading:
-                    continue  # not sent: the slot stays free for the leader
-                except KubeError as exc:
-                    if exc.status not in (404, 409):
-                        # It may have been written: it counts as held until the next read.
-                        self.ledger.claimed(job, now)
-                        raise
-                    log.info("claim of %s skipped: %s", job.metadata.name, _describe(exc))
-                    self.kick()
-                    continue
-                except OSError:
-                    self.ledger.claimed(job, now)
-                    raise
-                if after is not None:
+                after = await self._claim(job, attempt, now)
+                if isinstance(after, ReviewJob):
                     self.ledger.claimed(after, now)
                     claimed.append(after)
 
         await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(starts)))))
         return claimed
 
-    # -- between passes ------------------------------------------------------------------------
+    async def _claim(self, job: ReviewJob, attempt: int, now: datetime) -> ReviewJob | None:
+        try:
+            after = await self.effects.claim(job, attempt, now)
+        except NotLeading:
+            return None  # not sent: the slot stays free for the leader
+        except KubeError as exc:
+            if exc.status not in (404, 409):
+                self.ledger.claimed(job, now)  # it may have been written: held until the next read
+                raise
+            log.info("claim of %s skipped: %s", job.metadata.name, describe(exc))
+            self.kick()
+            return None
+        except OSError:
+            self.ledger.claimed(job, now)
+            raise
+        if after is None or isinstance(after, ReviewJob):
+            return after
+        await self.executor.run(decide(after, now, self.settings, self.rng), now)  # e.g. no head to review
+        return None
+
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
@@ -284,22 +298,7 @@ class Dispatcher:
             return
         self._refill_due = True
         self.effects.lanes.hold()  # from now until its claims are written: slot work
-        self._spawn(self._refill(), "refill")
-
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(work, name=name)
-        self._background.add(task)
-
-        def done(t: asyncio.Task[None]) -> None:
-            self._background.discard(t)
-            error = None if t.cancelled() else t.exception()
-            if isinstance(error, NotLeading):
-                log.info("%s stopped: not leading", name)
-            elif error is not None:
-                log.warning("%s failed: %s", name, _describe(error))
-                self.kick()
-
-        task.add_done_callback(done)
+        self.executor.spawn(self._refill(), "refill")
 
     async def _refill(self) -> None:
         try:
@@ -314,10 +313,11 @@ class Dispatcher:
         finally:
             self.effects.lanes.release()
         try:
-            await self._execute_all(deque(EnsurePod(job) for job in claimed), now)
+            await self.executor.execute_all(deque(EnsurePod(job) for job in claimed), now)
         finally:
             self._busy -= names
 
+    # -- watch events --------------------------------------------------------------------------
     def job_changed(self, event: str | None, body: dict[str, Any]) -> None:
         """A ReviewJob changed: a pass is needed only for what our own writes did not already say."""
         meta = body.get("metadata") or {}
@@ -338,10 +338,10 @@ class Dispatcher:
         if job is None or name in self.ledger.stale:
             self.kick()
             return
-        if name in self._posting:
+        if name in self.executor.posting:
             return  # its ending is being posted; the pod is on its way out
         now = self.clock()
-        step = plan_pod(job, pod, now, self.settings, self.rng)
+        step = decide(PodSeen(job, pod), now, self.settings, self.rng)
         if step is None:
             if deleted and job.status.phase is Phase.RUNNING and job.status.pod_name == meta.get("name"):
                 self.kick()  # gone before it ended: the pass finds it missing
@@ -353,88 +353,11 @@ class Dispatcher:
 
         async def run() -> None:
             try:
-                await self._execute(step, now)
+                await self.executor.execute(step, now)
             finally:
                 self._busy.discard(job.metadata.name)
 
-        self._spawn(run(), f"pod-step-{job.metadata.name}")
-
-    async def _execute_all(self, steps: deque[Step], now: datetime) -> None:
-        """Runs a pass's steps on a few workers at once: each step concerns a different ReviewJob, and
-        admission was decided before any of them ran, counting every job that still holds a slot.
-        Steps are taken from the left of `steps` (each by exactly one worker) and not kept."""
-        errors: list[BaseException] = []
-        skipped = 0
-        workers = min(STEP_CONCURRENCY, len(steps))
-
-        async def worker() -> None:
-            nonlocal skipped
-            while steps:
-                step = steps.popleft()
-                if not self.may_act():
-                    skipped += 1
-                    continue
-                try:
-                    await self._execute(step, now)
-                except NotLeading:
-                    skipped += 1
-                except (KubeError, OSError) as exc:
-                    errors.append(exc)
-
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        if skipped:
-            log.warning("leadership lapsed mid-pass; %d steps left for the next leader", skipped)
-        if errors:
-            raise errors[0]
-
-    async def _execute(self, step: Step, now: datetime) -> None:
-        try:
-            if isinstance(step, Queue):
-                await self.effects.queue(step.job, now)
-            elif isinstance(step, Start):
-                await self.effects.start(step.job, step.attempt, now)
-            elif isinstance(step, EnsurePod):
-                await self.effects.ensure_pod(step.job, now)
-            elif isinstance(step, Retry):
-                await self.effects.retry(step, now)
-            elif isinstance(step, Finish):
-                await self.effects.finish(step, now)
-            elif isinstance(step, Post):
-                self._post_in_background(step, now)
-            elif isinstance(step, Cleanup):
-                await self.effects.cleanup(step.job, None)
-        except KubeError as exc:
-            if exc.status in (404, 409):
-                # The object changed or vanished under us; the next pass sees the new state.
-                log.info(
-                    "step %s on %s skipped: %s", type(step).__name__, step.job.metadata.name, _describe(exc)
-                )
-                self.kick()
-                return
-            raise
-
-    def _post_in_background(self, step: Post, now: datetime) -> None:
-        name = step.job.metadata.name
-        if name in self._posting:
-            return
-        task = asyncio.create_task(self.effects.post(step, now), name=f"post-{name}")
-        self._posting[name] = task
-
-        def done(t: asyncio.Task[None]) -> None:
-            self._posting.pop(name, None)
-            error = None if t.cancelled() else t.exception()
-            if t.cancelled() or isinstance(error, NotLeading):
-                log.info("posting %s stopped: not leading", name)
-                return  # the leader posts it (its marker makes that exactly once)
-            if isinstance(error, KubeError) and error.status in (404, 409):
-                log.info("posting %s stopped: the ReviewJob changed meanwhile", name)
-            elif error is not None:
-                log.warning("posting %s failed: %s", name, _describe(error))
-            latest = self.ledger.job(name)
-            if error is not None or latest is None or not latest.status.phase.is_final:
-                self.kick()  # not finished yet (a retry, a note to post): the next pass goes on
-
-        task.add_done_callback(done)
+        self.executor.spawn(run(), f"pod-step-{job.metadata.name}")
 
     async def collect_garbage(self, now: datetime) -> None:
         """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
@@ -443,35 +366,3 @@ class Dispatcher:
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
         for name in expired(listed, now, ttl):
             await objects.delete_reviewjob(self.kube, ns, name)
-
-
-class _Meta(BaseModel):
-    name: str
-
-
-class _Done(BaseModel):
-    completion_time: datetime | None = Field(default=None, alias="completionTime")
-
-
-class _Finished(BaseModel):
-    metadata: _Meta
-    status: _Done = Field(default_factory=_Done)
-
-
-class _FinishedList(BaseModel):
-    items: list[_Finished] = Field(default_factory=list)
-
-
-def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
-    """Names of finished ReviewJobs completed more than `ttl` ago (only the two fields are decoded)."""
-    return [
-        item.metadata.name
-        for item in _FinishedList.model_validate_json(listed).items
-        if item.status.completion_time is not None and now - item.status.completion_time > ttl
-    ]
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, KubeError):
-        return str(exc)  # "Kubernetes API: HTTP 409 Conflict" (never a body)
-    return type(exc).__name__

@@ -18,22 +18,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from review_operator.api.models import ReviewJob
+from review_operator.controller.decide.heads import PRKey, job_head, pr_key
 from review_operator.github import GitHubError
 
 log = logging.getLogger(__name__)
 
-PRKey = tuple[int, int]  # (repository id, pull request number)
 TTL_SECONDS = 30.0
 FETCH_TIMEOUT_SECONDS = 5.0
-
-
-def pr_key(job: ReviewJob) -> PRKey:
-    return (job.spec.repository.id, job.spec.pull_request.number)
-
-
-def job_head(job: ReviewJob) -> str | None:
-    """The commit this review is (or will be) of: the push's SHA, or the one a command resolved."""
-    return job.spec.pull_request.head_sha or job.status.head_sha
 
 
 @dataclass(frozen=True)

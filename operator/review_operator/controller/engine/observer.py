@@ -1,13 +1,15 @@
-"""Reading ReviewJobs from the API server's answers, and naming them as an Event's object."""
+"""What the engine reads: ReviewJobs from the API server's answers (all of them, or only what garbage
+collection needs of the finished ones), and a ReviewJob named as an Event's object."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob
 
@@ -46,3 +48,29 @@ def involved(job: ReviewJob) -> dict[str, Any]:
         "kind": KIND,
         "metadata": {"name": job.metadata.name, "namespace": job.metadata.namespace, "uid": job.metadata.uid},
     }
+
+
+class _Meta(BaseModel):
+    name: str
+
+
+class _Done(BaseModel):
+    completion_time: datetime | None = Field(default=None, alias="completionTime")
+
+
+class _Finished(BaseModel):
+    metadata: _Meta
+    status: _Done = Field(default_factory=_Done)
+
+
+class _FinishedList(BaseModel):
+    items: list[_Finished] = Field(default_factory=list)
+
+
+def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
+    """Names of finished ReviewJobs completed more than `ttl` ago (only the two fields are decoded)."""
+    return [
+        item.metadata.name
+        for item in _FinishedList.model_validate_json(listed).items
+        if item.status.completion_time is not None and now - item.status.completion_time > ttl
+    ]

@@ -1,0 +1,1 @@
+"""Decisions: pure functions from what exists to what happens next (no I/O, no clock)."""

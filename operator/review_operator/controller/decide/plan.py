@@ -1,0 +1,96 @@
+"""A pass: from everything that exists (non-final ReviewJobs, review pods, PR heads) to the steps
+that move each review on, and the reviews waiting for a slot.
+
+Each ReviewJob's step is `machine.decide` on what the pass saw of it; what is decided here is only
+what needs the whole picture: which reviews are of a stale commit (the PR's other reviews and
+GitHub's head), and which queued reviews compete for slots (admission takes them from the ledger).
+Nothing here talks to the cluster or GitHub, so a restarted controller, seeing the same objects,
+plans the same steps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from review_operator.api.models import Phase, ReviewJob, TriggerEvent
+from review_operator.config import ControllerSettings
+from review_operator.controller.decide.admission import Slot
+from review_operator.controller.decide.heads import PRKey, job_head, pr_key
+from review_operator.controller.decide.machine import covers, decide
+from review_operator.controller.decide.steps import Seen, Stale, Step
+
+
+@dataclass
+class Observed:
+    jobs: list[ReviewJob]
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # by pod name
+    # GitHub's head of each PR with two heads in play; None: no GitHub (stale means older, then).
+    heads: dict[PRKey, str] | None = None
+
+
+@dataclass
+class PassPlan:
+    steps: list[Step]
+    queued: list[Slot]  # waiting for a slot
+    stale: set[str]  # reviews of a commit that is not their PR's head
+
+
+def _created(job: ReviewJob, now: datetime) -> datetime:
+    return job.metadata.creation_timestamp or now
+
+
+def superseded_by_newer(jobs: list[ReviewJob], now: datetime) -> dict[str, Stale]:
+    """Without GitHub to ask: older push-triggered reviews of a PR with a newer head under review."""
+    by_pr: dict[PRKey, list[ReviewJob]] = defaultdict(list)
+    for job in jobs:
+        if job.spec.trigger.event is not TriggerEvent.ISSUE_COMMENT and job.spec.pull_request.head_sha:
+            by_pr[pr_key(job)].append(job)
+    stale: dict[str, Stale] = {}
+    for group in by_pr.values():
+        group.sort(key=lambda j: (_created(j, now), j.metadata.name))
+        newest = group[-1].spec.pull_request.head_sha or ""
+        for job in group[:-1]:
+            if job.spec.pull_request.head_sha != newest:
+                stale[job.metadata.name] = Stale(newest, covered=True)
+    return stale
+
+
+def stale_reviews(jobs: list[ReviewJob], heads: dict[PRKey, str] | None, now: datetime) -> dict[str, Stale]:
+    """Non-final reviews of a commit that is not their PR's head, as GitHub says (name → why).
+
+    Never decided by which ReviewJob was created last: a late redelivery of an older push must not
+    displace the review of the newer one."""
+    if heads is None:
+        return superseded_by_newer(jobs, now)
+    stale: dict[str, Stale] = {}
+    active = [j for j in jobs if not j.status.phase.is_final]
+    for job in active:
+        head, actual = job_head(job), heads.get(pr_key(job))
+        if head is None or actual is None or head == actual:
+            continue
+        covered = any(covers(other, actual) for other in active if pr_key(other) == pr_key(job))
+        stale[job.metadata.name] = Stale(actual, covered)
+    return stale
+
+
+def plan_pass(
+    observed: Observed, now: datetime, settings: ControllerSettings, rng: random.Random
+) -> PassPlan:
+    """Every step of a pass, and the queued reviews (in the order they were created) for admission."""
+    steps: list[Step] = []
+    stale = stale_reviews(observed.jobs, observed.heads, now)
+    queued: list[Slot] = []
+    for job in observed.jobs:
+        name = job.metadata.name
+        pod = observed.pods.get(job.status.pod_name or "") if job.status.phase is Phase.RUNNING else None
+        step = decide(Seen(job, pod, stale.get(name)), now, settings, rng)
+        if step is not None:
+            steps.append(step)
+        elif job.status.phase is Phase.QUEUED:
+            # Oldest first: creation time (then name) keeps its place in line across retries.
+            queued.append(Slot(name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at))
+    return PassPlan(steps, queued, set(stale))

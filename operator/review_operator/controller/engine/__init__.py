@@ -1,0 +1,1 @@
+"""The engine: the reconcile loop, its slot ledger, lanes, leadership and the execution of steps."""

@@ -1,0 +1,77 @@
+"""Kubernetes Events about ReviewJobs, recorded beside the work: advisory, never in a step's way.
+
+Events queue up and a few workers record them in order, after the writes that decide what is
+admitted (a flood of Pending → Queued writes on a cold start) and inside the bookkeeping lane, so
+a free slot's work always goes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from review_operator.api.models import ReviewJob
+from review_operator.api.scrub import scrub_token_shapes
+from review_operator.controller.engine.lanes import Lanes
+from review_operator.controller.engine.observer import involved
+from review_operator.k8s import objects
+from review_operator.k8s.aio import AsyncKube
+
+log = logging.getLogger(__name__)
+EVENT_WORKERS = 4
+
+
+class EventRecorder:
+    def __init__(self, kube: AsyncKube, lanes: Lanes, clock: Callable[[], datetime]) -> None:
+        self.kube = kube
+        self.lanes = lanes
+        self.clock = clock
+        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime, float]] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._queueing = 0  # Pending → Queued writes waiting or in flight
+        self._not_queueing = asyncio.Event()
+        self._not_queueing.set()
+
+    def record(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
+        """Queues an Event (its message scrubbed of token shapes)."""
+        item = (
+            involved(job),
+            reason,
+            scrub_token_shapes(message),
+            warning,
+            self.clock(),
+            self.lanes.deadline(),
+        )
+        self._queue.put_nowait(item)
+        if not self._workers:
+            self._workers = [asyncio.create_task(self._work()) for _ in range(EVENT_WORKERS)]
+
+    def queueing(self) -> None:
+        """A Pending → Queued write begins: Events wait until no such write is left."""
+        self._queueing += 1
+        self._not_queueing.clear()
+
+    def queued(self) -> None:
+        self._queueing -= 1
+        if not self._queueing:
+            self._not_queueing.set()
+
+    async def _work(self) -> None:
+        while True:
+            obj, reason, message, warning, at, not_after = await self._queue.get()
+            await self._not_queueing.wait()
+            try:
+                async with self.lanes.bookkeeping(not_after):
+                    await objects.record_event(self.kube, obj, reason, message, warning, at=at)
+            except Exception as exc:  # noqa: BLE001 - one bad Event must not stop the ones after it
+                log.warning("could not record event %s: %s", reason, type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Waits until every queued Event has been recorded (or failed)."""
+        if self._workers:
+            await self._queue.join()
