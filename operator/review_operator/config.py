@@ -230,17 +230,30 @@ class ControllerSettings(CommonSettings):
             "lengthen it."
         ),
     ] = ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    checkout_timeout_seconds: Annotated[
+        int,
+        Field(
+            description="Limit of the checkout init container (fetching the PR's commits) inside the pod.",
+            ge=10,
+        ),
+    ] = 120
     termination_grace_seconds: Annotated[
         int,
         Field(description="Pod terminationGracePeriodSeconds: time the runner has to write a result.", ge=5),
     ] = 30
     pod_deadline_seconds: Annotated[
-        int, Field(description="Review pod activeDeadlineSeconds (must exceed agent timeout + grace).", ge=60)
+        int,
+        Field(
+            description="Review pod activeDeadlineSeconds "
+            "(must exceed checkout timeout + agent timeout + grace).",
+            ge=60,
+        ),
     ] = 900
     running_deadline_seconds: Annotated[
         int,
         Field(
-            description="Controller's limit for one attempt from pod creation (must exceed the pod deadline)."
+            description="Controller's limit for one attempt, from when a node starts its pod (time waiting "
+            "for a node counts against the pending timeout instead); must exceed the pod deadline."
         ),
     ] = 1200
     pending_timeout_seconds: Annotated[
@@ -325,13 +338,16 @@ class ControllerSettings(CommonSettings):
     ] = 15
 
     def timeout_chain_errors(self) -> list[str]:
-        """Why the timeout chain is broken, if it is (empty when it holds)."""
+        """Why the timeout chain is broken, if it is (empty when it holds), naming the leg. Every
+        leg runs on the pod's clock: checkout, then the agent, then the grace to write a result
+        must fit the pod's deadline, which the controller's running deadline must outlast."""
         errors = []
-        if self.agent_timeout_seconds + self.termination_grace_seconds >= self.pod_deadline_seconds:
+        legs = self.checkout_timeout_seconds + self.agent_timeout_seconds + self.termination_grace_seconds
+        if legs >= self.pod_deadline_seconds:
             errors.append(
-                f"agent timeout ({self.agent_timeout_seconds} s) + grace "
-                f"({self.termination_grace_seconds} s) must be below the pod deadline "
-                f"({self.pod_deadline_seconds} s)"
+                f"checkout timeout ({self.checkout_timeout_seconds} s) + agent timeout "
+                f"({self.agent_timeout_seconds} s) + grace ({self.termination_grace_seconds} s) = {legs} s "
+                f"must be below the pod deadline ({self.pod_deadline_seconds} s)"
             )
         if self.pod_deadline_seconds >= self.running_deadline_seconds:
             errors.append(
@@ -434,7 +450,7 @@ class WebhookSettings(CommonSettings):
     webhook_api_workers: Annotated[
         int,
         Field(
-            description="Threads for Kubernetes calls, and API connections for ReviewJob creates.",
+            description="Connections to the Kubernetes API (every call of the webhook is on them).",
             ge=1,
             le=256,
         ),

@@ -191,8 +191,12 @@ class ControllerMetrics:
                 counts[phase.value] += 1
         for label, count in counts.items():
             self.jobs.labels(label).set(count)
-        self.running.set(counts["Running"])
-        self.queue_depth.set(counts["Pending"] + counts["Queued"])
+
+    def slots(self, holding: int, waiting: int) -> None:
+        """Reviews holding a slot and waiting for one, as the engine's ledger counts them after each
+        read and each write (a pass alone would leave them stale between passes)."""
+        self.running.set(holding)
+        self.queue_depth.set(waiting)
 
     def started(self, queue_wait_s: float, retry: bool) -> None:
         self.started_total.labels("retry" if retry else "first").inc()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
 from tests.github_double.git import build_repo
 from tests.github_double.openapi import OpenAPI
 from tests.github_double.server import GitHubDouble, Repo
-from tests.harness.controlplane import ControlPlane, free_port
+from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
 
 FINAL = {"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"}
@@ -185,6 +186,9 @@ async def stack(
         await double.stop()
     assert double.violations == [], double.violations
     assert_no_secrets(controller.log_text(), double, app_key)
+    # Events are read by anyone with `get events`: no secret in their messages either (issue 19 item 6).
+    events = client.CoreV1Api(api_client).list_namespaced_event(restricted_namespace).items
+    assert_no_secrets("\n".join(f"{e.reason} {e.message}" for e in events), double, app_key)
 
 
 class LimitWatcher(threading.Thread):
@@ -508,3 +512,102 @@ async def test_a_replayed_old_head_and_a_repeated_review_command_cost_no_pod(sta
     stack.reviewjob("forced", repo, 1, {SIM + "duration": "200ms"}, command={"commentId": 12, "force": True})
     assert (await stack.wait_final(["forced"]))["forced"]["status"]["phase"] == "Succeeded"
     assert len(stack.reviews_on(repo, 1)) == 2
+
+
+@pytest.mark.controller_env(
+    REVIEWOP_NODE_SELECTOR='{"pool": "late"}',
+    REVIEWOP_PENDING_TIMEOUT_SECONDS="300",
+    REVIEWOP_CHECKOUT_TIMEOUT_SECONDS="10",
+    REVIEWOP_AGENT_TIMEOUT_SECONDS="30",
+    REVIEWOP_TERMINATION_GRACE_SECONDS="5",
+    REVIEWOP_POD_DEADLINE_SECONDS="65",
+    REVIEWOP_RUNNING_DEADLINE_SECONDS="70",
+)
+async def test_time_waiting_for_a_node_does_not_count_against_the_running_deadline(stack: Stack) -> None:
+    # Issue 19 item 1: the running deadline ran from the claim, so a review whose pod waited for a
+    # node (an autoscaler adding one) was killed as RunningDeadlineExceeded soon after it started.
+    repo = stack.repos[4]
+    stack.reviewjob("late", repo, 1, {SIM + "duration": "20s"})
+    await stack.wait(lambda: stack.phases().get("late") == "Running", 30, "late claimed")
+    await asyncio.sleep(55)  # no node has the pool label: the pod waits, unschedulable
+    assert stack.phases()["late"] == "Running"
+    node = FakeNode("late-pool-node", labels={"pool": "late"})
+    await asyncio.to_thread(stack.plane.create_nodes, (node,))
+    try:
+        status = (await stack.wait_final(["late"], timeout=90))["late"]["status"]
+    finally:
+        await asyncio.to_thread(stack.plane.kubectl, "delete", "node", node.name, "--wait=false")
+    # 55 s pending + 20 s running is past 70 s from the claim, but only 20 s on the running clock.
+    assert (status["phase"], status.get("reason")) == ("Succeeded", "Succeeded")
+
+
+def metric(port: str, name: str, labels: str = "") -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(f"{name}{labels} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def lease_holder(stack: Stack) -> str:
+    try:
+        lease = client.CoordinationV1Api(stack.api).read_namespaced_lease(
+            "review-operator-controller", stack.namespace
+        )
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return ""  # no replica has taken it yet
+        raise
+    return str(lease.spec.holder_identity or "")
+
+
+async def test_two_replicas_one_leads_the_other_takes_over_on_a_kill_and_no_review_is_doubled(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Issue 19 item 6: the chart now runs two controller replicas; the README claimed that is safe.
+    ports = {"REVIEWOP_METRICS_PORT": str(free_port()), "REVIEWOP_HEALTH_PORT": str(free_port())}
+    second = ControllerProcess(
+        stack.plane, stack.namespace, tmp_path / "second.log", {**stack.controller.env, **ports}
+    )
+    second.start()
+    replicas = [stack.controller, second]
+    try:
+        await stack.wait(lambda: lease_holder(stack) != "", 30, "a leader")
+        watcher = LimitWatcher(stack.api, stack.namespace)
+        watcher.start()
+        names = []
+        for i in range(40):
+            repo, pr = stack.repos[5 + i % 5], i // 5 + 1
+            await asyncio.to_thread(stack.reviewjob, f"ha-{i:02d}", repo, pr, {SIM + "duration": "300ms"})
+            names.append(f"ha-{i:02d}")
+        await stack.wait(lambda: sum(p in FINAL for p in stack.phases().values()) >= 12, 120, "12 done")
+        holder = lease_holder(stack)
+        [leader] = [p for p in replicas if p.popen is not None and holder.endswith(f"-{p.popen.pid}")]
+        [standby] = [p for p in replicas if p is not leader]
+        leader.kill()
+        done = await stack.wait_final(names, timeout=240)
+        watcher.stop()
+        assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}
+        assert watcher.max_running <= 5 and watcher.max_per_repo <= 2, (
+            watcher.max_running,
+            watcher.max_per_repo,
+        )
+        assert standby.popen is not None and lease_holder(stack).endswith(f"-{standby.popen.pid}")
+        assert "leading as" in standby.log_text()
+        for i in range(40):
+            assert len(stack.reviews_on(stack.repos[5 + i % 5], i // 5 + 1)) == 1, names[i]
+        # The survivor's probe and metrics say what happened.
+        env = standby.env
+        health = urllib.request.urlopen(f"http://127.0.0.1:{env['REVIEWOP_HEALTH_PORT']}/healthz", timeout=5)
+        assert health.status == 200
+        assert json.loads(health.read())["reconcile_passes"] > 0
+        finished = metric(
+            env["REVIEWOP_METRICS_PORT"],
+            "reviewop_reviews_completed_total",
+            '{outcome="Succeeded",reason="Succeeded"}',
+        )
+        assert 1 <= finished <= 40  # the reviews this replica finished after taking over
+        assert metric(env["REVIEWOP_METRICS_PORT"], "reviewop_reviews_running") == 0
+    finally:
+        second.stop()
+        stack.controller.start()  # the fixture stops it (and checks its log for secrets)

@@ -98,11 +98,12 @@ def test_helm_template_renders_every_ci_values_file_with_restricted_pods(values:
     assert "Secret" not in kinds
 
 
-def test_controller_is_single_and_recreated_and_webhook_has_pdb() -> None:
+def test_controller_has_a_standby_replica_and_webhook_has_pdb() -> None:
     docs = render()
     controller = find(docs, "Deployment", "-controller")
-    assert controller["spec"]["replicas"] == 1
-    assert controller["spec"]["strategy"] == {"type": "Recreate"}
+    # Two replicas: the Lease elects the one that acts (tests/e2e: one leads, the other takes over).
+    assert controller["spec"]["replicas"] == 2
+    assert controller["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
     probes = controller["spec"]["template"]["spec"]["containers"][0]
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["readinessProbe"]["httpGet"]["path"] == "/healthz"
@@ -367,9 +368,9 @@ def test_install_admits_every_pod_under_restricted_and_they_run(
             ).stdout
         )["items"]
         phases = [p["status"].get("phase") for p in pods]
-        return phases if len(phases) == 3 and set(phases) == {"Running"} else None
+        return phases if len(phases) == 4 and set(phases) == {"Running"} else None
 
-    wait_for(running, what="2 webhook pods and 1 controller pod Running")
+    wait_for(running, what="2 webhook pods and 2 controller pods Running")
     events = control_plane.kubectl("get", "events", "-n", release, "-o", "json").stdout
     assert "violates PodSecurity" not in events
     listed = json.loads(
@@ -392,7 +393,9 @@ def can_i(control_plane: ControlPlane, sa: str, namespace: str, *args: str) -> b
     [
         ("webhook", "create", "reviewjobs.review-operator.dev", False, True),
         ("webhook", "patch", "reviewjobs.review-operator.dev", False, True),
-        ("webhook", "delete", "reviewjobs.review-operator.dev", False, False),
+        # RBAC allows patch and delete; the admission policy narrows them to setting spec.cancel and
+        # deleting a Cancelled ReviewJob (test_webhook_identity_deletes_only_a_cancelled_reviewjob).
+        ("webhook", "delete", "reviewjobs.review-operator.dev", False, True),
         ("webhook", "patch", "reviewjobs.review-operator.dev/status", False, False),
         ("webhook", "get", "secrets", False, False),
         ("webhook", "get", "pods", False, False),
@@ -625,6 +628,27 @@ def test_webhook_identity_can_only_create_reviewjobs_and_set_cancel(
         kubectl("patch", "rj", name, "--subresource=status", "--type=merge", "-p", '{"status":{}}')
     )
     assert _refused(kubectl("delete", "rj", name))
+
+
+def test_webhook_identity_deletes_only_a_cancelled_reviewjob(
+    control_plane: ControlPlane, release: str
+) -> None:
+    """So that a reopened pull request is reviewed again at the same head (issue 19, item 2), the
+    webhook may delete a ReviewJob that ended Cancelled, and no other."""
+    webhook = _as(release, "webhook")
+    for phase, allowed in (("Cancelled", True), ("Running", False), ("Succeeded", False), (None, False)):
+        name = f"pr-1296269-2-{uuid.uuid4().hex[:12]}"
+        control_plane.kubectl("create", "-n", release, "-f", "-", input_text=yaml.safe_dump(_sample(name)))
+        if phase is not None:
+            status = json.dumps({"status": {"phase": phase}})
+            control_plane.kubectl(
+                "patch", "rj", name, "-n", release, "--subresource=status", "--type=merge", "-p", status
+            )
+        deleted = control_plane.kubectl("delete", "rj", name, "-n", release, webhook, check=False)
+        assert (deleted.returncode == 0) is allowed, (phase, deleted.stderr)
+        if not allowed:
+            assert _refused(deleted), deleted.stderr
+            control_plane.kubectl("delete", "rj", name, "-n", release)
 
 
 def test_controller_identity_cannot_read_rewrite_or_delete_the_app_key_or_other_secrets(

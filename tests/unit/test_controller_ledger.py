@@ -122,6 +122,10 @@ def test_only_unknown_jobs_and_new_specs_are_news() -> None:
     assert not ledger.tells_news("q1", 1)  # a status or label change: we wrote it
     assert ledger.tells_news("q1", 2)  # a spec change (a cancel mark): someone else wrote it
     assert ledger.tells_news("new", 1)  # created since the read
+    # The webhook replaced a cancelled ReviewJob: same name, generation 1, a new object.
+    known = ledger.job("q1")
+    assert known is not None and not ledger.tells_news("q1", 1, known.metadata.uid)
+    assert ledger.tells_news("q1", 1, "another-uid")
     running = job("q1", Phase.RUNNING, created=1, rv=2)
     running.metadata.generation = 1
     ledger.written(q1, running)

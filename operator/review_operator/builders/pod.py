@@ -162,6 +162,7 @@ def _checkout_container(
         "REVIEWOP_CHECKOUT_HEAD_SHA": head_sha,
         "REVIEWOP_CHECKOUT_BASE_SHA": job.spec.pull_request.base_sha or "",
         "REVIEWOP_CHECKOUT_WORKSPACE": CHECKOUT_DIR,
+        "REVIEWOP_CHECKOUT_TIMEOUT_SECONDS": str(settings.checkout_timeout_seconds),
         "REVIEWOP_GITHUB_API_URL": github_api_url,
     }
     mounts: list[dict[str, Any]] = [

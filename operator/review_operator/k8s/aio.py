@@ -196,6 +196,16 @@ class AsyncReviewJobs:
         """The ReviewJob; raises `NotFound`."""
         return await self.kube.json("GET", reviewjobs_path(self.namespace, name), timeout=timeout)
 
+    async def delete(self, name: str, uid: str, resource_version: str, timeout: float) -> None:
+        """Deletes the ReviewJob only if it is still the object read (its uid and resourceVersion):
+        `Conflict` if it changed, `NotFound` if it is gone."""
+        body = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"uid": uid, "resourceVersion": resource_version},
+        }
+        await self.kube.request("DELETE", reviewjobs_path(self.namespace, name), body, timeout=timeout)
+
     async def patch_spec(self, name: str, spec: Manifest, resource_version: str, timeout: float) -> Manifest:
         """Merge-patches `spec` if the ReviewJob is still at `resource_version` (else `Conflict`)."""
         body = {"spec": spec, "metadata": {"resourceVersion": resource_version}}

@@ -18,6 +18,7 @@ from review_operator.api.models import (
     Cancel,
     CancelReason,
     ObjectMeta,
+    Phase,
     PullRequest,
     Repository,
     ReviewJob,
@@ -107,6 +108,14 @@ class TooSoon:
     """A `/review force` within the interval after the last one on the PR."""
 
     retry_after: int
+
+
+def replaces_cancelled(existing: ReviewJob, delivery_id: str) -> bool:
+    """Whether a push review whose name is taken by `existing` should replace it: only when that
+    one ended Cancelled (a PR closed then reopened, or drafted then ready again, at the same head)
+    and this is another delivery (a redelivery of the one that created it stays a duplicate)."""
+    cancelled = existing.status.phase is Phase.CANCELLED
+    return cancelled and existing.spec.trigger.delivery_id != delivery_id
 
 
 def command_verdict(

@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from review_operator.api.models import ReviewJob, TriggerEvent
-from review_operator.k8s.errors import AlreadyExists, Invalid, KubeError
+from review_operator.k8s.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events, intake
 from review_operator.webhook.cancel import cancel_pull_request, pull_request_selector
@@ -217,5 +217,29 @@ async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     try:
         await hook.jobs.create(decision.job.to_manifest(), hook.timeout)
     except AlreadyExists:
-        return _answer(200, DeliveryOutcome.DUPLICATE, reviewjob=name)
+        if not await _replaced_cancelled(hook, decision):
+            return _answer(200, DeliveryOutcome.DUPLICATE, reviewjob=name)
+        return _answer(201, DeliveryOutcome.ACCEPTED, reviewjob=name, reason="reviewed again after a cancel")
     return _answer(201, DeliveryOutcome.ACCEPTED, reviewjob=name)
+
+
+async def _replaced_cancelled(hook: Webhook, decision: events.Create) -> bool:
+    """A review of a head whose earlier ReviewJob ended Cancelled: that one is deleted (only if it is
+    still the object read) and this one created in its place. False: a true duplicate, or another
+    delivery replaced it first."""
+    job = decision.job
+    try:
+        existing = ReviewJob.model_validate(await hook.jobs.get(job.metadata.name, hook.timeout))
+    except (NotFound, ValidationError):
+        return False
+    if not events.replaces_cancelled(existing, job.spec.trigger.delivery_id):
+        return False
+    uid, version = existing.metadata.uid or "", existing.metadata.resource_version or ""
+    try:
+        await hook.jobs.delete(job.metadata.name, uid, version, hook.timeout)
+        await hook.jobs.create(job.to_manifest(), hook.timeout)
+    except KubeError as exc:
+        if isinstance(exc, AlreadyExists | Conflict | NotFound) or exc.status in (403, 422):
+            return False  # another delivery was first, or this install does not let the webhook delete
+        raise  # the API server failed: 503, and a redelivery finishes the job
+    return True

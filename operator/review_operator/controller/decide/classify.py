@@ -154,31 +154,49 @@ def classify_pod(pod: dict[str, Any]) -> Verdict:
     return _from_result(result)
 
 
+def pod_started_at(pod: dict[str, Any]) -> datetime | None:
+    """When the kubelet started the pod (`status.startTime`: its activeDeadlineSeconds counts from
+    here), None while no node has started it."""
+    value = (pod.get("status") or {}).get("startTime")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def classify_stuck(
-    pod: dict[str, Any], now: datetime, created: datetime, pending_timeout_s: float, running_deadline_s: float
+    pod: dict[str, Any], now: datetime, claimed: datetime, pending_timeout_s: float, running_deadline_s: float
 ) -> Verdict:
-    """Time-based verdicts for a pod that has not ended: unschedulable too long, or running too long."""
+    """Time-based verdicts for a pod that has not ended, on two clocks: pending (from the claim: no
+    node could run it for too long) and running (from when a node started it, as the pod's own
+    deadline counts; from the claim while no node has). Time spent waiting for a node, e.g. for a
+    cluster autoscaler, never counts against the running deadline."""
     status = pod.get("status") or {}
-    age = (now - created).total_seconds()
+    pending_age = (now - claimed).total_seconds()
     scheduled = _condition(status, "PodScheduled")
     if (
         status.get("phase") == "Pending"
         and scheduled
         and scheduled.get("status") == "False"
         and scheduled.get("reason") == "Unschedulable"
-        and age > pending_timeout_s
+        and pending_age > pending_timeout_s
     ):
         return Verdict(
             Kind.FINAL,
             Reason.UNSCHEDULABLE,
-            f"No node could run the review pod for {int(age)} s: {_one_line(scheduled.get('message', ''))}",
+            f"No node could run the review pod for {int(pending_age)} s: "
+            f"{_one_line(scheduled.get('message', ''))}",
             Phase.FAILED,
         )
-    if age > running_deadline_s:
+    started = pod_started_at(pod)
+    running_age = (now - (started or claimed)).total_seconds()
+    if running_age > running_deadline_s:
         return Verdict(
             Kind.FINAL,
             Reason.RUNNING_DEADLINE,
-            f"The attempt exceeded {int(running_deadline_s)} s.",
+            f"The attempt ran for more than {int(running_deadline_s)} s.",
             Phase.TIMED_OUT,
         )
     return RUNNING

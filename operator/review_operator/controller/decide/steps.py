@@ -14,7 +14,6 @@ from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import ReviewResult
-from review_operator.k8s.errors import KubeError
 
 # -- steps ---------------------------------------------------------------------------------------
 
@@ -149,7 +148,7 @@ class CreateRefused:
     job: ReviewJob
     status: int
     detail: str
-    error: KubeError  # raised again when the refusal is not final (the next pass tries again)
+    error: Exception  # raised again when the refusal is not final (the next pass tries again)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class Ledger:
     # Jobs whose newest known version waits on the clock (Running, or Queued with a backoff): the
     # only ones `next_due` looks at, as it runs after every claim and a backlog can be thousands.
     timed: set[str] = field(default_factory=set)
+    waiting: set[str] = field(default_factory=set)  # Pending or Queued, as last known
     seq: int = 0  # counts confirmed writes
     ready: bool = False  # a read has been taken since this replica started leading
 
@@ -61,6 +62,7 @@ class Ledger:
         self.latest = {j.metadata.name: (read_seq, j) for j in jobs}
         self.latest.update(newer)
         self.timed = {name for name, (_, job) in self.latest.items() if _waits_on_clock(job)}
+        self.waiting = {name for name, (_, job) in self.latest.items() if _waiting(job)}
         self.queued = list(queued)
         self.stale = set(stale)
         self.taken = set()
@@ -83,6 +85,10 @@ class Ledger:
             self.timed.add(name)
         else:
             self.timed.discard(name)
+        if _waiting(after):
+            self.waiting.add(name)
+        else:
+            self.waiting.discard(name)
         was, now_running = holds_slot(before), holds_slot(after)
         if was and not now_running:
             self.changes[name] = (self.seq, False, repo)
@@ -166,14 +172,17 @@ class Ledger:
         entry = self.latest.get(name)
         return entry is not None and entry[1].status.phase is Phase.QUEUED
 
-    def tells_news(self, name: str, generation: int) -> bool:
+    def tells_news(self, name: str, generation: int, uid: str | None = None) -> bool:
         """Whether a watch event on a ReviewJob may show something this ledger does not know: a job
-        it has not seen, or a new spec (a higher generation: a cancel mark, an edit). Status and
+        it has not seen (by name, or a new object under a known name: the webhook replaced a
+        cancelled one), or a new spec (a higher generation: a cancel mark, an edit). Status and
         label changes are our own writes, already recorded (only the leading controller makes them)."""
         if not self.ready:
             return True
         entry = self.latest.get(name)
-        return entry is None or generation > entry[1].metadata.generation
+        if entry is None or (uid is not None and uid != entry[1].metadata.uid):
+            return True
+        return generation > entry[1].metadata.generation
 
     def job(self, name: str) -> ReviewJob | None:
         entry = self.latest.get(name)
@@ -185,3 +194,7 @@ def _waits_on_clock(job: ReviewJob) -> bool:
     return status.phase is Phase.RUNNING or (
         status.phase is Phase.QUEUED and status.next_attempt_at is not None
     )
+
+
+def _waiting(job: ReviewJob) -> bool:
+    return job.status.phase in (Phase.PENDING, Phase.QUEUED)

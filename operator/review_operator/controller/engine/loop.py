@@ -214,6 +214,7 @@ class Engine:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
         self.effects.observe_queue(observed.jobs)
+        self.metrics.slots(len(self.ledger.holders), len(self.ledger.waiting))
         # A job with a step in flight beside the passes (pod event, refill, posting) is left to it, and
         # so is one we wrote since the read began (the read is stale for it; the next pass decides).
         skip = self._busy | set(self.executor.posting) | self.ledger.touched_since(read_seq)
@@ -289,7 +290,9 @@ class Engine:
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
             self._wake.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
-        if self.ledger.written(before, after) and len(self.ledger.holders) < self.settings.max_concurrent:
+        released = self.ledger.written(before, after)
+        self.metrics.slots(len(self.ledger.holders), len(self.ledger.waiting))
+        if released and len(self.ledger.holders) < self.settings.max_concurrent:
             self._schedule_refill()
 
     def _schedule_refill(self) -> None:
@@ -322,7 +325,8 @@ class Engine:
         """A ReviewJob changed: a pass is needed only for what our own writes did not already say."""
         meta = body.get("metadata") or {}
         generation = int(meta.get("generation") or 0)
-        if event == "DELETED" or self.ledger.tells_news(meta.get("name", ""), generation):
+        news = self.ledger.tells_news(meta.get("name", ""), generation, meta.get("uid"))
+        if event == "DELETED" or news:
             self.kick()
 
     def pod_changed(self, pod: dict[str, Any], deleted: bool = False) -> None:
