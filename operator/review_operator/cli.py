@@ -15,6 +15,13 @@ def _crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _repo_config_schema(_: argparse.Namespace) -> int:
+    from review_operator.api.repo_config import render_repo_config_schema
+
+    sys.stdout.write(render_repo_config_schema())
+    return 0
+
+
 def _runner(args: argparse.Namespace) -> int:
     from review_operator.runner.main import run_from_args
 
@@ -62,6 +69,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
     sub.add_parser("crd", help="print the ReviewJob CustomResourceDefinition generated from the API models")
     handlers["crd"] = _crd
+
+    sub.add_parser(
+        "repo-config-schema",
+        help="print the JSON schema of a repository's .github/review-operator.yaml (from the model)",
+    )
+    handlers["repo-config-schema"] = _repo_config_schema
 
     from review_operator.runner.args import add_runner_arguments
 
