@@ -44,7 +44,11 @@ class OpenAPI:
         self._registry: Registry[Any] = Registry().with_resource(_BASE, resource)
         self.operations: list[Operation] = []
         for template, methods in self.spec["paths"].items():
-            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            escaped = re.escape(template)
+            # A trailing `{path}` (the contents API) is a file path: it spans slashes.
+            tail = re.escape("/{path}")
+            escaped, spans = (escaped[: -len(tail)], True) if escaped.endswith(tail) else (escaped, False)
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", escaped) + ("/.+" if spans else "") + "$"
             literal = len(re.sub(r"\{[^}]+\}", "", template))
             for method in methods:
                 if method in ("get", "post", "patch", "put", "delete"):
