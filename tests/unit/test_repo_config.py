@@ -123,6 +123,14 @@ def test_snake_case_names_work_in_python_but_not_in_the_file() -> None:
     assert parse_repo_config("skipAuthors: [x]\n")[0].skip_authors == ["x"]
 
 
+def test_file_supplied_text_cannot_break_out_of_its_code_span() -> None:
+    _, problems = parse_repo_config('"x` @octo-org/everyone `y\\nz": 1\n')
+    assert problems[0].count("`") % 2 == 0
+    assert "`x' @octo-org/everyone 'y z`: unknown key" in problems[0]
+    _, problems = parse_repo_config("mode: [`@team`")
+    assert problems[0].count("`") % 2 == 0 and "\n" not in problems[0]
+
+
 def test_problems_are_bounded() -> None:
     text = "".join(f"unknown{i}: 1\n" for i in range(100))
     assert len(parse_repo_config(text)[1]) == 20

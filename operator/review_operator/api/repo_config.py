@@ -177,7 +177,8 @@ def _load(text: str) -> tuple[Any, dict[str, int], str | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
-        return None, {}, f"`{REPO_CONFIG_PATH}`{line}: not valid YAML ({exc.problem or exc.context})"
+        detail = _plain(str(exc.problem or exc.context), 200)
+        return None, {}, f"`{REPO_CONFIG_PATH}`{line}: not valid YAML (`{detail}`)"
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return None, {}, f"`{REPO_CONFIG_PATH}`: not valid YAML ({type(exc).__name__})"
     return data, _key_lines(node), None
@@ -195,10 +196,16 @@ def _message(error: Any, key: str) -> str:
     return msg
 
 
+def _plain(text: str, limit: int) -> str:
+    """File-supplied text (a key, a YAML error) made safe to quote in Markdown: one line, no backtick
+    that could end the code span it is shown in (outside one, `@team` would notify people)."""
+    return " ".join(text.replace("`", "'").split())[:limit]
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
-    out = str(loc[0])[:64]
+    out = _plain(str(loc[0]), 64)
     for part in loc[1:]:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{_plain(str(part), 64)}"
     return out
 
 
