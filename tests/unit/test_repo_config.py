@@ -24,7 +24,9 @@ from review_operator.api.repo_config import (
     render_repo_config_schema,
     repo_config_schema,
     skips_author,
+    with_config_problems,
 )
+from review_operator.api.result import ResultOutcome, ReviewResult
 from review_operator.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,6 +211,17 @@ def test_problems_become_a_summary_note() -> None:
     assert format_problems([]) == ""
     note = format_problems(["`.github/review-operator.yaml` line 2: `mode`: bad"])
     assert "Repository configuration problems" in note and "- `.github/review-operator.yaml` line 2" in note
+
+
+def test_problems_are_appended_to_the_review_summary_within_its_limit() -> None:
+    result = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="x" * 8000)
+    assert with_config_problems(result, []) == result
+    noted = with_config_problems(result, [f"problem {i} " + "y" * 300 for i in range(20)])
+    assert len(noted.summary) <= 8000
+    assert noted.summary.startswith("xxx") and "Repository configuration problems" in noted.summary
+    ReviewResult.model_validate(noted.model_dump())  # still within the model's limits
+    short = with_config_problems(ReviewResult(outcome=ResultOutcome.SUCCESS, summary="Fine."), ["p"])
+    assert short.summary.startswith("Fine.\n\n**Repository configuration problems**")
 
 
 def test_committed_schema_matches_the_model() -> None:

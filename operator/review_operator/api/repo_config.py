@@ -21,6 +21,8 @@ from pydantic.alias_generators import to_camel
 
 from review_operator.api.globs import login_matches_any, path_selected
 from review_operator.api.models import MODEL_PATTERN
+from review_operator.api.result import ReviewResult
+from review_operator.api.scrub import clip
 from review_operator.config import (
     LANGUAGE_PATTERN,
     REPO_GLOB_MAX_CHARS,
@@ -283,6 +285,22 @@ def format_problems(problems: list[str]) -> str:
         return ""
     lines = "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS])
     return f"**Repository configuration problems** (the review ran with defaults for these):\n{lines}"
+
+
+SUMMARY_LIMIT = 8000
+_NOTE_LIMIT = 2500
+
+
+def with_config_problems(result: ReviewResult, problems: list[str]) -> ReviewResult:
+    """`result` whose summary ends with the configuration note (unchanged without problems).
+
+    The note gets at most a third of the summary's room; the summary keeps the rest. Scrubbing stays
+    the poster's job, as for every summary."""
+    note = clip(format_problems(problems), _NOTE_LIMIT)
+    if not note:
+        return result
+    summary = clip(result.summary.rstrip(), SUMMARY_LIMIT - len(note) - 2)
+    return result.model_copy(update={"summary": f"{summary}\n\n{note}".lstrip()})
 
 
 def _untitled(node: Any) -> Any:
