@@ -74,6 +74,11 @@ def test_a_reviewjob_override_wins_over_the_file() -> None:
     config = RepoConfig(model="claude-haiku-4-5", max_turns=45)
     s = effective_review_settings(config, CLUSTER, COMMENTS, overrides=Overrides(maxTurns=10))
     assert (s.limits.model, s.limits.max_turns) == ("claude-haiku-4-5", 10)
+    # A capped file value the override replaces is not reported: it was not used.
+    capped = RepoConfig(max_turns=200, max_budget_usd=50)
+    s = effective_review_settings(capped, CLUSTER, COMMENTS, overrides=Overrides(maxTurns=10))
+    assert s.limits.max_turns == 10
+    assert [p.split("`")[3] for p in s.problems] == ["maxBudgetUsd"]
 
 
 @pytest.mark.parametrize(

@@ -54,24 +54,28 @@ def _capped(key: str, asked: float | None, cap: float, what: str) -> list[str]:
     return [f"`{REPO_CONFIG_PATH}`: `{key}`: {asked:g} is above {what} ({cap:g}); using {cap:g}"]
 
 
-def _limit_problems(config: RepoConfig, settings: ControllerSettings) -> list[str]:
+def _limit_problems(config: RepoConfig, settings: ControllerSettings, o: Overrides) -> list[str]:
+    """What the file asked for beyond the cluster's limits; a limit the ReviewJob overrides is not
+    taken from the file, so it is not reported."""
     problems = []
-    if config.model is not None and not model_allowed(config.model, settings):
+    if config.model is not None and o.model is None and not model_allowed(config.model, settings):
         allowed = ", ".join(dict.fromkeys([settings.model, *settings.override_models]))
         problems.append(
             f"`{REPO_CONFIG_PATH}`: `model`: {config.model} is not allowed in this cluster "
             f"(allowed: {allowed}); using {settings.model}"
         )
-    problems += _capped("maxTurns", config.max_turns, settings.override_max_turns, "this cluster's maximum")
-    problems += _capped(
-        "maxBudgetUsd", config.max_budget_usd, settings.override_max_budget_usd, "this cluster's maximum"
-    )
-    problems += _capped(
-        "timeoutSeconds",
-        config.timeout_seconds,
-        settings.agent_timeout_seconds,
-        "this cluster's agent timeout",
-    )
+    maximum = "this cluster's maximum"
+    if o.max_turns is None:
+        problems += _capped("maxTurns", config.max_turns, settings.override_max_turns, maximum)
+    if o.max_budget_usd is None:
+        problems += _capped("maxBudgetUsd", config.max_budget_usd, settings.override_max_budget_usd, maximum)
+    if o.timeout_seconds is None:
+        problems += _capped(
+            "timeoutSeconds",
+            config.timeout_seconds,
+            settings.agent_timeout_seconds,
+            "this cluster's agent timeout",
+        )
     return problems
 
 
@@ -117,5 +121,5 @@ def effective_review_settings(
         include=tuple(config.include),
         ignore=tuple(config.ignore),
         language=config.language or "",
-        problems=_limit_problems(config, settings) + severity_problems,
+        problems=_limit_problems(config, settings, o) + severity_problems,
     )
