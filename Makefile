@@ -35,8 +35,9 @@ $(NPM_STAMP): tests/npm/package.json tests/npm/package-lock.json
 	cd tests/npm && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-generate: venv ## regenerate the CRD (crds/ and the chart's copy) from the pydantic models, and docs/state-machine.md
+generate: venv ## regenerate the CRD (crds/ and the chart's copy) and the repository-config JSON schema from the pydantic models, and docs/state-machine.md
 	$(BIN)/review-operator crd > $(CRD)
+	$(BIN)/review-operator repo-config-schema > config/repo-config.schema.json
 	cp $(CRD) $(CHART_CRD)
 	$(BIN)/review-operator state-machine > docs/state-machine.md
 	$(BIN)/review-operator state-machine --embed-into docs/architecture.md

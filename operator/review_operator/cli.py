@@ -28,6 +28,13 @@ def _state_machine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repo_config_schema(_: argparse.Namespace) -> int:
+    from review_operator.api.repo_config import render_repo_config_schema
+
+    sys.stdout.write(render_repo_config_schema())
+    return 0
+
+
 def _runner(args: argparse.Namespace) -> int:
     from review_operator.runner.main import run_from_args
 
@@ -83,6 +90,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         "--embed-into", metavar="FILE", help="update the diagram between FILE's markers instead"
     )
     handlers["state-machine"] = _state_machine
+
+    sub.add_parser(
+        "repo-config-schema",
+        help="print the JSON schema of a repository's .github/review-operator.yaml (from the model)",
+    )
+    handlers["repo-config-schema"] = _repo_config_schema
 
     from review_operator.runner.args import add_runner_arguments
 

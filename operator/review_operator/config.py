@@ -13,6 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Limits shared by the repository configuration (`api.repo_config`) and the runner that applies it.
+REPO_INSTRUCTIONS_MAX_CHARS = 4000
+REPO_GLOBS_MAX = 50
+REPO_GLOB_MAX_CHARS = 256
+# A language name or tag: "English", "Brazilian Portuguese", "pt-BR", "Chinese (Simplified)", "日本語".
+LANGUAGE_PATTERN = r"^\w[\w ()-]{0,39}$"
+
 
 class CommonSettings(BaseSettings):
     """Settings every long-running process shares."""
@@ -165,6 +172,39 @@ class RunnerSettings(BaseSettings):
     skip_globs: Annotated[
         list[str], Field(description="Extra path globs never reviewed (lockfiles etc. are always skipped).")
     ] = []
+    repo_instructions: Annotated[
+        str,
+        Field(
+            description="The repository's review instructions (`instructions` of its "
+            "`.github/review-operator.yaml`, read from the base branch), appended to the system prompt "
+            "as the repository's policy.",
+            max_length=REPO_INSTRUCTIONS_MAX_CHARS,
+        ),
+    ] = ""
+    include_globs: Annotated[
+        list[str],
+        Field(
+            description="The repository's `include` globs: when any are given, only matching files are "
+            "reviewed (glob rules in `review_operator.api.globs`).",
+            max_length=REPO_GLOBS_MAX,
+        ),
+    ] = []
+    ignore_globs: Annotated[
+        list[str],
+        Field(
+            description="The repository's `ignore` globs: matching files are left out of the diff the "
+            "agent sees and listed as skipped (ignore wins over include).",
+            max_length=REPO_GLOBS_MAX,
+        ),
+    ] = []
+    review_language: Annotated[
+        str,
+        Field(
+            description="Language of the summary and the findings (`language` of the repository's "
+            "configuration); empty: the model's default (English).",
+            pattern=rf"^$|{LANGUAGE_PATTERN}",
+        ),
+    ] = ""
     secret_files: Annotated[
         list[Path], Field(description="Mounted secret files whose contents are scrubbed from every output.")
     ] = []

@@ -139,3 +139,45 @@ async def http_backend(
         elif key:
             response_headers[key.strip()] = value.strip()
     return status, response_headers, out[body_start:]
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One path of a commit's tree, as `git ls-tree` reports it."""
+
+    mode: str
+    kind: str  # blob, tree or commit (a submodule)
+    sha: str
+    path: str
+
+
+def resolve_commit(bare: Path, ref: str) -> str | None:
+    """The commit `ref` (a SHA, branch or tag) names, or None."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        cwd=bare,
+        env=_GIT_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def tree_entries(bare: Path, commit: str, path: str) -> list[TreeEntry]:
+    """The entry at `path` (a file) or the entries under it (a directory); empty when absent."""
+    out = git("ls-tree", "-z", commit, "--", path, cwd=bare)
+    entries = []
+    for record in filter(None, out.split("\0")):
+        meta, name = record.split("\t", 1)
+        mode, kind, sha = meta.split()
+        entries.append(TreeEntry(mode, kind, sha, name))
+    if len(entries) == 1 and entries[0].kind == "tree" and entries[0].path == path:
+        return tree_entries(bare, commit, path + "/")
+    return entries
+
+
+def blob(bare: Path, sha: str) -> bytes:
+    return subprocess.run(
+        ["git", "cat-file", "blob", sha], cwd=bare, env=_GIT_ENV, capture_output=True, check=True
+    ).stdout

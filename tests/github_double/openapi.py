@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
@@ -19,6 +19,17 @@ SPEC_FILE = (
     Path(__file__).resolve().parents[1] / "npm/node_modules/@octokit/openapi/generated/api.github.com.json"
 )
 _BASE = "urn:github-openapi"
+
+
+def _type_or_nullable(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> Any:
+    """OpenAPI 3.0's `nullable: true` (not a JSON-schema keyword) lets a typed value be null."""
+    if instance is None and schema.get("nullable"):
+        return
+    yield from Draft4Validator.VALIDATORS["type"](validator, types, instance, schema)
+
+
+# Response schemas use `nullable` throughout (e.g. a directory item's `download_url`).
+_ResponseValidator = validators.extend(Draft4Validator, {"type": _type_or_nullable})
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,11 @@ class OpenAPI:
         self._registry: Registry[Any] = Registry().with_resource(_BASE, resource)
         self.operations: list[Operation] = []
         for template, methods in self.spec["paths"].items():
-            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            escaped = re.escape(template)
+            # A trailing `{path}` (the contents API) is a file path: it spans slashes.
+            tail = re.escape("/{path}")
+            escaped, spans = (escaped[: -len(tail)], True) if escaped.endswith(tail) else (escaped, False)
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", escaped) + ("/.+" if spans else "") + "$"
             literal = len(re.sub(r"\{[^}]+\}", "", template))
             for method in methods:
                 if method in ("get", "post", "patch", "put", "delete"):
@@ -85,6 +100,26 @@ class OpenAPI:
         required = self._op(op)["requestBody"].get("required", False)
         if body is None:
             return ["request body is required"] if required else []
+        return [
+            f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message}"
+            for e in validator.iter_errors(body)
+        ]
+
+    def validate_response(self, method: str, template: str, status: str, body: Any) -> list[str]:
+        """Errors of a JSON response body against the operation's documented response schema."""
+        pointer = "/".join(
+            _escape_pointer(p)
+            for p in ("paths", template, method.lower(), "responses", status, "content", "application/json")
+        )
+        node: Any = self.spec
+        for part in ("paths", template, method.lower(), "responses", status):
+            node = node[part]
+        if "$ref" in node:  # a shared response (`not_found`)
+            pointer = "/".join(
+                ("components", "responses", _escape_pointer(node["$ref"].rsplit("/", 1)[1]), "content")
+            )
+            pointer += "/" + _escape_pointer("application/json")
+        validator = _ResponseValidator({"$ref": f"{_BASE}#/{pointer}/schema"}, registry=self._registry)
         return [
             f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message}"
             for e in validator.iter_errors(body)

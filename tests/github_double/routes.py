@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from tests.github_double.server import GitHubDouble, Grant, Pull
 
 from tests.github_double import server as s
+from tests.github_double.contents import get_content
 from tests.github_double.git import diff_lines
 
 Handler = Any
@@ -314,4 +315,5 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/repos/{owner}/{repo}/check-runs"): create_check_run,
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"): update_check_run,
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"): list_check_runs,
+    ("GET", "/repos/{owner}/{repo}/contents/{path}"): get_content,
 }

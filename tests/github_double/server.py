@@ -311,6 +311,9 @@ class GitHubDouble:
 def _params(template: str, path: str) -> dict[str, str]:
     names = template.strip("/").split("/")
     values = path.strip("/").split("/")
+    if names[-1] == "{path}":
+        # The contents API's file path keeps its slashes (see OpenAPI.__init__).
+        values = [*values[: len(names) - 1], "/".join(values[len(names) - 1 :])]
     return {n[1:-1]: v for n, v in zip(names, values, strict=True) if n.startswith("{")}
 
 

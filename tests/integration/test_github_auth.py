@@ -73,8 +73,13 @@ async def test_posting_token_is_scoped_to_the_repository_with_pull_requests_writ
     factory = make_github(settings_for(world))
     gh = factory.for_job(make_job(world))
     assert await get_pull_head(gh, make_job(world)) == world.pull.head_sha
+    # contents: read lets the controller read `.github/review-operator.yaml` at the base.
     assert world.double.mints == [
-        {"installation_id": 42, "repository_ids": [REPO_ID], "permissions": {"pull_requests": "write"}}
+        {
+            "installation_id": 42,
+            "repository_ids": [REPO_ID],
+            "permissions": {"pull_requests": "write", "contents": "read"},
+        }
     ]
     # A second call reuses githubkit's cached installation token.
     await get_pull_head(gh, make_job(world))
@@ -84,7 +89,11 @@ async def test_posting_token_is_scoped_to_the_repository_with_pull_requests_writ
 async def test_posting_token_adds_checks_write_only_when_check_runs_are_on(world: World) -> None:
     factory = make_github(settings_for(world, check_runs=True))
     await get_pull_head(factory.for_job(make_job(world)), make_job(world))
-    assert world.double.mints[0]["permissions"] == {"pull_requests": "write", "checks": "write"}
+    assert world.double.mints[0]["permissions"] == {
+        "pull_requests": "write",
+        "contents": "read",
+        "checks": "write",
+    }
 
 
 async def test_token_for_one_repository_cannot_touch_another(world: World) -> None:

@@ -394,6 +394,28 @@ async def test_review_event_follows_the_findings_and_the_threshold(
     assert world.double.calls("POST", "/reviews$")[0].body["event"] != "APPROVE"
 
 
+@pytest.mark.parametrize(
+    ("threshold", "findings", "state"),
+    [
+        (Severity.LOW, LOW_ONLY, "CHANGES_REQUESTED"),  # the repository's bar, below the cluster's
+        (None, CRITICAL, "COMMENTED"),  # the repository's `never`
+    ],
+)
+async def test_the_repositorys_effective_threshold_overrides_the_clusters(
+    world: World, threshold: Severity | None, findings: list[Finding], state: str
+) -> None:
+    gh = client(world, review_event="REQUEST_CHANGES", request_changes_severity="high")
+    await post_review(
+        gh,
+        make_job(world),
+        result(findings),
+        head_sha=world.pull.head_sha,
+        request_changes_severity=threshold,
+    )
+    [review] = world.pull.reviews
+    assert review["state"] == state
+
+
 async def test_a_check_run_with_our_name_and_id_from_another_app_is_not_taken_over(world: World) -> None:
     gh = client(world, check_runs=True)
     job = make_job(world)

@@ -144,3 +144,39 @@ async def test_fenced_json_with_prose_is_repaired(checkout: Checkout, tmp_path: 
 
     assert run.result.outcome is ResultOutcome.SUCCESS
     assert [f.severity for f in run.result.findings] == [Severity.HIGH]
+
+
+async def test_repository_policy_reaches_the_system_prompt_and_ignored_files_the_diff_not(
+    checkout: Checkout, tmp_path: Path
+) -> None:
+    """The values the controller parsed from the base branch's `.github/review-operator.yaml`."""
+    work = tmp_path / "work"
+    policy = "Unpickling is always critical in this repository."
+    api = FakeAnthropicAPI(
+        [
+            tool("Read", file_path=str(work / "run" / "context" / "pr.diff")),
+            text(review_json("Revisão.", [_finding()])),
+        ]
+    )
+    env = {
+        "REVIEWOP_RUNNER_REPO_INSTRUCTIONS": policy,
+        "REVIEWOP_RUNNER_IGNORE_GLOBS": '["app/util.py"]',
+        "REVIEWOP_RUNNER_REVIEW_LANGUAGE": "pt-BR",
+    }
+    async with api:
+        run = await run_runner(api, checkout, work, env=env)
+
+    assert run.result.outcome is ResultOutcome.SUCCESS, run.stdout
+    blocks = (api.turns[0].body or {}).get("system")
+    # The Messages API takes the system prompt as a string or as a list of text blocks.
+    system = blocks if isinstance(blocks, str) else "\n".join(b.get("text", "") for b in blocks or [])
+    assert f"<repository_policy>\n{policy}\n</repository_policy>" in system
+    assert "in pt-BR." in system
+    # The model read the diff: the changed store.py is in it, the ignored util.py is not.
+    diff_seen = "\n".join(api.turns[-1].tool_results())
+    assert "+import pickle" in diff_seen
+    assert "app/util.py" not in diff_seen and "return 2" not in diff_seen
+    assert run.result.skipped_files == ["app/util.py"]
+    assert "Reviewed 1 file(s). Not reviewed: 1 file(s) (ignored by repository config: 1)." in (
+        run.result.summary
+    )

@@ -45,3 +45,14 @@ def test_event_is_chosen_from_the_findings(
 
     settings = GitHubSettings(review_event=mode, request_changes_severity=threshold)  # type: ignore[arg-type]
     assert review_event(settings, [_finding(s) for s in severities]) == event
+
+
+def test_an_explicit_threshold_decides_and_none_means_never() -> None:
+    from review_operator.github.event import event_for, request_changes_threshold
+
+    assert event_for(None, [_finding(Severity.CRITICAL)]) == "COMMENT"
+    assert event_for(Severity.LOW, [_finding(Severity.LOW)]) == "REQUEST_CHANGES"
+    assert event_for(Severity.HIGH, [_finding(Severity.MEDIUM)]) == "COMMENT"
+    assert request_changes_threshold(GitHubSettings()) is None
+    on = GitHubSettings(review_event="REQUEST_CHANGES", request_changes_severity="medium")
+    assert request_changes_threshold(on) is Severity.MEDIUM

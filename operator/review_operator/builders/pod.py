@@ -8,11 +8,11 @@ capabilities, RuntimeDefault seccomp, bounded CPU/memory/ephemeral storage and a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob
 from review_operator.builders.env import runner_env, runner_settings
+from review_operator.builders.limits import ReviewLimits, cap_limits
 from review_operator.builders.names import (
     LABEL_ATTEMPT,
     LABEL_COMPONENT,
@@ -38,29 +38,17 @@ TMP = "/tmp"  # noqa: S108 - an emptyDir mounted per pod, not a shared host dire
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 
 
-@dataclass(frozen=True)
-class ReviewLimits:
-    """The effective limits of one review: the ReviewJob's overrides over the controller defaults."""
-
-    model: str
-    max_turns: int
-    max_budget_usd: float
-    timeout_seconds: int
-
-
 def effective_limits(job: ReviewJob, settings: ControllerSettings) -> ReviewLimits:
     """Overrides are capped by the controller's maxima: whoever can create a ReviewJob cannot buy a
     longer, more expensive or different-model review than the operator allows."""
     o = job.spec.overrides
-    timeout = o.timeout_seconds or settings.agent_timeout_seconds
-    # An override may shorten the agent run but never stretch it past the pod deadline.
-    timeout = min(timeout, settings.agent_timeout_seconds)
-    model = o.model if o.model in settings.override_models else settings.model
-    turns = min(o.max_turns, settings.override_max_turns) if o.max_turns else settings.max_turns
-    budget = settings.max_budget_usd
-    if o.max_budget_usd:
-        budget = min(o.max_budget_usd, settings.override_max_budget_usd)
-    return ReviewLimits(model=model, max_turns=turns, max_budget_usd=budget, timeout_seconds=timeout)
+    return cap_limits(
+        settings,
+        model=o.model,
+        max_turns=o.max_turns,
+        max_budget_usd=o.max_budget_usd,
+        timeout_seconds=o.timeout_seconds,
+    )
 
 
 def owner_reference(job: ReviewJob) -> dict[str, Any]:

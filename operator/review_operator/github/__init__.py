@@ -7,7 +7,7 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
         # token: SecretStr, expires_at, repository_id,
         # permissions == {"contents": "read"} plus GitHub's implicit {"metadata": "read"}, nothing else
     gh = factory.for_job(job) -> RepoClient
-        # installation token limited to job's repository id, {"pull_requests": "write"}
+        # installation token limited to job's repository id, {"pull_requests": "write", "contents": "read"}
         # (+ {"checks": "write"} when check runs are on); PAT client in the fallback
     await get_pull_head(gh, job) -> str
     gh = factory.for_token() -> RepoClient                      # PAT mode, no ReviewJob needed
@@ -17,6 +17,9 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
         # summary_comment_id, inline_comments, body_findings, check_run_id, current_head_sha
     await post_failure_note(gh, job, phase, reason, message) -> PostOutcome
     await start_check_run(gh, job, head_sha) -> int            # when settings.check_runs
+    await load_repo_config(gh, owner, name, base_sha) -> (RepoConfig, problems)
+        # `.github/review-operator.yaml` at the BASE; missing → defaults; unusable → defaults + problems
+    await fetch_repo_config(gh, owner, name, base_sha) -> str | None   # raw text; RepoConfigUnreadable
     checkout(CheckoutRequest(...)) -> None                       # the `checkout` init container
 
 Errors: Unauthorized (401/403: fail closed, never retried), RateLimited(retry_after),
@@ -50,6 +53,7 @@ from review_operator.github.posting import (
     post_review,
 )
 from review_operator.github.pulls import PullInfo, fetch_pull
+from review_operator.github.repo_config import RepoConfigUnreadable, fetch_repo_config, load_repo_config
 
 __all__ = [
     "CheckoutError",
@@ -63,13 +67,16 @@ __all__ = [
     "RateLimited",
     "Rejected",
     "RepoClient",
+    "RepoConfigUnreadable",
     "ScopedToken",
     "Transient",
     "Unauthorized",
     "checkout",
     "fetch_pull",
+    "fetch_repo_config",
     "get_pull_head",
     "git_url_for",
+    "load_repo_config",
     "make_github",
     "mint_checkout_token",
     "post_failure_note",

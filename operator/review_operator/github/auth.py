@@ -57,10 +57,12 @@ def unexpected_permissions(requested: Mapping[str, str], granted: Mapping[str, s
 
 
 def posting_permissions(settings: GitHubSettings) -> AppPermissionsType:
-    """Permissions of the controller's per-review token: write reviews/comments, and checks if enabled."""
+    """Permissions of the controller's per-review token: write reviews/comments, read the repository's
+    `.github/review-operator.yaml` at the base (`contents: read`), and checks if enabled. The token
+    stays in the controller: the review pod never sees it."""
     if settings.check_runs:
-        return AppPermissionsType(pull_requests="write", checks="write")
-    return AppPermissionsType(pull_requests="write")
+        return AppPermissionsType(pull_requests="write", contents="read", checks="write")
+    return AppPermissionsType(pull_requests="write", contents="read")
 
 
 @dataclass(frozen=True)

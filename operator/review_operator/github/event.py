@@ -16,9 +16,20 @@ from review_operator.config import GitHubSettings
 ReviewEvent = Literal["COMMENT", "REQUEST_CHANGES"]
 
 
+def request_changes_threshold(settings: GitHubSettings) -> Severity | None:
+    """The cluster's bar for REQUEST_CHANGES; None when every review is a comment."""
+    if settings.review_event != "REQUEST_CHANGES":
+        return None
+    return Severity(settings.request_changes_severity)
+
+
+def event_for(threshold: Severity | None, findings: Iterable[Finding]) -> ReviewEvent:
+    """REQUEST_CHANGES when a finding reaches `threshold` (None: never), else COMMENT."""
+    if threshold is None:
+        return "COMMENT"
+    return "REQUEST_CHANGES" if any(f.severity.rank >= threshold.rank for f in findings) else "COMMENT"
+
+
 def review_event(settings: GitHubSettings, findings: Iterable[Finding]) -> ReviewEvent:
     """REQUEST_CHANGES when configured and a finding reaches the threshold, else COMMENT."""
-    if settings.review_event != "REQUEST_CHANGES":
-        return "COMMENT"
-    threshold = Severity(settings.request_changes_severity).rank
-    return "REQUEST_CHANGES" if any(f.severity.rank >= threshold for f in findings) else "COMMENT"
+    return event_for(request_changes_threshold(settings), findings)

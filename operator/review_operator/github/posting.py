@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from githubkit.utils import Unset
 from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview, SimpleUser
@@ -20,13 +20,13 @@ from githubkit_schemas.latest.types import (
 )
 
 from review_operator.api.models import ReviewJob
-from review_operator.api.result import Finding, ReviewResult
+from review_operator.api.result import Finding, ReviewResult, Severity
 from review_operator.github import checks
 from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key, pr_coordinates
 from review_operator.github.diff import diff_index, is_commentable
 from review_operator.github.errors import Rejected, Transient
-from review_operator.github.event import review_event
+from review_operator.github.event import event_for, request_changes_threshold
 from review_operator.github.format import (
     format_failure_summary,
     format_inline_comment,
@@ -166,12 +166,26 @@ def _split(findings: list[Finding], index: dict[str, Any]) -> tuple[list[Finding
     return inline, outside
 
 
-async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, head_sha: str) -> PostOutcome:
+async def post_review(
+    gh: RepoClient,
+    job: ReviewJob,
+    result: ReviewResult,
+    *,
+    head_sha: str,
+    request_changes_severity: Severity | Literal["settings"] | None = "settings",
+) -> PostOutcome:
     """Posts one review (inline comments on diff lines, the rest in the body) and the summary comment.
 
     Idempotent: a second call for the same ReviewJob finds the first review by its marker, posts no
     second one, and only refreshes the summary. A moved head returns SUPERSEDED and posts nothing.
+    `request_changes_severity`: the bar for REQUEST_CHANGES (None: always a comment); by default the
+    cluster's settings, else the repository's effective one (`builders.repo_settings`).
     """
+    threshold = (
+        request_changes_threshold(gh.settings)
+        if request_changes_severity == "settings"
+        else request_changes_severity
+    )
     key = job_key(job)
     review = await find_review(gh, job)
     status = PostStatus.ALREADY_POSTED
@@ -183,7 +197,7 @@ async def post_review(gh: RepoClient, job: ReviewJob, result: ReviewResult, *, h
         if current != head_sha:
             log.info("head moved before posting; not posting", extra={"reviewjob": key})
             return PostOutcome(PostStatus.SUPERSEDED, current_head_sha=current)
-        review, *posted = await _create_review(gh, job, result, head_sha, inline, outside)
+        review, *posted = await _create_review(gh, job, result, head_sha, inline, outside, threshold)
         counts = (posted[0], posted[1])
         status = PostStatus.POSTED
         log.info("posted review", extra={"reviewjob": key, "review_id": review.id})
@@ -214,6 +228,7 @@ async def _create_review(
     head_sha: str,
     inline: list[Finding],
     outside: list[Finding],
+    threshold: Severity | None,
 ) -> tuple[_Review, int, int]:
     """Creates the review once; returns it with the inline and in-body finding counts actually posted."""
     owner, repo, number = pr_coordinates(job)
@@ -235,7 +250,7 @@ async def _create_review(
                     number,
                     commit_id=head_sha,
                     body=body,
-                    event=review_event(gh.settings, result.findings),
+                    event=event_for(threshold, result.findings),
                     comments=comments,
                 ),
             )

@@ -72,7 +72,8 @@ def _skipped_line(selection: Selection) -> str:
         return ""
     reasons = Counter(reason for _, reason in selection.skipped)
     detail = ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items()))
-    return f"Not reviewed: {len(selection.skipped)} file(s) ({detail})."
+    reviewed, skipped = len(selection.reviewed), len(selection.skipped)
+    return f"Reviewed {reviewed} file(s). Not reviewed: {skipped} file(s) ({detail})."
 
 
 def assemble(

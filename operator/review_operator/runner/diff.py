@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
+from review_operator.api.globs import path_selected
+
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 LOCKFILES = frozenset(
@@ -49,6 +51,10 @@ GENERATED_GLOBS = (
     "*.g.dart",
     "*.snap",
 )
+# Skip reasons of the repository's `.github/review-operator.yaml` (`ignore` / `include`).
+IGNORED_BY_REPO = "ignored by repository config"
+NOT_INCLUDED_BY_REPO = "not in repository config's include"
+
 VENDORED_DIRS = frozenset(
     {"vendor", "node_modules", "third_party", "third-party", "_vendor", "bower_components"}
 )
@@ -168,20 +174,34 @@ def skip_reason(path: str, extra_globs: Iterable[str] = ()) -> str | None:
     return None
 
 
+def repo_skip_reason(path: str, include: Iterable[str], ignore: Iterable[str]) -> str | None:
+    """Why the repository's own configuration leaves `path` out, or None when it does not."""
+    if path_selected(path, (), ignore):
+        return None if path_selected(path, include, ()) else NOT_INCLUDED_BY_REPO
+    return IGNORED_BY_REPO
+
+
 def select_files(
     files: Iterable[FileDiff],
     *,
     max_files: int,
     max_lines: int,
     extra_skip_globs: Iterable[str] = (),
+    include_globs: Iterable[str] = (),
+    ignore_globs: Iterable[str] = (),
 ) -> Selection:
-    """Keeps reviewable files in diff order until the file or changed-line cap is reached."""
+    """Keeps reviewable files in diff order until the file or changed-line cap is reached.
+
+    The repository's include/ignore globs are applied first, so files it excludes use up no cap."""
     globs = tuple(extra_skip_globs)
+    include, ignore = tuple(include_globs), tuple(ignore_globs)
     reviewed: list[FileDiff] = []
     skipped: list[tuple[str, str]] = []
     lines = 0
     for f in files:
-        reason = "binary" if f.binary else skip_reason(f.path, globs)
+        reason = repo_skip_reason(f.path, include, ignore)
+        if reason is None:
+            reason = "binary" if f.binary else skip_reason(f.path, globs)
         if reason is None and len(reviewed) >= max_files:
             reason = "file cap"
         if reason is None and lines + f.changed_lines > max_lines:

@@ -30,11 +30,11 @@ from review_operator.runner.procs import stop_children
 from review_operator.runner.progress import Progress
 from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
-    SYSTEM_PROMPT,
     PullRequestMeta,
     WorkspaceError,
     git_diff,
     prepare_context,
+    system_prompt,
     user_prompt,
 )
 
@@ -86,6 +86,8 @@ async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
         max_files=settings.max_files,
         max_lines=settings.max_diff_lines,
         skip_globs=settings.skip_globs,
+        include_globs=settings.include_globs,
+        ignore_globs=settings.ignore_globs,
     )
 
 
@@ -102,7 +104,7 @@ async def _run_guarded(
     audit = AuditTrail()
     options = build_options(
         settings,
-        system_prompt=SYSTEM_PROMPT,
+        system_prompt=system_prompt(settings.repo_instructions, settings.review_language),
         context_dir=context_dir,
         config_dir=config_dir,
         hooks=make_hooks(
