@@ -210,6 +210,12 @@ class ControllerMetrics:
         error = _POSTING_ERROR_RENAMES.get(error, error)
         self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
 
+    def spent(self, result: ReviewResult) -> None:
+        """One attempt's spend, counted once when it is recorded (retried attempts included)."""
+        self.cost.inc(result.cost_usd)
+        for kind in ("input", "output", "cache_read", "cache_creation"):
+            self.tokens.labels(kind).inc(getattr(result.tokens, kind))
+
     def finished(
         self, phase: Phase, reason: str, result: ReviewResult | None, job: ReviewJob, now: datetime
     ) -> None:
@@ -219,8 +225,5 @@ class ControllerMetrics:
         started = job.status.start_time
         if started is not None:
             self.run_time.observe(max(0.0, (now - started).total_seconds()))
-        if result is not None:
-            self.cost.inc(result.cost_usd)
-            self.review_cost.observe(result.cost_usd)
-            for kind in ("input", "output", "cache_read", "cache_creation"):
-                self.tokens.labels(kind).inc(getattr(result.tokens, kind))
+        if job.status.spend.attempts:
+            self.review_cost.observe(job.status.spend.total_cost_usd)  # every attempt of the review

@@ -611,3 +611,23 @@ async def test_two_replicas_one_leads_the_other_takes_over_on_a_kill_and_no_revi
     finally:
         second.stop()
         stack.controller.start()  # the fixture stops it (and checks its log for secrets)
+
+
+async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Stack) -> None:
+    # Issue 19 item 3: retries carried no result, so only the last attempt's cost was counted.
+    limited = '{"v":1,"outcome":"rate_limited","retry_after_s":0.1,"cost_usd":0.25,"turns":3}'
+    annotations = {
+        SIM + "duration": "100ms",
+        SIM + "outcome": "Error",
+        SIM + "exit-code": "20",
+        SIM + "message": limited,
+    }
+    stack.reviewjob("costly", stack.repos[6], 1, annotations)
+    status = (await stack.wait_final(["costly"]))["costly"]["status"]
+    assert (status["phase"], status["reason"], status["attempts"]) == ("Failed", "RateLimited", 3)
+    spend = status["spend"]
+    assert [a["attempt"] for a in spend["attempts"]] == [1, 2, 3]
+    assert spend["totalCostUsd"] == 0.75 and all(a["costUsd"] == 0.25 for a in spend["attempts"])
+    port = stack.controller.env["REVIEWOP_METRICS_PORT"]
+    assert metric(port, "reviewop_cost_usd_total") == 0.75
+    assert metric(port, "reviewop_review_cost_usd_sum") == 0.75

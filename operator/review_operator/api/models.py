@@ -275,7 +275,9 @@ class ResultSummary(_Model):
     """What the review produced."""
 
     outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64)] = ""
-    cost_usd: Annotated[float, _f("Model spend of the final attempt, in USD.", alias="costUsd", ge=0)] = 0
+    cost_usd: Annotated[
+        float, _f("Model spend of the final attempt, in USD (all attempts: spend).", alias="costUsd", ge=0)
+    ] = 0
     turns: Annotated[int, _f("Agent turns used.", ge=0)] = 0
     duration_ms: Annotated[int, _f("Agent wall time in milliseconds.", alias="durationMs", ge=0)] = 0
     tokens: Annotated[Tokens, _f("Token usage.")] = Field(default_factory=Tokens)
@@ -286,6 +288,30 @@ class ResultSummary(_Model):
     ] = 0
     tools_used: Annotated[dict[str, int], _f("Tool calls by tool name.", alias="toolsUsed")] = Field(
         default_factory=dict
+    )
+
+
+class AttemptSpend(_Model):
+    """What one attempt cost (recorded once, when the attempt ends with a result)."""
+
+    attempt: Annotated[int, _f("Attempt number (from 1).", ge=1)]
+    outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64)] = ""
+    cost_usd: Annotated[float, _f("Model spend of this attempt, in USD.", alias="costUsd", ge=0)] = 0
+    turns: Annotated[int, _f("Agent turns used.", ge=0)] = 0
+    tokens: Annotated[Tokens, _f("Token usage.")] = Field(default_factory=Tokens)
+
+
+class Spend(_Model):
+    """Model spend of every attempt of this review, and the totals."""
+
+    total_cost_usd: Annotated[
+        float, _f("Model spend of all attempts, in USD.", alias="totalCostUsd", ge=0)
+    ] = 0
+    total_tokens: Annotated[Tokens, _f("Token usage of all attempts.", alias="totalTokens")] = Field(
+        default_factory=Tokens
+    )
+    attempts: Annotated[list[AttemptSpend], _f("Per attempt, in order.", max_length=100)] = Field(
+        default_factory=list
     )
 
 
@@ -360,6 +386,7 @@ class ReviewJobStatus(_Model):
         datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt")
     ] = None
     result: Annotated[ResultSummary | None, _f("What the review produced.")] = None
+    spend: Annotated[Spend, _f("Model spend per attempt and in total.")] = Field(default_factory=Spend)
     posting: Annotated[Posting, _f("Posting state.")] = Field(default_factory=Posting)
     observed_generation: Annotated[
         int | None, _f("Spec generation last acted on.", alias="observedGeneration", ge=0)

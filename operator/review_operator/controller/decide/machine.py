@@ -16,7 +16,7 @@ from typing import Any
 
 from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
 from review_operator.api.reasons import Reason
-from review_operator.api.result import ResultDecodeError, decode_result
+from review_operator.api.result import ResultDecodeError, ReviewResult, decode_result
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import backoff
@@ -179,7 +179,8 @@ def running(
     if verdict.kind is Kind.SUCCEEDED and verdict.result is not None:
         return Post(job, verdict.result, name)
     if verdict.kind is Kind.RETRY:
-        return attempt_or_retry(job, reason, verdict.message, verdict.retry_after_s, name, now, settings, rng)
+        after = verdict.retry_after_s
+        return attempt_or_retry(job, reason, verdict.message, after, name, now, settings, rng, verdict.result)
     phase = verdict.phase or Phase.FAILED
     return Finish(job, phase, reason, verdict.message, verdict.result, delete_pod=name)
 
@@ -207,14 +208,16 @@ def attempt_or_retry(
     now: datetime,
     settings: ControllerSettings,
     rng: random.Random,
+    result: ReviewResult | None = None,
 ) -> Step:
-    """Another attempt after a backoff, or the end once the attempts are used up."""
+    """Another attempt after a backoff, or the end once the attempts are used up. `result`: what
+    the ended attempt reported, if anything (its spend is recorded either way)."""
     if job.status.attempts >= settings.max_attempts:
         text = f"{message} Gave up after {job.status.attempts} attempts."
-        return Finish(job, Phase.FAILED, reason, text, delete_pod=pod)
+        return Finish(job, Phase.FAILED, reason, text, result, delete_pod=pod)
     base, cap = settings.retry_base_seconds, settings.retry_max_seconds
     delay = backoff(job.status.attempts, base, cap, retry_after, rng)
-    return Retry(job, reason, message, now + delay, delete_pod=pod)
+    return Retry(job, reason, message, now + delay, delete_pod=pod, result=result)
 
 
 def _delayed_post(job: ReviewJob, now: datetime) -> Step | None:

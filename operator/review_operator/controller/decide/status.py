@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from review_operator.api.models import (
+    AttemptSpend,
     Condition,
     ConditionStatus,
     Phase,
@@ -19,6 +20,7 @@ from review_operator.api.models import (
     ResultSummary,
     ReviewJob,
     ReviewJobStatus,
+    Spend,
     Tokens,
     rfc3339,
 )
@@ -102,15 +104,56 @@ def pod_created(job: ReviewJob, pod: str, now: datetime) -> dict[str, Any]:
 
 
 def retrying(
-    job: ReviewJob, reason: str, message: str, not_before: datetime, now: datetime
+    job: ReviewJob,
+    reason: str,
+    message: str,
+    not_before: datetime,
+    now: datetime,
+    result: ReviewResult | None = None,
 ) -> dict[str, Any]:
-    return _patch(
-        phase=Phase.QUEUED,
-        reason=reason,
-        message=clip_token_shapes(f"{message} Retrying after {rfc3339(not_before)}.", 1024),
-        next_attempt_at=not_before,
-        pod_name=None,
-        conditions=conditions_with(job, "PodCreated", False, reason, message, now),
+    fields: dict[str, Any] = {
+        "phase": Phase.QUEUED,
+        "reason": reason,
+        "message": clip_token_shapes(f"{message} Retrying after {rfc3339(not_before)}.", 1024),
+        "next_attempt_at": not_before,
+        "pod_name": None,
+        "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
+    }
+    if (spend := spent(job, result)) is not None:
+        fields["spend"] = spend
+    return _patch(**fields)
+
+
+def _tokens(result: ReviewResult) -> Tokens:
+    t = result.tokens
+    return Tokens(input=t.input, output=t.output, cache_read=t.cache_read, cache_creation=t.cache_creation)
+
+
+def spent(job: ReviewJob, result: ReviewResult | None) -> Spend | None:
+    """The job's spend with its current attempt's result added; None when there is nothing new (no
+    result, or this attempt was recorded already: a post retried after a delay is the same attempt)."""
+    attempt = max(1, job.status.attempts)
+    spend = job.status.spend
+    if result is None or any(a.attempt == attempt for a in spend.attempts):
+        return None
+    tokens = _tokens(result)
+    entry = AttemptSpend(
+        attempt=attempt,
+        outcome=result.outcome.value,
+        cost_usd=round(result.cost_usd, 6),
+        turns=result.turns,
+        tokens=tokens,
+    )
+    total = spend.total_tokens
+    return Spend(
+        total_cost_usd=round(spend.total_cost_usd + result.cost_usd, 6),
+        total_tokens=Tokens(
+            input=total.input + tokens.input,
+            output=total.output + tokens.output,
+            cache_read=total.cache_read + tokens.cache_read,
+            cache_creation=total.cache_creation + tokens.cache_creation,
+        ),
+        attempts=[*spend.attempts, entry][-100:],
     )
 
 
@@ -120,12 +163,7 @@ def result_summary(result: ReviewResult) -> ResultSummary:
         cost_usd=round(result.cost_usd, 6),
         turns=result.turns,
         duration_ms=result.duration_ms,
-        tokens=Tokens(
-            input=result.tokens.input,
-            output=result.tokens.output,
-            cache_read=result.tokens.cache_read,
-            cache_creation=result.tokens.cache_creation,
-        ),
+        tokens=_tokens(result),
         findings=len(result.findings),
         dropped=result.dropped,
         skipped_files=result.skipped,
@@ -146,6 +184,8 @@ def finished(
     }
     if result is not None:
         fields["result"] = result_summary(result)
+    if (spend := spent(job, result)) is not None:
+        fields["spend"] = spend
     return _patch(**fields)
 
 
@@ -162,12 +202,12 @@ def posting_delayed(
     """Still Running, but the result is kept here and the pod is let go: waiting for GitHub holds
     no slot."""
     text = clip_token_shapes(f"{message} Posting again after {rfc3339(not_before)}.", 1024)
-    return _patch(
-        reason=reason,
-        message=text,
-        pod_name=None,
-        result=result_summary(result),
-        posting=Posting(
+    fields: dict[str, Any] = {
+        "reason": reason,
+        "message": text,
+        "pod_name": None,
+        "result": result_summary(result),
+        "posting": Posting(
             state=PostingState.DELAYED,
             attempts=attempts,
             message=text,
@@ -175,5 +215,8 @@ def posting_delayed(
             next_attempt_at=not_before,
             result=encode_result(result),
         ),
-        conditions=conditions_with(job, "Posted", False, reason, message, now),
-    )
+        "conditions": conditions_with(job, "Posted", False, reason, message, now),
+    }
+    if (spend := spent(job, result)) is not None:
+        fields["spend"] = spend
+    return _patch(**fields)

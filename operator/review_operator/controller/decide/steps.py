@@ -57,6 +57,7 @@ class Retry:
     message: str
     not_before: datetime
     delete_pod: str | None = None
+    result: ReviewResult | None = None  # what the failed attempt reported (its spend is recorded)
 
 
 @dataclass(frozen=True)

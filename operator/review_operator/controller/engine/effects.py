@@ -24,6 +24,7 @@ from review_operator.api.models import (
     rfc3339,
 )
 from review_operator.api.reasons import Reason
+from review_operator.api.result import ReviewResult
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import (
     LABEL_PULL_REQUEST,
@@ -204,9 +205,10 @@ class Effects:
 
     # -- endings -------------------------------------------------------------------------------
     async def retry(self, step: Retry, now: datetime) -> None:
-        patch = status.retrying(step.job, step.reason, step.message, step.not_before, now)
+        patch = status.retrying(step.job, step.reason, step.message, step.not_before, now, step.result)
         async with self.lanes.slot_work():  # it frees a slot
             job = await self._status(step.job, patch)
+        self._count_spend(step.job, step.result)
         if step.delete_pod:
             async with self.lanes.bookkeeping(self.lanes.deadline()):
                 await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
@@ -219,6 +221,7 @@ class Effects:
         patch = status.finished(step.job, step.phase, step.reason, message, step.result, now)
         async with self.lanes.slot_work():  # it frees a slot
             job = await self._status(step.job, patch)
+        self._count_spend(step.job, step.result)
         if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
             job = await self._status(job, {"posting": await self._failure_note(job, step)})
         self.metrics.finished(step.phase, step.reason, step.result, job, now)
@@ -301,11 +304,17 @@ class Effects:
         )
         async with self.lanes.slot_work():  # it frees a slot
             job = await self._status(step.job, patch)
+        self._count_spend(step.job, step.result)
         if step.delete_pod:
             async with self.lanes.bookkeeping(self.lanes.deadline()):
                 await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
         self.metrics.retried(Reason.POSTING_DELAYED)
         self.events.record(job, Reason.POSTING_DELAYED, str(patch["message"]), warning=True)
+
+    def _count_spend(self, before: ReviewJob, result: ReviewResult | None) -> None:
+        """Counts an attempt's spend in the metrics once: when the write that recorded it succeeded."""
+        if result is not None and status.spent(before, result) is not None:
+            self.metrics.spent(result)
 
     async def _failure_note(self, job: ReviewJob, step: Finish) -> dict[str, Any]:
         if self.github is None or not self.settings.post_reviews:
@@ -332,7 +341,8 @@ class Effects:
             "attempts": job.status.attempts,
             "outcome": step.phase.value,
             "reason": step.reason,
-            "cost_usd": result.cost_usd if result else 0.0,
+            "cost_usd": job.status.spend.total_cost_usd,
+            "attempt_costs_usd": [a.cost_usd for a in job.status.spend.attempts],
             "turns": result.turns if result else 0,
             "tokens": result.tokens.model_dump() if result else {},
             "tools": result.tools if result else {},
