@@ -306,6 +306,14 @@ class ControllerSettings(CommonSettings):
     max_attempts: Annotated[
         int, Field(description="Attempts for retryable failures (eviction, 429/529).", ge=1)
     ] = 3
+    retry_deadline_seconds: Annotated[
+        int,
+        Field(
+            description="No new attempt starts later than this after the review was created, whatever "
+            "the attempts left: a review retried through a long outage ends instead of starting hours late.",
+            ge=60,
+        ),
+    ] = 3600
     retry_base_seconds: Annotated[
         float, Field(description="First retry delay; doubles per attempt.", ge=0)
     ] = 30.0

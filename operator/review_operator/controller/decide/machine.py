@@ -216,8 +216,15 @@ def attempt_or_retry(
         text = f"{message} Gave up after {job.status.attempts} attempts."
         return Finish(job, Phase.FAILED, reason, text, result, delete_pod=pod)
     base, cap = settings.retry_base_seconds, settings.retry_max_seconds
-    delay = backoff(job.status.attempts, base, cap, retry_after, rng)
-    return Retry(job, reason, message, now + delay, delete_pod=pod, result=result)
+    not_before = now + backoff(job.status.attempts, base, cap, retry_after, rng)
+    created = job.metadata.creation_timestamp or now
+    if (not_before - created).total_seconds() > settings.retry_deadline_seconds:
+        text = (
+            f"{message} Gave up after {job.status.attempts} attempts: another would start past the "
+            f"retry deadline ({settings.retry_deadline_seconds} s after the review was created)."
+        )
+        return Finish(job, Phase.FAILED, reason, text, result, delete_pod=pod)
+    return Retry(job, reason, message, not_before, delete_pod=pod, result=result)
 
 
 def _delayed_post(job: ReviewJob, now: datetime) -> Step | None:
