@@ -255,6 +255,15 @@ class ControllerSettings(CommonSettings):
     agent_timeout_seconds: Annotated[
         int, Field(description="Default wall-clock limit of the agent run inside the pod.", ge=30)
     ] = 600
+    daily_budget_usd: Annotated[
+        float,
+        Field(
+            description="Hard cap on model spend per UTC day, over every attempt of every review; once "
+            "reached no review starts until the next UTC day (queued ones show DailyBudgetReached). "
+            "0: no cap (the chart's spend alert still warns).",
+            ge=0,
+        ),
+    ] = 0.0
     override_max_turns: Annotated[
         int, Field(description="Highest turn limit a ReviewJob's overrides may ask for.", ge=1, le=200)
     ] = 60

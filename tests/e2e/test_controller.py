@@ -631,3 +631,27 @@ async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Sta
     port = stack.controller.env["REVIEWOP_METRICS_PORT"]
     assert metric(port, "reviewop_cost_usd_total") == 0.75
     assert metric(port, "reviewop_review_cost_usd_sum") == 0.75
+
+
+@pytest.mark.controller_env(REVIEWOP_DAILY_BUDGET_USD="0.5", REVIEWOP_MAX_CONCURRENT="1")
+async def test_the_daily_budget_stops_admissions_once_spent_and_queued_reviews_say_why(stack: Stack) -> None:
+    # Issue 19 "spend gate": only an alert existed; a hard daily cap now stops admissions.
+    paid = '{"v":1,"outcome":"success","summary":"ok","cost_usd":0.3,"turns":2}'
+    for i in range(3):
+        stack.reviewjob(f"day-{i}", stack.repos[7], i + 1, {SIM + "duration": "200ms", SIM + "message": paid})
+    done = await stack.wait_final(["day-0", "day-1"], timeout=90)
+    assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}  # 0.3, then 0.6 ≥ 0.5
+    await stack.wait(
+        lambda: stack.get("day-2").get("status", {}).get("reason") == "DailyBudgetReached", 30, "day-2 held"
+    )
+    await asyncio.sleep(3)  # passes and pod events go on: it stays queued
+    held = stack.get("day-2")["status"]
+    assert held["phase"] == "Queued" and "Daily model budget reached ($0.60 of $0.50" in held["message"]
+    port = stack.controller.env["REVIEWOP_METRICS_PORT"]
+    assert metric(port, "reviewop_daily_spend_usd") == 0.6
+    assert metric(port, "reviewop_admission_paused") == 1
+    # A restarted controller counts the same day from the ReviewJobs and still does not start it.
+    stack.controller.stop()
+    stack.controller.start()
+    await asyncio.sleep(8)
+    assert stack.get("day-2")["status"]["phase"] == "Queued"

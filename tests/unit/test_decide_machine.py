@@ -25,6 +25,7 @@ from review_operator.controller.decide.steps import (
     EnsurePod,
     Finish,
     HeadUnresolved,
+    Hold,
     Observation,
     PodSeen,
     Post,
@@ -90,6 +91,7 @@ LATER = T0 + timedelta(seconds=5)
 SCENARIOS: dict[str, Callable[[], Observation]] = {
     "queue": lambda: Seen(reviewjob("rj")),
     "no-head": lambda: HeadUnresolved(reviewjob("rj", Phase.QUEUED)),
+    "hold": lambda: Seen(reviewjob("rj", Phase.QUEUED), paused="Daily model budget reached."),
     "cancel": lambda: Seen(cancelled(Phase.QUEUED)),
     "stale": lambda: Seen(reviewjob("rj", Phase.QUEUED), stale=Stale(OTHER, covered=True)),
     "ensure-pod": lambda: Seen(running(startTime=T0.isoformat())),
@@ -130,7 +132,7 @@ def created() -> dict[str, str]:
 
 def target(step: Step) -> Phase:
     match step:
-        case Queue() | Retry():
+        case Queue() | Retry() | Hold():
             return Phase.QUEUED
         case EnsurePod() | CreatePod() | Post() | DelayPost():
             return Phase.RUNNING
@@ -142,7 +144,7 @@ def target(step: Step) -> Phase:
 
 
 def reason(step: Step) -> str | None:
-    return step.reason if isinstance(step, (Finish, Retry)) else None
+    return step.reason if isinstance(step, (Finish, Retry, Hold)) else None
 
 
 def matches(row: Transition, source: Phase, step: Step) -> bool:
@@ -187,6 +189,7 @@ def corpus() -> list[Observation]:
     found += [PodSeen(job, p) for job in jobs for p in endings]
     found += [Seen(job, p) for job in jobs for p in endings]
     found += [Seen(reviewjob("rj", phase)) for phase in Phase]
+    found += [Seen(reviewjob("rj", phase), paused="paused") for phase in Phase]
     return found
 
 

@@ -20,6 +20,7 @@ from review_operator.api.result import ResultDecodeError, ReviewResult, decode_r
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import backoff
+from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED
 from review_operator.controller.decide.classify import (
     Kind,
     classify_create_failure,
@@ -35,6 +36,7 @@ from review_operator.controller.decide.steps import (
     EnsurePod,
     Finish,
     HeadUnresolved,
+    Hold,
     Observation,
     PodSeen,
     Post,
@@ -62,8 +64,9 @@ CANCEL_MESSAGES = {
 def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: random.Random) -> Step | None:
     """The next step for the ReviewJob `obs` is about (None: nothing to do now)."""
     match obs:
-        case Seen(job=job, pod=pod, stale=stale):
-            return _seen(job, pod, stale, now, settings, rng)
+        case Seen(job=job, pod=pod, stale=stale, paused=paused):
+            step = _seen(job, pod, stale, now, settings, rng)
+            return _held(job, paused) if step is None else step
         case PodSeen(job=job, pod=pod):
             return _pod_event(job, pod, now, settings, rng)
         case HeadUnresolved(job=job):
@@ -102,6 +105,13 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
         case PostFailed(step=post, message=message, retry_after=retry_after, retryable=retryable, at=at):
             return after_posting_failure(post, message, retry_after, retryable, at, settings, rng)
     return None
+
+
+def _held(job: ReviewJob, paused: str | None) -> Hold | None:
+    """A queued review while admission is paused says why, once (it keeps its place in line)."""
+    if paused is None or job.status.phase is not Phase.QUEUED or job.status.reason == DAILY_BUDGET_REACHED:
+        return None
+    return Hold(job, DAILY_BUDGET_REACHED, paused)
 
 
 def _succeeded(post: Post, message: str) -> Finish:

@@ -61,6 +61,15 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Queued, and stays so for a reason shown on the ReviewJob (admission is paused)."""
+
+    job: ReviewJob
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Cleanup:
     """Final, but its pod, Secret or finished label may be left from an interrupted finish."""
 
@@ -87,7 +96,7 @@ class DelayPost:
     delete_pod: str | None
 
 
-Step = Queue | EnsurePod | CreatePod | Finish | Retry | Post | DelayPost | Cleanup
+Step = Queue | Hold | EnsurePod | CreatePod | Finish | Retry | Post | DelayPost | Cleanup
 
 
 # -- observations --------------------------------------------------------------------------------
@@ -108,6 +117,7 @@ class Seen:
     job: ReviewJob
     pod: dict[str, Any] | None = None
     stale: Stale | None = None
+    paused: str | None = None  # why admission is paused for now (the daily budget), if it is
 
 
 @dataclass(frozen=True)

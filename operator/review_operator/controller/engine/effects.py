@@ -41,6 +41,7 @@ from review_operator.controller.decide.steps import (
     DelayPost,
     Finish,
     HeadUnresolved,
+    Hold,
     Post,
     Posted,
     PostFailed,
@@ -130,6 +131,12 @@ class Effects:
         finally:
             self.events.queued()
         self.events.record(job, "Queued", "Waiting for a free review slot.")
+
+    async def hold(self, step: Hold, now: datetime) -> None:
+        async with self._queue_writes:
+            await self.lanes.quiet(self.lanes.deadline())  # a free slot's work goes first
+            job = await self._status(step.job, status.held(step.job, step.reason, step.message, now))
+        self.events.record(job, step.reason, step.message, warning=True)
 
     async def claim(self, job: ReviewJob, attempt: int, now: datetime) -> ReviewJob | HeadUnresolved | None:
         """Takes a slot (status Running, conditional): the job as stored now; None if it is not

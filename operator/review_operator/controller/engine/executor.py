@@ -22,6 +22,7 @@ from review_operator.controller.decide.steps import (
     DelayPost,
     EnsurePod,
     Finish,
+    Hold,
     Observation,
     Post,
     Queue,
@@ -140,6 +141,8 @@ class Executor:
         match step:
             case Queue(job=job):
                 await effects.queue(job, now)
+            case Hold():
+                await effects.hold(step, now)
             case EnsurePod(job=job):
                 return await effects.start_facts(job)
             case CreatePod(job=job):

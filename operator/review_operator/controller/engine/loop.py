@@ -25,6 +25,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide.budget import day_start, next_day
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.plan import Observed, plan_pass
 from review_operator.controller.decide.steps import (
@@ -37,7 +38,8 @@ from review_operator.controller.engine.effects import Effects
 from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.ledger import Ledger
-from review_operator.controller.engine.observer import expired, parse_reviewjobs
+from review_operator.controller.engine.observer import expired, parse_reviewjobs, spent_by_finished
+from review_operator.controller.engine.spending import DailySpend
 from review_operator.fence import Fence, NotLeading
 from review_operator.github import GitHubClientFactory
 from review_operator.k8s import objects
@@ -108,6 +110,7 @@ class Engine:
         self.ledger = Ledger()
         self._refill_due = False
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
+        self.spend = DailySpend(settings.daily_budget_usd)
 
     # -- leadership ----------------------------------------------------------------------------
     def lead_until(self, until: datetime) -> None:
@@ -189,6 +192,8 @@ class Engine:
             s.running_deadline_seconds,
             s.max_starts_per_minute,
         )
+        if self.spend.paused(now) is not None:  # the budget opens again at midnight UTC
+            due = min(due or next_day(now), next_day(now))
         return None if due is None else (due - now).total_seconds() + DUE_SLACK
 
     async def observe(self) -> Observed:
@@ -209,7 +214,13 @@ class Engine:
         read_seq = self.ledger.seq
         observed = await self.observe()
         self.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
-        planned = plan_pass(observed, now, self.settings, self.rng)
+        if self.spend.enabled:
+            self.spend.saw(observed.jobs, now)
+            if not self.spend.finished_read:  # before the first admission of a term (or a day)
+                await self._read_finished(now)
+        paused = self.spend.paused(now)
+        self.metrics.admission_paused.set(int(paused is not None))
+        planned = plan_pass(observed, now, self.settings, self.rng, paused)
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
@@ -243,6 +254,8 @@ class Engine:
 
     # -- admission -----------------------------------------------------------------------------
     def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
+        if self.spend.paused(now) is not None:
+            return []  # the day's budget is spent: nothing starts until midnight UTC
         s = self.settings
         jobs = self.ledger.admissible(
             now, s.max_concurrent, s.max_concurrent_per_repo, s.max_starts_per_minute
@@ -287,6 +300,10 @@ class Engine:
         return None
 
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
+        if self.spend.enabled and after.status.spend.attempts:
+            now = self.clock()
+            self.spend.saw([after], now)
+            self.metrics.daily_spend.set(self.spend.today(now))
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
             self._wake.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
@@ -363,10 +380,18 @@ class Engine:
 
         self.executor.spawn(run(), f"pod-step-{job.metadata.name}")
 
+    async def _read_finished(self, now: datetime) -> bytes:
+        """The finished ReviewJobs (for GC), counting today's spend among them when there is a budget."""
+        listed = await objects.list_reviewjobs_json(self.kube, self.settings.namespace, FINISHED_SELECTOR)
+        if self.spend.enabled:
+            self.spend.saw_finished(spent_by_finished(listed, day_start(now)), now)
+            self.metrics.daily_spend.set(self.spend.today(now))
+        return listed
+
     async def collect_garbage(self, now: datetime) -> None:
         """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
         ns = self.settings.namespace
-        listed = await objects.list_reviewjobs_json(self.kube, ns, FINISHED_SELECTOR)
+        listed = await self._read_finished(now)
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
         for name in expired(listed, now, ttl):
             await objects.delete_reviewjob(self.kube, ns, name)
