@@ -610,7 +610,8 @@ async def test_two_replicas_one_leads_the_other_takes_over_on_a_kill_and_no_revi
         assert metric(env["REVIEWOP_METRICS_PORT"], "reviewop_reviews_running") == 0
     finally:
         second.stop()
-        stack.controller.start()  # the fixture stops it (and checks its log for secrets)
+        if stack.controller.popen is None or stack.controller.popen.poll() is not None:
+            stack.controller.start()  # it was the one killed; the fixture stops it and reads its log
 
 
 async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Stack) -> None:
