@@ -100,6 +100,9 @@ SCENARIOS: dict[str, Callable[[], Observation]] = {
     "start-repeat": lambda: StartFacts(
         command("c" * 40, Phase.RUNNING), "c" * 40, [reviewjob("push", Phase.SUCCEEDED, sha="c" * 40)]
     ),
+    "config-skip": lambda: StartFacts(
+        running(), "a" * 40, skip="`.github/review-operator.yaml` sets `mode: manual`"
+    ),
     "token-refused": lambda: TokenRefused(running(), "HTTP 401"),
     "pod-refused": lambda: CreateRefused(running(), 403, "forbidden", KubeError("HTTP 403", 403)),
     "pod-lost": lambda: Seen(running(conditions=[created()])),
@@ -210,3 +213,9 @@ def test_the_generated_document_is_current() -> None:
 def test_the_architecture_page_shows_the_current_diagram() -> None:
     page = (REPO_ROOT / "docs" / "architecture.md").read_text()
     assert page == embedded(page), "docs/architecture.md's diagram is stale: run `make generate`"
+
+
+def test_a_review_command_runs_whatever_the_repository_config_says() -> None:
+    asked = command("c" * 40, Phase.RUNNING)
+    step = decide(StartFacts(asked, "c" * 40, skip="mode: manual"), LATER, SETTINGS, random.Random(0))
+    assert isinstance(step, CreatePod)

@@ -73,8 +73,8 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
             return Finish(
                 job, Phase.FAILED, Reason.HEAD_UNRESOLVED, "Could not resolve the PR's head commit."
             )
-        case StartFacts(job=job, actual_head=actual, siblings=siblings):
-            return start_check(job, actual, siblings) or CreatePod(job)
+        case StartFacts(job=job, actual_head=actual, siblings=siblings, repo=repo, skip=skip):
+            return start_check(job, actual, siblings) or _configured(job, skip) or CreatePod(job, repo)
         case TokenRefused(job=job, message=message):
             return Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {message}")
         case CreateRefused(job=job, status=status, detail=detail):
@@ -112,6 +112,14 @@ def _held(job: ReviewJob, paused: str | None) -> Hold | None:
     if paused is None or job.status.phase is not Phase.QUEUED or job.status.reason == DAILY_BUDGET_REACHED:
         return None
     return Hold(job, DAILY_BUDGET_REACHED, paused)
+
+
+def _configured(job: ReviewJob, skip: str | None) -> Finish | None:
+    """An automatic review the repository's configuration turns off (`mode: manual`, a skipped
+    author); a `/review` command is the manual trigger, so it always runs."""
+    if skip is None or job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT:
+        return None
+    return Finish(job, Phase.CANCELLED, Reason.SKIPPED_BY_CONFIG, skip, note_on_pr=False)
 
 
 def _succeeded(post: Post, message: str) -> Finish:

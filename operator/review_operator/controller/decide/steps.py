@@ -14,6 +14,7 @@ from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import ReviewResult
+from review_operator.builders.repo_settings import RepoReviewSettings
 
 # -- steps ---------------------------------------------------------------------------------------
 
@@ -37,6 +38,7 @@ class CreatePod:
     """The checks before the pod passed: mint the checkout token and create the pod."""
 
     job: ReviewJob
+    repo: RepoReviewSettings | None = None  # what the repository's configuration file decided
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class StartFacts:
     job: ReviewJob
     actual_head: str | None
     siblings: list[ReviewJob] = field(default_factory=list)
+    repo: RepoReviewSettings | None = None  # the repository's configuration (None without GitHub)
+    skip: str | None = None  # why the configuration skips automatic reviews of this PR, if it does
 
 
 @dataclass(frozen=True)

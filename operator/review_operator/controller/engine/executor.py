@@ -145,8 +145,8 @@ class Executor:
                 await effects.hold(step, now)
             case EnsurePod(job=job):
                 return await effects.start_facts(job)
-            case CreatePod(job=job):
-                return await effects.create_pod(job, now)
+            case CreatePod(job=job, repo=repo):
+                return await effects.create_pod(job, now, repo)
             case Retry():
                 await effects.retry(step, now)
             case Finish():
