@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,11 +44,11 @@ from review_operator.controller.decide.steps import (
 from review_operator.controller.decide.transitions import TRANSITIONS, Transition, document, embedded
 from review_operator.k8s.errors import KubeError
 from tests.factories import T0, reviewjob
+from tests.harness.controlplane import REPO_ROOT
 
 SETTINGS = ControllerSettings(max_attempts=2, pending_timeout_seconds=60, posting_give_up_seconds=600)
 RESULT = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="ok")
 OTHER = "b" * 40
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def running(**status: Any) -> ReviewJob:
