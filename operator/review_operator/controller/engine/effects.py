@@ -54,6 +54,7 @@ from review_operator.controller.decide.steps import (
     StartFacts,
     TokenRefused,
 )
+from review_operator.controller.engine.clock import Clock
 from review_operator.controller.engine.configuration import repo_settings
 from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
@@ -90,7 +91,7 @@ class Effects:
         kube: AsyncKube,
         github: GitHubClientFactory | None,
         metrics: ControllerMetrics,
-        clock: Callable[[], datetime],
+        clock: Clock,
         *,
         github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
@@ -107,7 +108,7 @@ class Effects:
         # Told of every confirmed status write (before, after): the engine's slot ledger.
         self.on_written = on_written
         # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
-        self.lanes = Lanes()
+        self.lanes = Lanes(clock=clock)
         self.events = EventRecorder(kube, self.lanes, clock)
         self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
 
@@ -303,7 +304,7 @@ class Effects:
             retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
             retryable = isinstance(exc, (RateLimited, Transient))
             # GitHub's retry-after counts from its answer, not from when the post was planned.
-            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock()))
+            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
         if outcome.status is PostStatus.SUPERSEDED:
             return PostMoved(step, outcome.current_head_sha or "")
         posted = {

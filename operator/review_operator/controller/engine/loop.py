@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from review_operator.controller.decide.steps import (
     Queue,
     Step,
 )
+from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
 from review_operator.controller.engine.effects import Effects
 from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
 from review_operator.controller.engine.heads import PullHeads
@@ -58,10 +58,6 @@ FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Engine:
     def __init__(
         self,
@@ -73,19 +69,19 @@ class Engine:
         github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
         fence: Fence | None = None,
-        clock: Callable[[], datetime] = utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
         self.metrics = metrics
-        self.clock = clock  # wall time: what the decisions compare with the objects' timestamps
-        self.monotonic = monotonic  # how long to wait: resync periods, gaps between passes
+        # Wall time (what the decisions compare with the objects' timestamps) and monotonic time (how
+        # long to wait: resync periods, gaps between passes): one clock for every part of the engine.
+        self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         # Until when this replica may act (set by the leader Lease; unbounded without election).
         # The same fence guards every write of the API client and of GitHub's clients.
-        self.fence = fence or Fence(clock=clock)
+        self.fence = fence or Fence(clock=clock.now)
         # GitHub's heads of PRs with two heads in play decide which reviews are stale (None: no GitHub).
         self.heads = heads
         self.effects = Effects(
@@ -102,7 +98,8 @@ class Engine:
         self._kicked = asyncio.Event()
         # A kick, or a write that may have brought the next time-based change nearer.
         self._wake = asyncio.Event()
-        self._last_pass_at: datetime | None = None  # the clock when the last pass began
+        # When the last pass began (wall time): time-based changes due before it, it has seen.
+        self.pass_began_at: datetime | None = None
         self._last_gc = datetime.min.replace(tzinfo=UTC)
         self.passes = 0
         # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
@@ -144,7 +141,7 @@ class Engine:
         while True:
             await self.wait_for_pass()
             self._kicked.clear()
-            began = self.monotonic()
+            began = self.clock.monotonic()
             try:
                 await self.reconcile_once()
                 failures = 0
@@ -159,15 +156,15 @@ class Engine:
                 self.kick()
             # Pod endings and freed slots are acted on between passes, so a busy cluster need not be
             # re-listed after every event: passes take at most half the time, and leave a gap.
-            await asyncio.sleep(max(MIN_PASS_GAP, self.monotonic() - began))
+            await asyncio.sleep(max(MIN_PASS_GAP, self.clock.monotonic() - began))
 
     async def wait_for_pass(self) -> None:
         """Until a pass is asked for, the next time-based change is due (a backoff ending, a pending
         timeout, a deadline, the start cap), or `resync_seconds` have passed. A write that may bring
         that change nearer (a claim, a retry) re-arms the wait."""
-        until = self.monotonic() + self.settings.resync_seconds
+        until = self.clock.monotonic() + self.settings.resync_seconds
         while not self._kicked.is_set():
-            timeout = until - self.monotonic()
+            timeout = until - self.clock.monotonic()
             due = self._due_in()
             if due is not None:
                 timeout = min(timeout, due)
@@ -182,11 +179,11 @@ class Engine:
     def _due_in(self) -> float | None:
         """Seconds until the next time-based change no pass has seen yet (a little after it, as the
         checks are strict); zero or less when one came due since the last pass began."""
-        if not self.ledger.ready or self._last_pass_at is None:
+        if not self.ledger.ready or self.pass_began_at is None:
             return None
-        s, now = self.settings, self.clock()
+        s, now = self.settings, self.clock.now()
         due = self.ledger.next_due(
-            self._last_pass_at,
+            self.pass_began_at,
             now,
             s.pending_timeout_seconds,
             s.running_deadline_seconds,
@@ -209,8 +206,8 @@ class Engine:
         if not self.may_act():
             return 0
         begin = time.perf_counter()
-        now = self.clock()
-        self._last_pass_at = now
+        now = self.clock.now()
+        self.pass_began_at = now
         read_seq = self.ledger.seq
         observed = await self.observe()
         self.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
@@ -301,7 +298,7 @@ class Engine:
 
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
         if self.spend.enabled and after.status.spend.attempts:
-            now = self.clock()
+            now = self.clock.now()
             self.spend.saw([after], now)
             self.metrics.daily_spend.set(self.spend.today(now))
         phase = after.status.phase
@@ -326,7 +323,7 @@ class Engine:
                 self._refill_due = False
                 if not self.may_act():
                     return
-                now = self.clock()
+                now = self.clock.now()
                 claimed = await self._claim_all(self._admissible(now), now)
                 names = {job.metadata.name for job in claimed}
                 self._busy |= names
@@ -361,7 +358,7 @@ class Engine:
             return
         if name in self.executor.posting:
             return  # its ending is being posted; the pod is on its way out
-        now = self.clock()
+        now = self.clock.now()
         step = decide(PodSeen(job, pod), now, self.settings, self.rng)
         if step is None:
             if deleted and job.status.phase is Phase.RUNNING and job.status.pod_name == meta.get("name"):
