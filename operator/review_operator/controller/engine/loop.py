@@ -299,8 +299,11 @@ class Engine:
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
         if self.spend.enabled and after.status.spend.attempts:
             now = self.clock.now()
+            was_open = self.spend.paused(now) is None
             self.spend.saw([after], now)
             self.metrics.daily_spend.set(self.spend.today(now))
+            if was_open and self.spend.paused(now) is not None:
+                self.kick()  # the day's budget just ran out: a pass marks the queued reviews
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
             self._wake.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
