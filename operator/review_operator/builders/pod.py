@@ -180,6 +180,9 @@ def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSe
     """What the runner in the review pod is told: the pull request and the effective limits."""
     limits = effective_limits(job, settings)
     pr = job.spec.pull_request
+    # Left out when empty: the runner's default is the same, and the pod of a PR without a
+    # description stays byte for byte what it was before descriptions were passed.
+    optional: dict[str, Any] = {"pr_body": pr.body} if pr.body else {}
     return runner_settings(
         repo=job.spec.repository.full_name,
         pr_number=pr.number,
@@ -192,6 +195,7 @@ def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSe
         max_turns=limits.max_turns,
         max_budget_usd=limits.max_budget_usd,
         timeout_seconds=limits.timeout_seconds,
+        **optional,
     )
 
 

@@ -113,11 +113,12 @@ async def _run_guarded(
         stderr=lambda line: progress({"event": "cli_stderr", "line": progress.scrubber.clip(line, 500)}),
         environ=environ,
     )
+    prompt = user_prompt(context_dir, selection, settings.pr_title, settings.pr_body)
     state = RunState()
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
         with stopper.scope:
-            await run_agent(user_prompt(context_dir, selection), options, state, progress)
+            await run_agent(prompt, options, state, progress)
     finally:
         leftover = await asyncio.to_thread(stop_children)
         if leftover:
