@@ -275,6 +275,12 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
             {f'{completed}{{outcome="Failed"}}': "0+1x30", f'{completed}{{outcome="Succeeded"}}': "0+9x30"},
             "25m",
         ),
+        *both(
+            "ReviewOperatorCliMissing",
+            {f'{completed}{{outcome="Failed",reason="CliMissing"}}': "0x5 1x10"},
+            {f'{completed}{{outcome="Failed",reason="AgentError"}}': "0x5 1x10"},
+            "10m",
+        ),
         *both("ReviewOperatorSignatureFailures", {unauthorized: "0+60x20"}, {unauthorized: "0+1x20"}, "15m"),
         *both(
             "ReviewOperatorControllerAbsent",

@@ -31,6 +31,8 @@ class ResultOutcome(StrEnum):
     UNAUTHORIZED = "unauthorized"
     TIMEOUT = "timeout"
     CHECKOUT_FAILED = "checkout_failed"
+    # The image has no usable Claude Code CLI: a deployment fault that no retry heals.
+    CLI_MISSING = "cli_missing"
 
 
 class Severity(StrEnum):

@@ -177,7 +177,8 @@ async def run_agent(
         if state.result is None:
             state.stopped = Classified(ResultOutcome.AGENT_ERROR, f"error result: {exc.subtype}")
     except CLINotFoundError:
-        state.stopped = Classified(ResultOutcome.AGENT_ERROR, "Claude Code CLI not found")
+        # A deployment fault (wrong image or cli_path), not the agent's: its own outcome, never retried.
+        state.stopped = Classified(ResultOutcome.CLI_MISSING, "Claude Code CLI not found")
     except SDKError as exc:
         if state.result is None:
             # Not cut here: `assemble` scrubs the error before it applies the length limit.
