@@ -138,7 +138,7 @@ def test_optional_features_render_their_objects() -> None:
     ]
     rules = find(render("-f", str(CHART / "ci" / "monitoring-values.yaml")), "PrometheusRule", "")
     alerts = {r["alert"] for r in rules["spec"]["groups"][0]["rules"]}
-    assert len(alerts) == 6
+    assert len(alerts) == 7
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,7 @@ def test_optional_features_render_their_objects() -> None:
         ("bogus=1", "bogus"),
         ("webhook.config.nope=1", "nope"),
         ("controller.config.maxConcurrent=0", "minimum"),
+        ("controller.config.maxThinkingTokens=500", "maxThinkingTokens"),  # the API's minimum is 1024
         ("github.config.reviewEvent=APPROVE", "reviewEvent"),  # the bot never approves
         ("github.config.requestChangesSeverity=blocker", "requestChangesSeverity"),
     ],

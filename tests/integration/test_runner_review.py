@@ -206,3 +206,17 @@ async def test_repository_policy_reaches_the_system_prompt_and_ignored_files_the
     assert "Reviewed 1 file(s). Not reviewed: 1 file(s) (ignored by repository config: 1)." in (
         run.result.summary
     )
+
+
+async def test_thinking_budget_reaches_the_model_request(checkout: Checkout, tmp_path: Path) -> None:
+    api = FakeAnthropicAPI([text(review_json("ok", []))])
+    async with api:
+        run = await run_runner(
+            api, checkout, tmp_path / "work", env={"REVIEWOP_RUNNER_MAX_THINKING_TOKENS": "4096"}
+        )
+
+    assert run.result.outcome is ResultOutcome.SUCCESS
+    body = api.turns[0].body or {}
+    thinking = body.get("thinking") or {}
+    assert (thinking.get("type"), thinking.get("budget_tokens")) == ("enabled", 4096)
+    assert body["max_tokens"] > 4096

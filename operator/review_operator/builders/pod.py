@@ -180,9 +180,11 @@ def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSe
     """What the runner in the review pod is told: the pull request and the effective limits."""
     limits = effective_limits(job, settings)
     pr = job.spec.pull_request
-    # Left out when empty: the runner's default is the same, and the pod of a PR without a
-    # description stays byte for byte what it was before descriptions were passed.
+    # Left out when empty or off: the runner's default is the same, and the pod stays byte for byte
+    # what it was before descriptions and thinking budgets were passed.
     optional: dict[str, Any] = {"pr_body": pr.body} if pr.body else {}
+    if settings.max_thinking_tokens:
+        optional["max_thinking_tokens"] = settings.max_thinking_tokens
     return runner_settings(
         repo=job.spec.repository.full_name,
         pr_number=pr.number,

@@ -18,6 +18,7 @@ from claude_agent_sdk import (
     ResultMessage,
     SystemMessage,
     TextBlock,
+    ThinkingConfigEnabled,
     ToolUseBlock,
     query,
 )
@@ -109,6 +110,12 @@ def build_options(
         model=settings.model,
         max_turns=settings.max_turns,
         max_budget_usd=settings.max_budget_usd,
+        # `thinking` rather than the SDK's deprecated `max_thinking_tokens`; None keeps the CLI's default.
+        thinking=(
+            None
+            if settings.max_thinking_tokens is None
+            else ThinkingConfigEnabled(type="enabled", budget_tokens=settings.max_thinking_tokens)
+        ),
         cli_path=settings.cli_path,
         env=cli_env(settings, config_dir, os.environ if environ is None else environ),
         hooks={
