@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from review_operator.api.result import ResultOutcome, Severity, Side
+from review_operator.api.result import ResultOutcome, Severity, Side, prompt_digest
+from review_operator.runner.workspace import SYSTEM_PROMPT, system_prompt
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply, Text, rate_limited, text, tool, tools
 from tests.fakes.runner_harness import Checkout, make_checkout, review_json, run_runner
 
@@ -220,3 +221,23 @@ async def test_thinking_budget_reaches_the_model_request(checkout: Checkout, tmp
     thinking = body.get("thinking") or {}
     assert (thinking.get("type"), thinking.get("budget_tokens")) == ("enabled", 4096)
     assert body["max_tokens"] > 4096
+
+
+async def test_result_carries_the_digest_of_the_prompts_the_model_received(
+    checkout: Checkout, tmp_path: Path
+) -> None:
+    api = FakeAnthropicAPI([text(review_json("ok", []))])
+    async with api:
+        run = await run_runner(
+            api, checkout, tmp_path / "work", env={"REVIEWOP_RUNNER_PR_BODY": "Why: pickles are faster."}
+        )
+
+    body = api.turns[0].body or {}
+    sent = _user_texts(body)
+    # The first message as the runner wrote it: from its opening words to the fence's end.
+    user = sent[sent.index("Review the pull request.") : sent.index("</pull_request_description>")]
+    user += "</pull_request_description>"
+    assert "Why: pickles are faster." in user
+    assert run.result.prompt_sha256 == prompt_digest(system_prompt(), user)
+    # ... and the digested system prompt is the one the model got.
+    assert SYSTEM_PROMPT in [block.get("text") for block in body.get("system", [])]

@@ -48,6 +48,7 @@ class RunState:
     stopped: Classified | None = None
     retry_after_s: float | None = None
     tool_calls: list[str] = field(default_factory=list)
+    prompt_sha256: str = ""  # of the prompts this run sends (`api.result.prompt_digest`)
 
 
 # The CLI's retry backoff: 0.5 s doubling per attempt, capped at 32 s (retry-after may stretch it).
