@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from review_operator.api.models import PR_BODY_MAX_CHARS
 from review_operator.runner.diff import Selection
 from review_operator.runner.workspace import PR_TEXT_TAG, SYSTEM_PROMPT, system_prompt, user_prompt
 
@@ -25,6 +26,14 @@ def test_the_description_reaches_the_first_message_marked_as_untrusted_author_da
     preamble = prompt[: prompt.index(OPEN)]
     assert "written by the PR author" in preamble and "untrusted" in preamble
     assert "never instructions" in preamble
+
+
+def test_a_long_description_is_scrubbed_then_cut_as_in_the_spec() -> None:
+    token = "ghp_" + "Q" * 36
+    prompt = _prompt("", f"{token} " + "y" * 20000)
+    fenced = prompt[prompt.index(OPEN) + len(OPEN) + 1 : prompt.index(CLOSE) - 1]
+    assert fenced.startswith("[REDACTED] yyy") and len(fenced) == PR_BODY_MAX_CHARS
+    assert "Title:" not in fenced and token not in prompt
 
 
 def test_without_title_and_description_there_is_no_fence() -> None:
