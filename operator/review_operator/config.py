@@ -276,6 +276,15 @@ class ControllerSettings(CommonSettings):
             le=THINKING_MAX_TOKENS,
         ),
     ] = 0
+    daily_budget_usd: Annotated[
+        float,
+        Field(
+            description="Hard cap on model spend per UTC day, over every attempt of every review; once "
+            "reached no review starts until the next UTC day (queued ones show DailyBudgetReached). "
+            "0: no cap (the chart's spend alert still warns).",
+            ge=0,
+        ),
+    ] = 0.0
     override_max_turns: Annotated[
         int, Field(description="Highest turn limit a ReviewJob's overrides may ask for.", ge=1, le=200)
     ] = 60
@@ -327,6 +336,14 @@ class ControllerSettings(CommonSettings):
     max_attempts: Annotated[
         int, Field(description="Attempts for retryable failures (eviction, 429/529).", ge=1)
     ] = 3
+    retry_deadline_seconds: Annotated[
+        int,
+        Field(
+            description="No new attempt starts later than this after the review was created, whatever "
+            "the attempts left: a review retried through a long outage ends instead of starting hours late.",
+            ge=60,
+        ),
+    ] = 3600
     retry_base_seconds: Annotated[
         float, Field(description="First retry delay; doubles per attempt.", ge=0)
     ] = 30.0

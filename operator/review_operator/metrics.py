@@ -158,6 +158,14 @@ class ControllerMetrics:
         self.posting_failures = Counter(
             "reviewop_posting_failures_total", "Failed GitHub posting attempts.", ["error"], registry=registry
         )
+        self.daily_spend = Gauge(
+            "reviewop_daily_spend_usd", "Model spend since 00:00 UTC, all attempts.", registry=registry
+        )
+        self.admission_paused = Gauge(
+            "reviewop_admission_paused",
+            "1 while no review may start (the daily budget is spent).",
+            registry=registry,
+        )
         self.pass_seconds = Histogram(
             "reviewop_reconcile_seconds",
             "Reconcile pass time by stage: observe (the LISTs) and the whole pass.",

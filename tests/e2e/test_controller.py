@@ -610,7 +610,8 @@ async def test_two_replicas_one_leads_the_other_takes_over_on_a_kill_and_no_revi
         assert metric(env["REVIEWOP_METRICS_PORT"], "reviewop_reviews_running") == 0
     finally:
         second.stop()
-        stack.controller.start()  # the fixture stops it (and checks its log for secrets)
+        if stack.controller.popen is None or stack.controller.popen.poll() is not None:
+            stack.controller.start()  # it was the one killed; the fixture stops it and reads its log
 
 
 async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Stack) -> None:
@@ -631,3 +632,81 @@ async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Sta
     port = stack.controller.env["REVIEWOP_METRICS_PORT"]
     assert metric(port, "reviewop_cost_usd_total") == 0.75
     assert metric(port, "reviewop_review_cost_usd_sum") == 0.75
+
+
+@pytest.mark.controller_env(REVIEWOP_DAILY_BUDGET_USD="0.5", REVIEWOP_MAX_CONCURRENT="1")
+async def test_the_daily_budget_stops_admissions_once_spent_and_queued_reviews_say_why(stack: Stack) -> None:
+    # Issue 19 "spend gate": only an alert existed; a hard daily cap now stops admissions.
+    paid = '{"v":1,"outcome":"success","summary":"ok","cost_usd":0.3,"turns":2}'
+    for i in range(3):
+        stack.reviewjob(f"day-{i}", stack.repos[7], i + 1, {SIM + "duration": "200ms", SIM + "message": paid})
+    done = await stack.wait_final(["day-0", "day-1"], timeout=90)
+    assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}  # 0.3, then 0.6 ≥ 0.5
+    await stack.wait(
+        lambda: stack.get("day-2").get("status", {}).get("reason") == "DailyBudgetReached", 30, "day-2 held"
+    )
+    await asyncio.sleep(3)  # passes and pod events go on: it stays queued
+    held = stack.get("day-2")["status"]
+    assert held["phase"] == "Queued" and "Daily model budget reached ($0.60 of $0.50" in held["message"]
+    port = stack.controller.env["REVIEWOP_METRICS_PORT"]
+    assert metric(port, "reviewop_daily_spend_usd") == 0.6
+    assert metric(port, "reviewop_admission_paused") == 1
+    # A restarted controller counts the same day from the ReviewJobs and still does not start it.
+    stack.controller.stop()
+    stack.controller.start()
+    await asyncio.sleep(8)
+    assert stack.get("day-2")["status"]["phase"] == "Queued"
+
+
+async def test_the_repository_config_at_the_base_decides_how_a_pr_is_reviewed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Issue 20 item 1: `.github/review-operator.yaml`, read from the base branch only.
+    config = ".github/review-operator.yaml"
+    manual = await asyncio.to_thread(
+        build_repo,
+        tmp_path,
+        "octo-org",
+        "manual",
+        {**BASE_FILES, config: "mode: manual\n"},
+        {**HEAD_FILES, config: "mode: auto\n"},  # the PR cannot switch its own reviews on
+    )
+    instructed = await asyncio.to_thread(
+        build_repo,
+        tmp_path,
+        "octo-org",
+        "instructed",
+        {**BASE_FILES, config: "instructions: Check every SQL query.\nlanguage: German\nmaxTurnz: 3\n"},
+        HEAD_FILES,
+    )
+    repos = []
+    for i, built in enumerate((manual, instructed)):
+        repo = stack.double.add_repo(
+            "octo-org", ("manual", "instructed")[i], 6100 + i, built.bare, INSTALLATION_ID
+        )
+        stack.double.add_pull(repo, 1, built.head_sha, built.base_sha)
+        repos.append(repo)
+    stack.reviewjob("push-manual", repos[0], 1, {SIM + "duration": "200ms"})
+    stack.reviewjob("push-instructed", repos[1], 1, {SIM + "duration": "2s"})
+    skipped = (await stack.wait_final(["push-manual"]))["push-manual"]["status"]
+    assert (skipped["phase"], skipped["reason"]) == ("Cancelled", "SkippedByConfig")
+    assert "mode: manual" in skipped["message"] and not pod_was_created(stack.get("push-manual"))
+    assert stack.reviews_on(repos[0], 1) == []
+    # `/review` is the manual trigger: it runs.
+    stack.reviewjob("asked", repos[0], 1, {SIM + "duration": "200ms"}, command={"commentId": 71})
+    assert (await stack.wait_final(["asked"]))["asked"]["status"]["phase"] == "Succeeded"
+
+    def review_env() -> dict[str, str]:
+        pods = client.CoreV1Api(stack.api).list_namespaced_pod(stack.namespace).items
+        for pod in pods:
+            if pod.metadata.name.startswith("push-instructed"):
+                review = next(c for c in pod.spec.containers if c.name == "review")
+                return {e.name: e.value for e in review.env if e.value is not None}
+        return {}
+
+    await stack.wait(lambda: bool(review_env()), 30, "the instructed review's pod")
+    env = review_env()
+    assert env["REVIEWOP_RUNNER_REPO_INSTRUCTIONS"] == "Check every SQL query."
+    assert env["REVIEWOP_RUNNER_REVIEW_LANGUAGE"] == "German"
+    assert (await stack.wait_final(["push-instructed"]))["push-instructed"]["status"]["phase"] == "Succeeded"
+    await told(stack, repos[1], "push-instructed", "maxTurnz")  # the summary names the file's problem

@@ -792,3 +792,82 @@ def test_narrowed_https_cidrs_keep_only_the_carve_outs_inside_them(control_plane
     inside = "reviewPods.networkPolicy.httpsCIDRs={10.1.2.3/32}"
     refused = helm("template", RELEASE, str(CHART), "--set", inside, check=False)
     assert refused.returncode != 0 and "deniedCIDRs" in refused.stderr
+
+
+def test_a_staging_and_a_production_release_live_side_by_side(
+    control_plane: ControlPlane, release: str
+) -> None:
+    """Per-environment keys (issue 19): a second release in its own namespace, with its own model
+    Secret and limits, next to the module's release. Each keeps its own Secrets, RBAC, Lease and
+    cluster-scoped admission policies; removing one leaves the other whole."""
+    prod = f"prod-{uuid.uuid4().hex[:8]}"
+    control_plane.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": prod, "labels": RESTRICTED}}
+    )
+    for name, key in (
+        ("review-operator-webhook", "secret"),
+        ("review-operator-github-app", "private-key.pem"),
+        ("prod-model-key", "ANTHROPIC_API_KEY"),
+    ):
+        control_plane.kubectl("create", "secret", "generic", name, "-n", prod, f"--from-literal={key}=y")
+    values = [
+        "--set",
+        "secrets.model.existingSecret=prod-model-key",
+        "--set",
+        "controller.config.maxConcurrent=1",
+    ]
+    helm(
+        "install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        prod,
+        "--wait",
+        "--timeout",
+        "120s",
+        *values,
+        kubeconfig=control_plane.kubeconfig,
+    )
+    try:
+
+        def env(ns: str) -> dict[str, str]:
+            deployment = json.loads(
+                control_plane.kubectl(
+                    "get", "deployment", f"{RELEASE}-review-operator-controller", "-n", ns, "-o", "json"
+                ).stdout
+            )
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            return {e["name"]: e.get("value", "") for e in container["env"]}
+
+        staging_env, prod_env = env(release), env(prod)
+        assert (staging_env["REVIEWOP_MODEL_SECRET_NAME"], prod_env["REVIEWOP_MODEL_SECRET_NAME"]) == (
+            "review-operator-model",
+            "prod-model-key",
+        )
+        assert (staging_env["REVIEWOP_MAX_CONCURRENT"], prod_env["REVIEWOP_MAX_CONCURRENT"]) == ("5", "1")
+        assert (staging_env["REVIEWOP_NAMESPACE"], prod_env["REVIEWOP_NAMESPACE"]) == (release, prod)
+        # Neither controller nor webhook can act in the other's namespace, nor read its Secrets.
+        for ns, other in ((release, prod), (prod, release)):
+            for sa, verb, resource in (
+                ("controller", "create", "pods"),
+                ("controller", "patch", "reviewjobs.review-operator.dev"),
+                ("webhook", "create", "reviewjobs.review-operator.dev"),
+                ("controller", "get", "secrets"),
+            ):
+                assert not can_i(control_plane, sa, ns, verb, resource, "-n", other), (sa, ns, other, verb)
+        # Cluster-scoped objects are named per release and namespace: both sets exist.
+        policies = control_plane.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout
+        assert release in policies and prod in policies
+    finally:
+        helm(
+            "uninstall",
+            RELEASE,
+            "--namespace",
+            prod,
+            "--wait",
+            kubeconfig=control_plane.kubeconfig,
+            check=False,
+        )
+        control_plane.kubectl("delete", "namespace", prod, "--wait=false", check=False)
+    policies = control_plane.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout
+    assert release in policies and prod not in policies  # staging's are untouched

@@ -158,7 +158,7 @@ def _printer_columns() -> list[dict[str, Any]]:
         col("SHA", "string", r".metadata.labels.review-operator\.dev/sha", description="Head commit (short)"),
         col("Phase", "string", ".status.phase"),
         col("Reason", "string", ".status.reason"),
-        col("Cost", "number", ".status.result.costUsd", description="Model spend in USD"),
+        col("Cost", "number", ".status.spend.totalCostUsd", description="Model spend of all attempts, USD"),
         col("Age", "date", ".metadata.creationTimestamp"),
     ]
 

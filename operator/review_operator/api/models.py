@@ -306,6 +306,7 @@ class AttemptSpend(_Model):
     """What one attempt cost (recorded once, when the attempt ends with a result)."""
 
     attempt: Annotated[int, _f("Attempt number (from 1).", ge=1)]
+    at: Annotated[datetime | None, _f("When this attempt's spend was recorded.")] = None
     outcome: Annotated[str, _f("Outcome class reported by the runner.", max_length=64)] = ""
     cost_usd: Annotated[float, _f("Model spend of this attempt, in USD.", alias="costUsd", ge=0)] = 0
     turns: Annotated[int, _f("Agent turns used.", ge=0)] = 0

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     SUPERSEDED = "NewerCommit"
     HEAD_MOVED = "HeadMoved"
     ALREADY_REVIEWED = "AlreadyReviewed"
+    SKIPPED_BY_CONFIG = "SkippedByConfig"
     PULL_REQUEST_CLOSED = "PullRequestClosed"
     CONVERTED_TO_DRAFT = "ConvertedToDraft"
     MANUAL = "Manual"

@@ -8,6 +8,7 @@ capabilities, RuntimeDefault seccomp, bounded CPU/memory/ephemeral storage and a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob
@@ -176,8 +177,12 @@ def _checkout_container(
     }
 
 
-def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> RunnerSettings:
-    """What the runner in the review pod is told: the pull request and the effective limits."""
+def review_runner_settings(
+    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None = None
+) -> RunnerSettings:
+    """What the runner in the review pod is told: the pull request and the effective limits, then
+    what the repository's configuration file decided (`RepoReviewSettings.runner_values`: its
+    limits are already capped by the cluster, with the ReviewJob's overrides applied)."""
     limits = effective_limits(job, settings)
     pr = job.spec.pull_request
     # Left out when empty or off: the runner's default is the same, and the pod stays byte for byte
@@ -185,7 +190,7 @@ def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSe
     optional: dict[str, Any] = {"pr_body": pr.body} if pr.body else {}
     if settings.max_thinking_tokens:
         optional["max_thinking_tokens"] = settings.max_thinking_tokens
-    return runner_settings(
+    values: dict[str, Any] = dict(
         repo=job.spec.repository.full_name,
         pr_number=pr.number,
         head_sha=head_sha,
@@ -199,14 +204,17 @@ def review_runner_settings(job: ReviewJob, head_sha: str, settings: ControllerSe
         timeout_seconds=limits.timeout_seconds,
         **optional,
     )
+    return runner_settings(**{**values, **(repo_values or {})})
 
 
-def _review_env(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> list[dict[str, Any]]:
+def _review_env(
+    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
     """Operator-supplied extras first; the runner's own settings win over them. The model key comes
     from a Secret reference, never as a value."""
     values = {
         **settings.review_env,
-        **runner_env(review_runner_settings(job, head_sha, settings)),
+        **runner_env(review_runner_settings(job, head_sha, settings, repo_values)),
         "HOME": "/home/review",
         "TMPDIR": TMP,
     }
@@ -217,7 +225,9 @@ def _review_env(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> 
     return [*_env(values), model_key]
 
 
-def _review_container(job: ReviewJob, head_sha: str, settings: ControllerSettings) -> dict[str, Any]:
+def _review_container(
+    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None
+) -> dict[str, Any]:
     resources = {
         "requests": {
             "cpu": settings.cpu_request,
@@ -235,7 +245,7 @@ def _review_container(job: ReviewJob, head_sha: str, settings: ControllerSetting
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["runner"],
-        "env": _review_env(job, head_sha, settings),
+        "env": _review_env(job, head_sha, settings, repo_values),
         "volumeMounts": [
             {"name": "workspace", "mountPath": WORKSPACE},
             {"name": "home", "mountPath": "/home/review"},
@@ -271,8 +281,11 @@ def build_review_pod(
     settings: ControllerSettings,
     github_api_url: str,
     with_checkout_token: bool,
+    repo_values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The review pod of one attempt. Deterministic: the same inputs give the same manifest."""
+    """The review pod of one attempt. Deterministic: the same inputs give the same manifest.
+    `repo_values`: what the repository's configuration decided for the runner (see
+    `builders.repo_settings`)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -287,7 +300,7 @@ def build_review_pod(
             "initContainers": [
                 _checkout_container(job, head_sha, settings, github_api_url, with_checkout_token)
             ],
-            "containers": [_review_container(job, head_sha, settings)],
+            "containers": [_review_container(job, head_sha, settings, repo_values)],
             "volumes": _volumes(job, settings, with_checkout_token),
             **_placement(settings),
         },

@@ -20,6 +20,7 @@ from review_operator.api.result import ResultDecodeError, ReviewResult, decode_r
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import backoff
+from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED
 from review_operator.controller.decide.classify import (
     Kind,
     classify_create_failure,
@@ -35,6 +36,7 @@ from review_operator.controller.decide.steps import (
     EnsurePod,
     Finish,
     HeadUnresolved,
+    Hold,
     Observation,
     PodSeen,
     Post,
@@ -62,16 +64,17 @@ CANCEL_MESSAGES = {
 def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: random.Random) -> Step | None:
     """The next step for the ReviewJob `obs` is about (None: nothing to do now)."""
     match obs:
-        case Seen(job=job, pod=pod, stale=stale):
-            return _seen(job, pod, stale, now, settings, rng)
+        case Seen(job=job, pod=pod, stale=stale, paused=paused):
+            step = _seen(job, pod, stale, now, settings, rng)
+            return _held(job, paused) if step is None else step
         case PodSeen(job=job, pod=pod):
             return _pod_event(job, pod, now, settings, rng)
         case HeadUnresolved(job=job):
             return Finish(
                 job, Phase.FAILED, Reason.HEAD_UNRESOLVED, "Could not resolve the PR's head commit."
             )
-        case StartFacts(job=job, actual_head=actual, siblings=siblings):
-            return start_check(job, actual, siblings) or CreatePod(job)
+        case StartFacts(job=job, actual_head=actual, siblings=siblings, repo=repo, skip=skip):
+            return start_check(job, actual, siblings) or _configured(job, skip) or CreatePod(job, repo)
         case TokenRefused(job=job, message=message):
             return Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {message}")
         case CreateRefused(job=job, status=status, detail=detail):
@@ -102,6 +105,21 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
         case PostFailed(step=post, message=message, retry_after=retry_after, retryable=retryable, at=at):
             return after_posting_failure(post, message, retry_after, retryable, at, settings, rng)
     return None
+
+
+def _held(job: ReviewJob, paused: str | None) -> Hold | None:
+    """A queued review while admission is paused says why, once (it keeps its place in line)."""
+    if paused is None or job.status.phase is not Phase.QUEUED or job.status.reason == DAILY_BUDGET_REACHED:
+        return None
+    return Hold(job, DAILY_BUDGET_REACHED, paused)
+
+
+def _configured(job: ReviewJob, skip: str | None) -> Finish | None:
+    """An automatic review the repository's configuration turns off (`mode: manual`, a skipped
+    author); a `/review` command is the manual trigger, so it always runs."""
+    if skip is None or job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT:
+        return None
+    return Finish(job, Phase.CANCELLED, Reason.SKIPPED_BY_CONFIG, skip, note_on_pr=False)
 
 
 def _succeeded(post: Post, message: str) -> Finish:
@@ -216,8 +234,15 @@ def attempt_or_retry(
         text = f"{message} Gave up after {job.status.attempts} attempts."
         return Finish(job, Phase.FAILED, reason, text, result, delete_pod=pod)
     base, cap = settings.retry_base_seconds, settings.retry_max_seconds
-    delay = backoff(job.status.attempts, base, cap, retry_after, rng)
-    return Retry(job, reason, message, now + delay, delete_pod=pod, result=result)
+    not_before = now + backoff(job.status.attempts, base, cap, retry_after, rng)
+    created = job.metadata.creation_timestamp or now
+    if (not_before - created).total_seconds() > settings.retry_deadline_seconds:
+        text = (
+            f"{message} Gave up after {job.status.attempts} attempts: another would start past the "
+            f"retry deadline ({settings.retry_deadline_seconds} s after the review was created)."
+        )
+        return Finish(job, Phase.FAILED, reason, text, result, delete_pod=pod)
+    return Retry(job, reason, message, not_before, delete_pod=pod, result=result)
 
 
 def _delayed_post(job: ReviewJob, now: datetime) -> Step | None:

@@ -21,7 +21,7 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import Slot
 from review_operator.controller.decide.heads import PRKey, job_head, pr_key
 from review_operator.controller.decide.machine import covers, decide
-from review_operator.controller.decide.steps import Seen, Stale, Step
+from review_operator.controller.decide.steps import Hold, Seen, Stale, Step
 
 
 @dataclass
@@ -78,19 +78,24 @@ def stale_reviews(jobs: list[ReviewJob], heads: dict[PRKey, str] | None, now: da
 
 
 def plan_pass(
-    observed: Observed, now: datetime, settings: ControllerSettings, rng: random.Random
+    observed: Observed,
+    now: datetime,
+    settings: ControllerSettings,
+    rng: random.Random,
+    paused: str | None = None,
 ) -> PassPlan:
-    """Every step of a pass, and the queued reviews (in the order they were created) for admission."""
+    """Every step of a pass, and the queued reviews (in the order they were created) for admission.
+    `paused`: why admission is paused, shown on the queued reviews."""
     steps: list[Step] = []
     stale = stale_reviews(observed.jobs, observed.heads, now)
     queued: list[Slot] = []
     for job in observed.jobs:
         name = job.metadata.name
         pod = observed.pods.get(job.status.pod_name or "") if job.status.phase is Phase.RUNNING else None
-        step = decide(Seen(job, pod, stale.get(name)), now, settings, rng)
+        step = decide(Seen(job, pod, stale.get(name), paused), now, settings, rng)
         if step is not None:
             steps.append(step)
-        elif job.status.phase is Phase.QUEUED:
+        if job.status.phase is Phase.QUEUED and (step is None or isinstance(step, Hold)):
             # Oldest first: creation time (then name) keeps its place in line across retries.
             queued.append(Slot(name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at))
     return PassPlan(steps, queued, set(stale))

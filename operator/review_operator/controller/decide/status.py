@@ -80,6 +80,15 @@ def queued(job: ReviewJob, now: datetime) -> dict[str, Any]:
     )
 
 
+def held(job: ReviewJob, reason: str, message: str, now: datetime) -> dict[str, Any]:
+    """Still Queued, and why it does not start (the reason shows on `kubectl get rj`)."""
+    return _patch(
+        reason=reason,
+        message=clip_token_shapes(message, 1024),
+        conditions=conditions_with(job, "Admitted", False, reason, message, now),
+    )
+
+
 def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime) -> dict[str, Any]:
     """Running: the slot is taken before the pod exists, so limits hold across crashes."""
     conditions = conditions_with(job, "Admitted", True, "SlotAssigned", f"Attempt {attempt} admitted.", now)
@@ -119,7 +128,7 @@ def retrying(
         "pod_name": None,
         "conditions": conditions_with(job, "PodCreated", False, reason, message, now),
     }
-    if (spend := spent(job, result)) is not None:
+    if (spend := spent(job, result, now)) is not None:
         fields["spend"] = spend
     return _patch(**fields)
 
@@ -129,7 +138,7 @@ def _tokens(result: ReviewResult) -> Tokens:
     return Tokens(input=t.input, output=t.output, cache_read=t.cache_read, cache_creation=t.cache_creation)
 
 
-def spent(job: ReviewJob, result: ReviewResult | None) -> Spend | None:
+def spent(job: ReviewJob, result: ReviewResult | None, now: datetime | None = None) -> Spend | None:
     """The job's spend with its current attempt's result added; None when there is nothing new (no
     result, or this attempt was recorded already: a post retried after a delay is the same attempt)."""
     attempt = max(1, job.status.attempts)
@@ -139,6 +148,7 @@ def spent(job: ReviewJob, result: ReviewResult | None) -> Spend | None:
     tokens = _tokens(result)
     entry = AttemptSpend(
         attempt=attempt,
+        at=now,
         outcome=result.outcome.value,
         cost_usd=round(result.cost_usd, 6),
         turns=result.turns,
@@ -184,7 +194,7 @@ def finished(
     }
     if result is not None:
         fields["result"] = result_summary(result)
-    if (spend := spent(job, result)) is not None:
+    if (spend := spent(job, result, now)) is not None:
         fields["spend"] = spend
     return _patch(**fields)
 
@@ -217,6 +227,6 @@ def posting_delayed(
         ),
         "conditions": conditions_with(job, "Posted", False, reason, message, now),
     }
-    if (spend := spent(job, result)) is not None:
+    if (spend := spent(job, result, now)) is not None:
         fields["spend"] = spend
     return _patch(**fields)

@@ -14,6 +14,7 @@ from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import ReviewResult
+from review_operator.builders.repo_settings import RepoReviewSettings
 
 # -- steps ---------------------------------------------------------------------------------------
 
@@ -37,6 +38,7 @@ class CreatePod:
     """The checks before the pod passed: mint the checkout token and create the pod."""
 
     job: ReviewJob
+    repo: RepoReviewSettings | None = None  # what the repository's configuration file decided
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class Retry:
     not_before: datetime
     delete_pod: str | None = None
     result: ReviewResult | None = None  # what the failed attempt reported (its spend is recorded)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Queued, and stays so for a reason shown on the ReviewJob (admission is paused)."""
+
+    job: ReviewJob
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ class DelayPost:
     delete_pod: str | None
 
 
-Step = Queue | EnsurePod | CreatePod | Finish | Retry | Post | DelayPost | Cleanup
+Step = Queue | Hold | EnsurePod | CreatePod | Finish | Retry | Post | DelayPost | Cleanup
 
 
 # -- observations --------------------------------------------------------------------------------
@@ -108,6 +119,7 @@ class Seen:
     job: ReviewJob
     pod: dict[str, Any] | None = None
     stale: Stale | None = None
+    paused: str | None = None  # why admission is paused for now (the daily budget), if it is
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,8 @@ class StartFacts:
     job: ReviewJob
     actual_head: str | None
     siblings: list[ReviewJob] = field(default_factory=list)
+    repo: RepoReviewSettings | None = None  # the repository's configuration (None without GitHub)
+    skip: str | None = None  # why the configuration skips automatic reviews of this PR, if it does
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from review_operator.api.models import Phase
 from review_operator.api.reasons import Reason
+from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED
 
 P, Q, R = Phase.PENDING, Phase.QUEUED, Phase.RUNNING
 OK, FAILED, TIMED_OUT, SUPERSEDED, CANCELLED = (
@@ -39,6 +40,7 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("queue", (P,), "Seen", Q, "Queue"),
     Transition("admit", (Q,), "ledger admission (slots free)", R, "claim, then EnsurePod"),
+    Transition("hold", (Q,), "Seen: daily budget spent", Q, "Hold", (DAILY_BUDGET_REACHED,)),
     Transition("no-head", (Q,), "HeadUnresolved", FAILED, "Finish", (Reason.HEAD_UNRESOLVED,)),
     Transition("cancel", ANY_ACTIVE, "Seen: spec.cancel", CANCELLED, "Finish", CANCEL_REASONS),
     Transition("stale", ANY_ACTIVE, "Seen: not the PR's head", SUPERSEDED, "Finish", STALE_REASONS),
@@ -52,6 +54,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         SUPERSEDED,
         "Finish",
         (Reason.ALREADY_REVIEWED,),
+    ),
+    Transition(
+        "config-skip",
+        (R,),
+        "StartFacts: the repository's config skips it",
+        CANCELLED,
+        "Finish",
+        (Reason.SKIPPED_BY_CONFIG,),
     ),
     Transition("token-refused", (R,), "TokenRefused", FAILED, "Finish", (Reason.UNAUTHORIZED,)),
     Transition("pod-refused", (R,), "CreateRefused: 400/403/422", FAILED, "Finish", (Reason.POD_REJECTED,)),

@@ -23,6 +23,7 @@ from review_operator.api.models import (
     rfc3339,
 )
 from review_operator.api.reasons import Reason
+from review_operator.api.repo_config import with_config_problems
 from review_operator.api.result import ReviewResult
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import (
@@ -32,6 +33,7 @@ from review_operator.builders.names import (
     pod_name,
 )
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide import status
 from review_operator.controller.decide.heads import job_head
@@ -40,6 +42,7 @@ from review_operator.controller.decide.steps import (
     DelayPost,
     Finish,
     HeadUnresolved,
+    Hold,
     Post,
     Posted,
     PostFailed,
@@ -51,6 +54,8 @@ from review_operator.controller.decide.steps import (
     TokenRefused,
 )
 from review_operator.controller.engine.audit import audit
+from review_operator.controller.engine.clock import Clock
+from review_operator.controller.engine.configuration import repo_settings
 from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lanes import Lanes
@@ -85,7 +90,7 @@ class Effects:
         kube: AsyncKube,
         github: GitHubClientFactory | None,
         metrics: ControllerMetrics,
-        clock: Callable[[], datetime],
+        clock: Clock,
         *,
         github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
@@ -102,7 +107,7 @@ class Effects:
         # Told of every confirmed status write (before, after): the engine's slot ledger.
         self.on_written = on_written
         # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
-        self.lanes = Lanes()
+        self.lanes = Lanes(clock=clock)
         self.events = EventRecorder(kube, self.lanes, clock)
         self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
 
@@ -130,6 +135,12 @@ class Effects:
             self.events.queued()
         self.events.record(job, "Queued", "Waiting for a free review slot.")
 
+    async def hold(self, step: Hold, now: datetime) -> None:
+        async with self._queue_writes:
+            await self.lanes.quiet(self.lanes.deadline())  # a free slot's work goes first
+            job = await self._status(step.job, status.held(step.job, step.reason, step.message, now))
+        self.events.record(job, step.reason, step.message, warning=True)
+
     async def claim(self, job: ReviewJob, attempt: int, now: datetime) -> ReviewJob | HeadUnresolved | None:
         """Takes a slot (status Running, conditional): the job as stored now; None if it is not
         Queued any more; HeadUnresolved for a command whose head GitHub could not give."""
@@ -151,16 +162,27 @@ class Effects:
         self.events.record(job, "Started", f"Attempt {attempt}: starting pod {name}.")
         return job
 
-    async def start_facts(self, job: ReviewJob) -> StartFacts:
-        """What decides whether a review may get its pod: GitHub's head of the PR (a kept answer;
-        None without GitHub) and, when they can matter, the PR's other ReviewJobs."""
+    async def start_facts(self, job: ReviewJob) -> StartFacts | TokenRefused:
+        """What decides whether a review may get its pod, and how it runs: GitHub's head of the PR
+        (a kept answer; None without GitHub), the PR's other ReviewJobs when they can matter, and
+        the repository's configuration file at the base."""
+        try:
+            repo, skip = await self.repo_settings(job)
+        except Unauthorized as exc:
+            return TokenRefused(job, str(exc))
         if self.heads is None:
-            return StartFacts(job, None)
+            return StartFacts(job, None, repo=repo, skip=skip)
         is_command = job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT
         actual = job.status.head_sha if is_command else await self.heads.current(job)
         if not is_command and (actual is None or actual == job_head(job)):
-            return StartFacts(job, actual)  # the head is this review's: its siblings cannot matter
-        return StartFacts(job, actual, await self._siblings(job))
+            # The head is this review's: its siblings cannot matter.
+            return StartFacts(job, actual, repo=repo, skip=skip)
+        return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip)
+
+    async def repo_settings(self, job: ReviewJob) -> tuple[RepoReviewSettings | None, str | None]:
+        if self.github is None:
+            return None, None
+        return await repo_settings(self.github, self.settings, job)
 
     async def _siblings(self, job: ReviewJob) -> list[ReviewJob]:
         """Every ReviewJob of the same pull request, finished ones included."""
@@ -171,13 +193,15 @@ class Effects:
         listed = await objects.list_reviewjobs_json(self.kube, job.metadata.namespace, selector)
         return [j for j in await parse_reviewjobs(listed) if j.metadata.name != job.metadata.name]
 
-    async def create_pod(self, job: ReviewJob, now: datetime) -> TokenRefused | CreateRefused | None:
+    async def create_pod(
+        self, job: ReviewJob, now: datetime, repo: RepoReviewSettings | None = None
+    ) -> TokenRefused | CreateRefused | None:
         """The checkout Secret (with GitHub) and the pod, then the PodCreated condition. A refusal
         comes back as an observation; an API server that cannot answer raises (the next pass
         tries again, until the claim's deadline)."""
         try:
             async with self.lanes.slot_work():
-                manifest = await self._create_pod(job)
+                manifest = await self._create_pod(job, repo)
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         except KubeError as exc:
@@ -186,7 +210,7 @@ class Effects:
             await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
         return None
 
-    async def _create_pod(self, job: ReviewJob) -> dict[str, Any]:
+    async def _create_pod(self, job: ReviewJob, repo: RepoReviewSettings | None) -> dict[str, Any]:
         head = job_head(job) or ""
         with_token = False
         if self.github is not None:
@@ -195,7 +219,13 @@ class Effects:
             await objects.create_or_replace_secret(self.kube, secret)
             with_token = True
         manifest = build_review_pod(
-            job, job.status.attempts, head, self.settings, self.github_api_url, with_checkout_token=with_token
+            job,
+            job.status.attempts,
+            head,
+            self.settings,
+            self.github_api_url,
+            with_checkout_token=with_token,
+            repo_values=None if repo is None else repo.runner_values(),
         )
         _, created = await objects.create_or_get_pod(self.kube, manifest)
         if not created:
@@ -257,7 +287,14 @@ class Effects:
         job = step.job
         try:
             gh = self.github.for_job(job)
-            outcome = await post_review(gh, job, step.result, head_sha=job_head(job) or "")
+            repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
+            result = step.result if repo is None else with_config_problems(step.result, repo.problems)
+            head = job_head(job) or ""
+            if repo is None:
+                outcome = await post_review(gh, job, result, head_sha=head)
+            else:
+                bar = repo.request_changes_severity
+                outcome = await post_review(gh, job, result, head_sha=head, request_changes_severity=bar)
         except Unauthorized as exc:
             self.metrics.posting_failed("unauthorized")
             return PostRefused(step, str(exc))
@@ -266,7 +303,7 @@ class Effects:
             retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
             retryable = isinstance(exc, (RateLimited, Transient))
             # GitHub's retry-after counts from its answer, not from when the post was planned.
-            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock()))
+            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
         if outcome.status is PostStatus.SUPERSEDED:
             return PostMoved(step, outcome.current_head_sha or "")
         posted = {

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from review_operator.api.models import ReviewJob
 from review_operator.api.scrub import scrub_token_shapes
+from review_operator.controller.engine.clock import Clock
 from review_operator.controller.engine.lanes import Lanes
 from review_operator.controller.engine.observer import involved
 from review_operator.k8s import objects
@@ -25,7 +25,7 @@ EVENT_WORKERS = 4
 
 
 class EventRecorder:
-    def __init__(self, kube: AsyncKube, lanes: Lanes, clock: Callable[[], datetime]) -> None:
+    def __init__(self, kube: AsyncKube, lanes: Lanes, clock: Clock) -> None:
         self.kube = kube
         self.lanes = lanes
         self.clock = clock
@@ -42,7 +42,7 @@ class EventRecorder:
             reason,
             scrub_token_shapes(message),
             warning,
-            self.clock(),
+            self.clock.now(),
             self.lanes.deadline(),
         )
         self._queue.put_nowait(item)

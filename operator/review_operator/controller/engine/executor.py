@@ -22,6 +22,7 @@ from review_operator.controller.decide.steps import (
     DelayPost,
     EnsurePod,
     Finish,
+    Hold,
     Observation,
     Post,
     Queue,
@@ -140,10 +141,12 @@ class Executor:
         match step:
             case Queue(job=job):
                 await effects.queue(job, now)
+            case Hold():
+                await effects.hold(step, now)
             case EnsurePod(job=job):
                 return await effects.start_facts(job)
-            case CreatePod(job=job):
-                return await effects.create_pod(job, now)
+            case CreatePod(job=job, repo=repo):
+                return await effects.create_pod(job, now, repo)
             case Retry():
                 await effects.retry(step, now)
             case Finish():

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from review_operator.api.models import ReviewJob
 from review_operator.controller.decide.heads import PRKey, job_head, pr_key
+from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
 from review_operator.github import GitHubError
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ FETCH_TIMEOUT_SECONDS = 5.0
 @dataclass(frozen=True)
 class _Known:
     sha: str
-    at: float  # monotonic seconds when fetched
+    at: float  # the clock's monotonic seconds when fetched
     seen: frozenset[str]  # the heads of ReviewJobs that existed when it was fetched
 
 
@@ -42,7 +42,7 @@ class PullHeads:
         fetch: Callable[[ReviewJob], Awaitable[str]],
         ttl: float = TTL_SECONDS,
         timeout: float = FETCH_TIMEOUT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._fetch = fetch
         self.ttl = ttl
@@ -54,7 +54,7 @@ class PullHeads:
     def cached(self, key: PRKey, in_play: Iterable[str]) -> str | None:
         """The kept answer, if it is young enough and was fetched knowing every head in play."""
         known = self._known.get(key)
-        if known is None or self.clock() - known.at >= self.ttl or not set(in_play) <= known.seen:
+        if known is None or self.clock.monotonic() - known.at >= self.ttl or not set(in_play) <= known.seen:
             return None
         return known.sha
 
@@ -81,7 +81,7 @@ class PullHeads:
         except (GitHubError, TimeoutError) as exc:
             log.warning("head of %s#%d unknown: %s", job.spec.repository.full_name, key[1], exc or "timeout")
             return None
-        self._known[key] = _Known(sha, self.clock(), seen)
+        self._known[key] = _Known(sha, self.clock.monotonic(), seen)
         return sha
 
     async def of_conflicts(self, jobs: Iterable[ReviewJob]) -> dict[PRKey, str]:

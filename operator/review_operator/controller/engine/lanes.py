@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
+
+from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
 
 QUIET_S = 0.05  # no slot work for this long (a claim's pod is created a few loop turns after it)
 MAX_WAIT_S = 2.0  # bookkeeping goes ahead regardless once it has waited this long
@@ -27,8 +28,10 @@ class Lanes:
         quiet_s: float = QUIET_S,
         max_wait_s: float = MAX_WAIT_S,
         concurrency: int = BOOKKEEPING_CONCURRENCY,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.quiet_s, self.max_wait_s = quiet_s, max_wait_s
+        self.clock = clock
         self._slot_work = 0
         self._calm_since = float("-inf")  # no slot work yet: quiet from the start
         self._changed = asyncio.Event()
@@ -46,7 +49,7 @@ class Lanes:
     def release(self) -> None:
         self._slot_work -= 1
         if not self._slot_work:
-            self._calm_since = time.monotonic()
+            self._calm_since = self.clock.monotonic()
             self._changed.set()
 
     @contextlib.asynccontextmanager
@@ -59,12 +62,12 @@ class Lanes:
 
     def deadline(self) -> float:
         """The latest moment bookkeeping asked for now may be held back to."""
-        return time.monotonic() + self.max_wait_s
+        return self.clock.monotonic() + self.max_wait_s
 
     @contextlib.asynccontextmanager
     async def bookkeeping(self, not_after: float) -> AsyncIterator[None]:
-        """Waits for a quiet spell (or `not_after`, a `time.monotonic()` deadline), then for one of the
-        few bookkeeping places."""
+        """Waits for a quiet spell (or `not_after`, a deadline on the clock's monotonic time), then
+        for one of the few bookkeeping places."""
         await self.quiet(not_after)
         async with self._bookkeepers:
             yield
@@ -72,7 +75,7 @@ class Lanes:
     async def quiet(self, not_after: float) -> None:
         """Until no slot work has been in flight for `quiet_s`, or `not_after`."""
         while True:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now >= not_after:
                 return
             wait = not_after - now

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from review_operator.config import ControllerSettings
 from review_operator.controller.engine.loop import Engine
@@ -38,7 +38,7 @@ async def lead(engine: Engine, kube: AsyncKube, settings: ControllerSettings, id
             if held:
                 # Act only until shortly before the lease could expire without a renewal.
                 engine.lead_until(
-                    datetime.now(UTC) + timedelta(seconds=settings.lease_duration_seconds - period)
+                    engine.clock.now() + timedelta(seconds=settings.lease_duration_seconds - period)
                 )
                 if worker is None or worker.done():
                     log.info("leading as %s", identity)

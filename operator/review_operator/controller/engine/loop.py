@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide.budget import day_start, next_day
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.plan import Observed, plan_pass
 from review_operator.controller.decide.steps import (
@@ -33,11 +33,13 @@ from review_operator.controller.decide.steps import (
     Queue,
     Step,
 )
+from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
 from review_operator.controller.engine.effects import Effects
 from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.ledger import Ledger
-from review_operator.controller.engine.observer import expired, parse_reviewjobs
+from review_operator.controller.engine.observer import expired, parse_reviewjobs, spent_by_finished
+from review_operator.controller.engine.spending import DailySpend
 from review_operator.fence import Fence, NotLeading
 from review_operator.github import GitHubClientFactory
 from review_operator.k8s import objects
@@ -56,10 +58,6 @@ FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Engine:
     def __init__(
         self,
@@ -71,19 +69,19 @@ class Engine:
         github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
         fence: Fence | None = None,
-        clock: Callable[[], datetime] = utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
         self.metrics = metrics
-        self.clock = clock  # wall time: what the decisions compare with the objects' timestamps
-        self.monotonic = monotonic  # how long to wait: resync periods, gaps between passes
+        # Wall time (what the decisions compare with the objects' timestamps) and monotonic time (how
+        # long to wait: resync periods, gaps between passes): one clock for every part of the engine.
+        self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         # Until when this replica may act (set by the leader Lease; unbounded without election).
         # The same fence guards every write of the API client and of GitHub's clients.
-        self.fence = fence or Fence(clock=clock)
+        self.fence = fence or Fence(clock=clock.now)
         # GitHub's heads of PRs with two heads in play decide which reviews are stale (None: no GitHub).
         self.heads = heads
         self.effects = Effects(
@@ -100,7 +98,8 @@ class Engine:
         self._kicked = asyncio.Event()
         # A kick, or a write that may have brought the next time-based change nearer.
         self._wake = asyncio.Event()
-        self._last_pass_at: datetime | None = None  # the clock when the last pass began
+        # When the last pass began (wall time): time-based changes due before it, it has seen.
+        self.pass_began_at: datetime | None = None
         self._last_gc = datetime.min.replace(tzinfo=UTC)
         self.passes = 0
         # Claims are decided and written under this lock only: by a pass, or by a refill between passes.
@@ -108,6 +107,7 @@ class Engine:
         self.ledger = Ledger()
         self._refill_due = False
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
+        self.spend = DailySpend(settings.daily_budget_usd)
 
     # -- leadership ----------------------------------------------------------------------------
     def lead_until(self, until: datetime) -> None:
@@ -141,7 +141,7 @@ class Engine:
         while True:
             await self.wait_for_pass()
             self._kicked.clear()
-            began = self.monotonic()
+            began = self.clock.monotonic()
             try:
                 await self.reconcile_once()
                 failures = 0
@@ -156,15 +156,15 @@ class Engine:
                 self.kick()
             # Pod endings and freed slots are acted on between passes, so a busy cluster need not be
             # re-listed after every event: passes take at most half the time, and leave a gap.
-            await asyncio.sleep(max(MIN_PASS_GAP, self.monotonic() - began))
+            await asyncio.sleep(max(MIN_PASS_GAP, self.clock.monotonic() - began))
 
     async def wait_for_pass(self) -> None:
         """Until a pass is asked for, the next time-based change is due (a backoff ending, a pending
         timeout, a deadline, the start cap), or `resync_seconds` have passed. A write that may bring
         that change nearer (a claim, a retry) re-arms the wait."""
-        until = self.monotonic() + self.settings.resync_seconds
+        until = self.clock.monotonic() + self.settings.resync_seconds
         while not self._kicked.is_set():
-            timeout = until - self.monotonic()
+            timeout = until - self.clock.monotonic()
             due = self._due_in()
             if due is not None:
                 timeout = min(timeout, due)
@@ -179,16 +179,18 @@ class Engine:
     def _due_in(self) -> float | None:
         """Seconds until the next time-based change no pass has seen yet (a little after it, as the
         checks are strict); zero or less when one came due since the last pass began."""
-        if not self.ledger.ready or self._last_pass_at is None:
+        if not self.ledger.ready or self.pass_began_at is None:
             return None
-        s, now = self.settings, self.clock()
+        s, now = self.settings, self.clock.now()
         due = self.ledger.next_due(
-            self._last_pass_at,
+            self.pass_began_at,
             now,
             s.pending_timeout_seconds,
             s.running_deadline_seconds,
             s.max_starts_per_minute,
         )
+        if self.spend.paused(now) is not None:  # the budget opens again at midnight UTC
+            due = min(due or next_day(now), next_day(now))
         return None if due is None else (due - now).total_seconds() + DUE_SLACK
 
     async def observe(self) -> Observed:
@@ -204,12 +206,18 @@ class Engine:
         if not self.may_act():
             return 0
         begin = time.perf_counter()
-        now = self.clock()
-        self._last_pass_at = now
+        now = self.clock.now()
+        self.pass_began_at = now
         read_seq = self.ledger.seq
         observed = await self.observe()
         self.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
-        planned = plan_pass(observed, now, self.settings, self.rng)
+        if self.spend.enabled:
+            self.spend.saw(observed.jobs, now)
+            if not self.spend.finished_read:  # before the first admission of a term (or a day)
+                await self._read_finished(now)
+        paused = self.spend.paused(now)
+        self.metrics.admission_paused.set(int(paused is not None))
+        planned = plan_pass(observed, now, self.settings, self.rng, paused)
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
@@ -243,6 +251,8 @@ class Engine:
 
     # -- admission -----------------------------------------------------------------------------
     def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
+        if self.spend.paused(now) is not None:
+            return []  # the day's budget is spent: nothing starts until midnight UTC
         s = self.settings
         jobs = self.ledger.admissible(
             now, s.max_concurrent, s.max_concurrent_per_repo, s.max_starts_per_minute
@@ -287,6 +297,10 @@ class Engine:
         return None
 
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
+        if self.spend.enabled and after.status.spend.attempts:
+            now = self.clock.now()
+            self.spend.saw([after], now)
+            self.metrics.daily_spend.set(self.spend.today(now))
         phase = after.status.phase
         if phase is Phase.RUNNING or (phase is Phase.QUEUED and after.status.next_attempt_at is not None):
             self._wake.set()  # a claim (its timeouts, the start cap) or a retry (its backoff)
@@ -309,7 +323,7 @@ class Engine:
                 self._refill_due = False
                 if not self.may_act():
                     return
-                now = self.clock()
+                now = self.clock.now()
                 claimed = await self._claim_all(self._admissible(now), now)
                 names = {job.metadata.name for job in claimed}
                 self._busy |= names
@@ -344,7 +358,7 @@ class Engine:
             return
         if name in self.executor.posting:
             return  # its ending is being posted; the pod is on its way out
-        now = self.clock()
+        now = self.clock.now()
         step = decide(PodSeen(job, pod), now, self.settings, self.rng)
         if step is None:
             if deleted and job.status.phase is Phase.RUNNING and job.status.pod_name == meta.get("name"):
@@ -363,10 +377,18 @@ class Engine:
 
         self.executor.spawn(run(), f"pod-step-{job.metadata.name}")
 
+    async def _read_finished(self, now: datetime) -> bytes:
+        """The finished ReviewJobs (for GC), counting today's spend among them when there is a budget."""
+        listed = await objects.list_reviewjobs_json(self.kube, self.settings.namespace, FINISHED_SELECTOR)
+        if self.spend.enabled:
+            self.spend.saw_finished(spent_by_finished(listed, day_start(now)), now)
+            self.metrics.daily_spend.set(self.spend.today(now))
+        return listed
+
     async def collect_garbage(self, now: datetime) -> None:
         """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
         ns = self.settings.namespace
-        listed = await objects.list_reviewjobs_json(self.kube, ns, FINISHED_SELECTOR)
+        listed = await self._read_finished(now)
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
         for name in expired(listed, now, ttl):
             await objects.delete_reviewjob(self.kube, ns, name)

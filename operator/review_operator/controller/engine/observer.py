@@ -54,8 +54,18 @@ class _Meta(BaseModel):
     name: str
 
 
+class _AttemptCost(BaseModel):
+    cost_usd: float = Field(default=0.0, alias="costUsd")
+    at: datetime | None = None
+
+
+class _Spend(BaseModel):
+    attempts: list[_AttemptCost] = Field(default_factory=list)
+
+
 class _Done(BaseModel):
     completion_time: datetime | None = Field(default=None, alias="completionTime")
+    spend: _Spend = Field(default_factory=_Spend)
 
 
 class _Finished(BaseModel):
@@ -65,6 +75,17 @@ class _Finished(BaseModel):
 
 class _FinishedList(BaseModel):
     items: list[_Finished] = Field(default_factory=list)
+
+
+def spent_by_finished(listed: bytes, since: datetime) -> dict[str, float]:
+    """What each finished ReviewJob's attempts recorded since `since` cost (only these fields are
+    decoded): the daily budget counts reviews that ended today too."""
+    return {
+        item.metadata.name: sum(
+            a.cost_usd for a in item.status.spend.attempts if a.at is not None and a.at >= since
+        )
+        for item in _FinishedList.model_validate_json(listed).items
+    }
 
 
 def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:

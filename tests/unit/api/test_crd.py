@@ -11,18 +11,18 @@ import yaml
 from review_operator.api.crd import GENERATED_HEADER, build_crd, render_crd_yaml
 from review_operator.api.models import ReviewJob
 from review_operator.cli import main
+from tests.harness.controlplane import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = [
-    ROOT / "crds" / "reviewjobs.review-operator.dev.yaml",
-    ROOT / "charts" / "review-operator" / "crds" / "reviewjobs.review-operator.dev.yaml",
+    REPO_ROOT / "crds" / "reviewjobs.review-operator.dev.yaml",
+    REPO_ROOT / "charts" / "review-operator" / "crds" / "reviewjobs.review-operator.dev.yaml",
 ]
 
 
-@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_committed_crd_matches_the_models(path: Path) -> None:
     assert path.read_text() == render_crd_yaml(), (
-        f"{path.relative_to(ROOT)} is stale: regenerate it with `make generate`"
+        f"{path.relative_to(REPO_ROOT)} is stale: regenerate it with `make generate`"
     )
 
 
@@ -80,7 +80,7 @@ def test_crd_names_and_printer_columns() -> None:
 
 
 def test_sample_reviewjob_parses_into_the_models() -> None:
-    body = yaml.safe_load((ROOT / "config" / "samples" / "reviewjob.yaml").read_text())
+    body = yaml.safe_load((REPO_ROOT / "config" / "samples" / "reviewjob.yaml").read_text())
     job = ReviewJob.model_validate(body)
     assert job.spec.repository.full_name == "Codertocat/Hello-World"
     assert ReviewJob.model_validate(job.to_manifest()) == job

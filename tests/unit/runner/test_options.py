@@ -6,6 +6,7 @@ from pathlib import Path
 
 from review_operator.config import RunnerSettings
 from review_operator.runner.agent import build_options, cli_env, fit_retries
+from tests.harness.controlplane import REPO_ROOT
 
 
 async def _noop(*_: object) -> dict[str, object]:
@@ -63,6 +64,6 @@ def test_retries_are_reduced_until_their_backoff_fits_the_timeout() -> None:
 
 
 def test_every_runner_setting_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     for name in RunnerSettings.model_fields:
         assert f"`REVIEWOP_RUNNER_{name.upper()}`" in readme, f"README lacks REVIEWOP_RUNNER_{name.upper()}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from review_operator.controller.decide.steps import (
     EnsurePod,
     Finish,
     HeadUnresolved,
+    Hold,
     Observation,
     PodSeen,
     Post,
@@ -44,11 +44,11 @@ from review_operator.controller.decide.steps import (
 from review_operator.controller.decide.transitions import TRANSITIONS, Transition, document, embedded
 from review_operator.k8s.errors import KubeError
 from tests.factories import T0, reviewjob
+from tests.harness.controlplane import REPO_ROOT
 
 SETTINGS = ControllerSettings(max_attempts=2, pending_timeout_seconds=60, posting_give_up_seconds=600)
 RESULT = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="ok")
 OTHER = "b" * 40
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def running(**status: Any) -> ReviewJob:
@@ -90,6 +90,7 @@ LATER = T0 + timedelta(seconds=5)
 SCENARIOS: dict[str, Callable[[], Observation]] = {
     "queue": lambda: Seen(reviewjob("rj")),
     "no-head": lambda: HeadUnresolved(reviewjob("rj", Phase.QUEUED)),
+    "hold": lambda: Seen(reviewjob("rj", Phase.QUEUED), paused="Daily model budget reached."),
     "cancel": lambda: Seen(cancelled(Phase.QUEUED)),
     "stale": lambda: Seen(reviewjob("rj", Phase.QUEUED), stale=Stale(OTHER, covered=True)),
     "ensure-pod": lambda: Seen(running(startTime=T0.isoformat())),
@@ -97,6 +98,9 @@ SCENARIOS: dict[str, Callable[[], Observation]] = {
     "start-moved": lambda: StartFacts(running(), OTHER),
     "start-repeat": lambda: StartFacts(
         command("c" * 40, Phase.RUNNING), "c" * 40, [reviewjob("push", Phase.SUCCEEDED, sha="c" * 40)]
+    ),
+    "config-skip": lambda: StartFacts(
+        running(), "a" * 40, skip="`.github/review-operator.yaml` sets `mode: manual`"
     ),
     "token-refused": lambda: TokenRefused(running(), "HTTP 401"),
     "pod-refused": lambda: CreateRefused(running(), 403, "forbidden", KubeError("HTTP 403", 403)),
@@ -130,7 +134,7 @@ def created() -> dict[str, str]:
 
 def target(step: Step) -> Phase:
     match step:
-        case Queue() | Retry():
+        case Queue() | Retry() | Hold():
             return Phase.QUEUED
         case EnsurePod() | CreatePod() | Post() | DelayPost():
             return Phase.RUNNING
@@ -142,7 +146,7 @@ def target(step: Step) -> Phase:
 
 
 def reason(step: Step) -> str | None:
-    return step.reason if isinstance(step, (Finish, Retry)) else None
+    return step.reason if isinstance(step, (Finish, Retry, Hold)) else None
 
 
 def matches(row: Transition, source: Phase, step: Step) -> bool:
@@ -187,6 +191,7 @@ def corpus() -> list[Observation]:
     found += [PodSeen(job, p) for job in jobs for p in endings]
     found += [Seen(job, p) for job in jobs for p in endings]
     found += [Seen(reviewjob("rj", phase)) for phase in Phase]
+    found += [Seen(reviewjob("rj", phase), paused="paused") for phase in Phase]
     return found
 
 
@@ -207,3 +212,9 @@ def test_the_generated_document_is_current() -> None:
 def test_the_architecture_page_shows_the_current_diagram() -> None:
     page = (REPO_ROOT / "docs" / "architecture.md").read_text()
     assert page == embedded(page), "docs/architecture.md's diagram is stale: run `make generate`"
+
+
+def test_a_review_command_runs_whatever_the_repository_config_says() -> None:
+    asked = command("c" * 40, Phase.RUNNING)
+    step = decide(StartFacts(asked, "c" * 40, skip="mode: manual"), LATER, SETTINGS, random.Random(0))
+    assert isinstance(step, CreatePod)

@@ -6,13 +6,17 @@ outside the chain."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
+from review_operator.api.models import Phase
 from review_operator.api.reasons import Reason
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.classify import Kind, classify_stuck
+from review_operator.controller.decide.machine import attempt_or_retry
+from review_operator.controller.decide.steps import Finish, Retry
 from tests.factories import T0, reviewjob
 
 PENDING, DEADLINE = 900, 1200
@@ -56,3 +60,20 @@ def test_the_checkout_container_gets_its_timeout() -> None:
     pod = build_review_pod(reviewjob("rj"), 1, "a" * 40, settings, "https://api.github.com", False)
     [checkout] = pod["spec"]["initContainers"]
     assert {"name": "REVIEWOP_CHECKOUT_TIMEOUT_SECONDS", "value": "77"} in checkout["env"]
+
+
+def test_no_attempt_starts_past_the_retry_deadline() -> None:
+    settings = ControllerSettings(
+        max_attempts=10, retry_base_seconds=30, retry_max_seconds=30, retry_deadline_seconds=3600
+    )
+    job = reviewjob("rj", Phase.RUNNING, attempts=2)  # created at T0
+    early = attempt_or_retry(
+        job, "Evicted", "Evicted.", None, "rj-a2", T0 + timedelta(seconds=60), settings, random.Random(0)
+    )
+    assert isinstance(early, Retry)
+    # An outage: the next attempt would start 3600 s after the review was created. It ends instead.
+    late = attempt_or_retry(
+        job, "Evicted", "Evicted.", None, "rj-a2", T0 + timedelta(seconds=3590), settings, random.Random(0)
+    )
+    assert isinstance(late, Finish) and late.phase is Phase.FAILED
+    assert "retry deadline (3600 s" in late.message

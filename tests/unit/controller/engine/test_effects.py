@@ -1,5 +1,8 @@
 """Effects order their API calls: a flood of Pending → Queued writes goes before the Events, and a
-free slot's work (an ending, a retry, a claim) before bookkeeping (cleanup, Queued writes)."""
+free slot's work (an ending, a retry, a claim) before bookkeeping (cleanup, Queued writes).
+
+On fake time (`looptime`): the effects' clock is the event loop's, so waiting for the API's answers
+takes no real time and nothing depends on how fast the machine is."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from review_operator.api.models import Phase, ReviewJob, after_status_write
+from review_operator.api.models import Phase, ReviewJob
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.steps import Finish, Retry
 from review_operator.controller.engine.effects import QUEUE_WRITES, Effects
@@ -17,6 +20,10 @@ from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 from tests.factories import T0
 from tests.factories import reviewjob as job
+from tests.fakes.clock import FAKE_TIME, LoopClock
+
+pytestmark = FAKE_TIME
+CLOCK = LoopClock(T0)
 
 
 def stored_with_status(name: str, patch: dict[str, Any]) -> bytes:
@@ -32,7 +39,7 @@ def effects_on(kube: object) -> Effects:
         cast(AsyncKube, kube),
         None,
         ControllerMetrics(CollectorRegistry()),
-        lambda: T0,
+        CLOCK,
     )
 
 
@@ -76,27 +83,6 @@ async def test_events_wait_while_reviews_are_being_queued_and_all_follow() -> No
     assert len(later_events) == len(names)
     assert min(later_events) > queued_at
     assert "event Started earlier" in kube.calls
-
-
-def test_a_conditional_status_write_keeps_the_spec_it_was_decided_on() -> None:
-    before = job("j")
-    stored = before.model_dump(mode="json", by_alias=True, exclude_none=True)
-    stored["metadata"]["resourceVersion"] = "2"
-    stored["status"] = {"phase": "Queued", "queuedAt": T0.isoformat()}
-    after = after_status_write(before, json.dumps(stored).encode())
-    assert after.spec is before.spec  # one copy, not two
-    assert (after.metadata.resource_version, after.status.phase, after.status.queued_at) == (
-        "2",
-        Phase.QUEUED,
-        T0,
-    )
-    assert before.status.phase is Phase.PENDING  # the version it came from is left as it was
-    unconditional = before.model_copy(
-        update={"metadata": before.metadata.model_copy(update={"resource_version": ""})}
-    )
-    full = after_status_write(unconditional, json.dumps(stored).encode())
-    assert full.spec is not before.spec
-    assert full.spec == before.spec
 
 
 class SlotKube:
@@ -144,7 +130,9 @@ async def test_an_endings_cleanup_waits_for_the_claim_in_flight() -> None:
     # The ending's own status write is slot work too (it frees a slot): it went at once.
     assert kube.calls == ["status Succeeded done"]
     kube.release_claim.set()
+    released = CLOCK.monotonic()
     await asyncio.wait_for(asyncio.gather(claim, finish), 5)
+    assert CLOCK.monotonic() == released  # the cleanup went with the claim, not at its deadline
     await asyncio.wait_for(effects.events.flush(), 5)
     assert kube.calls[:2] == ["status Succeeded done", "status Running next"]
     assert {"DELETE pods", "DELETE secrets", "PATCH reviewjobs"} <= set(kube.calls[2:])

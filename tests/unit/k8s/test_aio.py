@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
 import pytest
 from kubernetes import client
 
@@ -62,24 +66,66 @@ def test_statuses_map_to_the_same_typed_errors_as_the_official_client() -> None:
     assert "secret-looking" not in str(forbidden)  # bodies are read, never quoted
 
 
-def test_auth_headers_are_reused_briefly_then_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+class Sent:
+    """What `AsyncKube` hands aiohttp for each request (no request leaves the process)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.requests: list[dict[str, Any]] = []
+        sent = self
+
+        class Answer:
+            status, reason = 200, "OK"
+
+            async def __aenter__(self) -> Answer:
+                return self
+
+            async def __aexit__(self, *_: object) -> None:
+                return None
+
+            async def read(self) -> bytes:
+                return b"{}"
+
+        def request(session: aiohttp.ClientSession, method: str, url: str, **options: Any) -> Answer:
+            sent.requests.append(options)
+            return Answer()
+
+        monkeypatch.setattr(aiohttp.ClientSession, "request", request)
+
+
+async def test_auth_headers_are_reused_briefly_then_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = Sent(monkeypatch)
     configuration = client.Configuration()
     configuration.api_key["authorization"] = "one"
     kube = AsyncKube(configuration, 4)
     clock = [1000.0]
-    monkeypatch.setattr(aio.time, "monotonic", lambda: clock[0])
-    assert kube._auth_headers() == {"authorization": "one"}
-    configuration.api_key["authorization"] = "two"
-    clock[0] += aio.AUTH_REUSE_SECONDS / 2
-    assert kube._auth_headers() == {"authorization": "one"}
-    clock[0] += aio.AUTH_REUSE_SECONDS
-    assert kube._auth_headers() == {"authorization": "two"}
+    monkeypatch.setattr(aio, "time", SimpleNamespace(monotonic=lambda: clock[0]))  # aio's clock only
+    try:
+        await kube.request("GET", "/api")
+        configuration.api_key["authorization"] = "two"
+        clock[0] += aio.AUTH_REUSE_SECONDS / 2
+        await kube.request("GET", "/api")
+        clock[0] += aio.AUTH_REUSE_SECONDS
+        await kube.request("GET", "/api")
+    finally:
+        await kube.close()
+    assert [r["headers"].get("authorization") for r in sent.requests] == ["one", "one", "two"]
 
 
-def test_proxy_and_tls_server_name_are_taken_from_the_configuration() -> None:
+async def test_proxy_and_tls_server_name_are_taken_from_the_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = Sent(monkeypatch)
     configuration = client.Configuration()
-    assert AsyncKube(configuration, 4)._route == {}
+    plain = AsyncKube(configuration, 4)
     configuration.proxy = "http://proxy.internal:3128"
     configuration.tls_server_name = "kubernetes.default.svc"
-    route = AsyncKube(configuration, 4)._route
-    assert route == {"proxy": "http://proxy.internal:3128", "server_hostname": "kubernetes.default.svc"}
+    routed = AsyncKube(configuration, 4)
+    try:
+        await plain.request("GET", "/api")
+        await routed.request("GET", "/api")
+    finally:
+        await plain.close()
+        await routed.close()
+    route = [{k: r[k] for k in ("proxy", "server_hostname") if k in r} for r in sent.requests]
+    assert route[0] == {}
+    assert route[1] == {"proxy": "http://proxy.internal:3128", "server_hostname": "kubernetes.default.svc"}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import review_operator.runner.outcome as outcome_module
 from review_operator.api.result import ResultOutcome
 from review_operator.runner.outcome import EXIT_CODES, classify_assistant_error, classify_result
+from tests.harness.controlplane import REPO_ROOT
 
 
 def _c(subtype: str = "success", *, is_error: bool = False, status: int | None = None) -> ResultOutcome:
@@ -45,7 +44,7 @@ def test_exit_codes_are_distinct_and_documented() -> None:
     assert set(EXIT_CODES) == set(ResultOutcome)
     assert EXIT_CODES[ResultOutcome.SUCCESS] == 0 and len(set(codes)) == len(codes)
     doc = outcome_module.__doc__ or ""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     for outcome, code in EXIT_CODES.items():
         assert f"| {code} " in doc and outcome.value in doc
         assert f"| {code} " in readme and outcome.value in readme, "README 'Runner exit codes' is stale"

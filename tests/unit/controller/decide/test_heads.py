@@ -4,7 +4,6 @@ delivery of an old head ends before its pod, and a repeated `/review` of a revie
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import datetime
 from typing import Any
@@ -15,8 +14,6 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.decide.machine import start_check
 from review_operator.controller.decide.plan import Observed, plan_pass, stale_reviews
 from review_operator.controller.decide.steps import Finish, Step
-from review_operator.controller.engine.heads import PullHeads
-from review_operator.github import Transient
 from tests.factories import T0, reviewjob
 
 S1, S2, S3 = "1" * 40, "2" * 40, "3" * 40
@@ -111,48 +108,3 @@ def test_of_two_commands_for_one_head_exactly_one_runs() -> None:
     first, second = command("c1", S2, 3, Phase.RUNNING), command("c2", S2, 3, Phase.RUNNING)
     verdicts = [start_check(first, S2, [second]), start_check(second, S2, [first])]
     assert [v is None for v in verdicts] == [True, False]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def test_heads_are_kept_per_pr_and_asked_again_when_a_new_head_appears_or_they_age() -> None:
-    answers = [S2, S3]
-    asked: list[str] = []
-
-    async def fetch(job: ReviewJob) -> str:
-        asked.append(job.metadata.name)
-        await asyncio.sleep(0.01)
-        return answers[0]
-
-    clock = Clock()
-    heads = PullHeads(fetch, ttl=30, clock=clock)
-    s2 = push("s2", S2, 1)
-    # Concurrent askers share one fetch.
-    got = await asyncio.gather(heads.current(s2), heads.current(s2))
-    assert got == [S2, S2] and len(asked) == 1
-    assert await heads.current(s2) == S2 and len(asked) == 1  # kept
-    answers[0] = S3
-    assert await heads.current(push("s3", S3, 2)) == S3 and len(asked) == 2  # a head it never saw
-    clock.now = 31
-    assert await heads.current(s2) == S3 and len(asked) == 3  # aged out
-    assert await heads.current(s2, fresh=True) == S3 and len(asked) == 4
-    assert await heads.of_conflicts([push("a", S1, 0, Phase.QUEUED), s2]) == {PR: S3}
-    assert await heads.of_conflicts([s2]) == {}  # one head in play: nothing to ask
-
-
-async def test_a_head_github_cannot_give_is_unknown() -> None:
-    async def fetch(job: ReviewJob) -> str:
-        raise Transient("GitHub: HTTP 502")
-
-    async def slow(job: ReviewJob) -> str:
-        await asyncio.sleep(5)
-        return S1
-
-    assert await PullHeads(fetch).current(push("s1", S1, 0)) is None
-    assert await PullHeads(slow, timeout=0.05).current(push("s1", S1, 0)) is None

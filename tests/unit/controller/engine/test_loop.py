@@ -1,12 +1,15 @@
 """The engine's passes between watch events: due exactly when time alone changes something
-(a backoff ends, a pending timeout or a deadline is reached), not on a short fixed period."""
+(a backoff ends, a pending timeout or a deadline is reached), not on a short fixed period.
+
+On fake time (`looptime`): the engine's clock is the event loop's, so every wait is measured exactly
+and none takes real time."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -19,6 +22,10 @@ from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
 from tests.factories import reviewjob
+from tests.fakes.clock import FAKE_TIME, LoopClock
+
+pytestmark = FAKE_TIME
+CLOCK = LoopClock()
 
 
 def job(phase: Phase, rv: int = 1, **status: Any) -> ReviewJob:
@@ -28,25 +35,31 @@ def job(phase: Phase, rv: int = 1, **status: Any) -> ReviewJob:
 def engine(*jobs: ReviewJob, resync: float = 60) -> Engine:
     settings = ControllerSettings(namespace="ns", resync_seconds=resync, pending_timeout_seconds=300)
     kube = cast(AsyncKube, object())  # waiting makes no API calls
-    d = Engine(settings, kube, ControllerMetrics(CollectorRegistry()))
-    d.ledger.reset(list(jobs), [], set(), d.ledger.seq, datetime.now(UTC))
-    d._last_pass_at = datetime.now(UTC)  # as if a pass had just read them
+    d = Engine(settings, kube, ControllerMetrics(CollectorRegistry()), clock=CLOCK)
+    d.ledger.reset(list(jobs), [], set(), d.ledger.seq, CLOCK.now())
+    d.pass_began_at = CLOCK.now()  # as if a pass had just read them
     return d
 
 
 def at(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+    return (CLOCK.now() + timedelta(seconds=seconds)).isoformat()
 
 
-async def waited(d: Engine, limit: float = 5) -> float:
-    began = time.monotonic()
+def written(d: Engine, before: ReviewJob, after: ReviewJob) -> None:
+    """A confirmed status write, as `Effects` reports it to the engine."""
+    assert d.effects.on_written is not None
+    d.effects.on_written(before, after)
+
+
+async def waited(d: Engine, limit: float = 3600) -> float:
+    began = CLOCK.monotonic()
     await asyncio.wait_for(d.wait_for_pass(), limit)
-    return time.monotonic() - began
+    return CLOCK.monotonic() - began
 
 
 async def test_a_pass_is_due_when_a_running_attempt_reaches_its_pending_timeout() -> None:
     d = engine(job(Phase.RUNNING, startTime=at(-300 + 0.3), podName="p"))
-    assert 0.3 <= await waited(d) < 0.3 + DUE_SLACK + 1
+    assert await waited(d) == pytest.approx(0.3 + DUE_SLACK)
 
 
 async def test_a_write_that_brings_a_change_nearer_rearms_the_wait() -> None:
@@ -55,27 +68,28 @@ async def test_a_write_that_brings_a_change_nearer_rearms_the_wait() -> None:
     wait = asyncio.create_task(waited(d))
     await asyncio.sleep(0.2)
     assert not wait.done()  # the pending timeout is 300 s away and resync 60 s
-    d._written(running, job(Phase.QUEUED, rv=2, nextAttemptAt=at(0.3)))  # a retry, backing off 0.3 s
-    assert await wait < 0.2 + 0.3 + DUE_SLACK + 1
+    written(d, running, job(Phase.QUEUED, rv=2, nextAttemptAt=at(0.3)))  # a retry, backing off 0.3 s
+    assert await wait == pytest.approx(0.2 + 0.3 + DUE_SLACK)
 
 
 async def test_a_backoff_that_ended_before_the_wait_began_starts_a_pass_at_once() -> None:
     running = job(Phase.RUNNING, startTime=at(0), podName="p")
     d = engine(running)
-    d._written(running, job(Phase.QUEUED, rv=2, nextAttemptAt=at(0.05)))  # a short retry backoff
+    written(d, running, job(Phase.QUEUED, rv=2, nextAttemptAt=at(0.05)))  # a short retry backoff
     await asyncio.sleep(0.2)  # ... that ended meanwhile, in the gap after a pass
-    assert await waited(d) < 0.5
+    # Due DUE_SLACK after the backoff's end, which is now only what is left of that slack.
+    assert await waited(d) == pytest.approx(0.05 + DUE_SLACK - 0.2)
 
 
 async def test_without_anything_due_only_a_kick_or_the_resync_ends_the_wait() -> None:
     d = engine(job(Phase.QUEUED), resync=0.3)
-    assert 0.3 <= await waited(d) < 1.3
+    assert await waited(d) == pytest.approx(0.3)
     d = engine(job(Phase.QUEUED))
     wait = asyncio.create_task(waited(d))
     await asyncio.sleep(0.2)
     assert not wait.done()
     d.kick()
-    assert await wait < 1.2
+    assert await wait == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +100,7 @@ async def test_without_anything_due_only_a_kick_or_the_resync_ends_the_wait() ->
         (Phase.QUEUED, "Failed", False),  # our own cleanup after a retry was written
     ],
 )
-def test_a_deleted_pod_asks_for_a_pass_only_while_its_review_runs_on_it(
+async def test_a_deleted_pod_asks_for_a_pass_only_while_its_review_runs_on_it(
     phase: Phase, pod_phase: str, kicked: bool
 ) -> None:
     d = engine(job(phase, podName="p", startTime=at(0)))
@@ -95,7 +109,8 @@ def test_a_deleted_pod_asks_for_a_pass_only_while_its_review_runs_on_it(
         "status": {"phase": pod_phase},
     }
     d.pod_changed(pod, deleted=True)
-    assert d._kicked.is_set() is kicked
+    # Asked for: the wait ends at once; not asked for: nothing is due before the resync period.
+    assert await waited(d) == (0 if kicked else pytest.approx(d.settings.resync_seconds))
 
 
 class FlakyKube:
@@ -103,9 +118,11 @@ class FlakyKube:
 
     def __init__(self) -> None:
         self.lists = 0
+        self.times: list[float] = []  # the clock's monotonic time of each request
 
     async def request(self, method: str, path: str, body: Any = None, **_: Any) -> bytes:
         self.lists += 1
+        self.times.append(CLOCK.monotonic())
         if self.lists == 1:
             raise KubeError("Kubernetes API: HTTP 503 Service Unavailable", 503)
         return b'{"items": []}'
@@ -118,7 +135,7 @@ async def test_a_failed_pass_is_retried_after_a_short_backoff_not_a_resync_perio
     settings = ControllerSettings(namespace="ns", resync_seconds=60)
     kube = FlakyKube()
     api = cast(AsyncKube, kube)
-    d = Engine(settings, api, ControllerMetrics(CollectorRegistry()))
+    d = Engine(settings, api, ControllerMetrics(CollectorRegistry()), clock=CLOCK)
     d.kick()
     loop = asyncio.create_task(d.run_forever())
     try:
@@ -130,3 +147,14 @@ async def test_a_failed_pass_is_retried_after_a_short_backoff_not_a_resync_perio
         loop.cancel()
     assert d.passes == 1
     assert kube.lists >= 3  # the failed LIST of ReviewJobs, then those of the pass that succeeded
+    # 1 s of backoff after the first failure, then the gap after a pass (as long as it took, backoff
+    # included): the retry came 2 s after the failure, not a resync period later.
+    assert kube.times[1] - kube.times[0] == pytest.approx(1.0 + 1.0)
+
+
+async def test_the_engine_waits_on_the_loops_fake_time() -> None:
+    """The whole pending timeout (300 s) passes on the loop's fake time, in next to no real time."""
+    began = time.perf_counter()
+    d = engine(job(Phase.RUNNING, startTime=at(0), podName="p"), resync=600)
+    assert await waited(d) == pytest.approx(300 + DUE_SLACK)
+    assert time.perf_counter() - began < 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.controller.decide import status
 from review_operator.controller.decide.classify import classify_pod
-from tests.factories import reviewjob
+from tests.factories import T0, reviewjob
 
 TOKEN = "ghs_" + "Q7r8S9t0" * 5  # an installation token shape (ghs_ + 40)
 
@@ -62,7 +61,6 @@ def test_a_token_cut_by_the_result_error_limit_is_redacted_first(cut_inside: int
 
 @pytest.mark.parametrize("cut_inside", [12, 23, 30])
 def test_status_messages_cut_at_their_limit_never_keep_part_of_a_token(cut_inside: int) -> None:
-    now = datetime.now(UTC)
-    retry = status.retrying(reviewjob("rj"), "Evicted", _straddling(1024, cut_inside), now, now)
+    retry = status.retrying(reviewjob("rj"), "Evicted", _straddling(1024, cut_inside), T0, T0)
     assert not _leaks(retry["message"])
     assert not any(_leaks(c["message"]) for c in retry["conditions"])

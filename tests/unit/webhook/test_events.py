@@ -22,6 +22,7 @@ from review_operator.webhook.events import (
     Pong,
     decide,
 )
+from tests.harness.controlplane import REPO_ROOT
 from tests.integration.webhook_helpers import HEAD_SHA, example, managed_user_pull_request, review_comment
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -302,6 +303,6 @@ def test_policy_from_settings_reads_comma_separated_lists(tmp_path: Path) -> Non
 
 
 def test_every_webhook_setting_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     for name in WebhookSettings.model_fields:
         assert f"`REVIEWOP_{name.upper()}`" in readme, name

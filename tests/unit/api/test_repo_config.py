@@ -4,7 +4,6 @@ the glob dialects, and the committed JSON schema is current."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -28,10 +27,10 @@ from review_operator.api.repo_config import (
 )
 from review_operator.api.result import ResultOutcome, ReviewResult
 from review_operator.cli import main
+from tests.harness.controlplane import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_FILE = ROOT / "config" / "repo-config.schema.json"
-SAMPLE_FILE = ROOT / "config" / "samples" / "review-operator.yaml"
+SCHEMA_FILE = REPO_ROOT / "config" / "repo-config.schema.json"
+SAMPLE_FILE = REPO_ROOT / "config" / "samples" / "review-operator.yaml"
 
 
 def test_no_file_and_an_empty_file_give_the_defaults_without_problems() -> None:
@@ -226,7 +225,7 @@ def test_problems_are_appended_to_the_review_summary_within_its_limit() -> None:
 
 def test_committed_schema_matches_the_model() -> None:
     assert SCHEMA_FILE.read_text() == render_repo_config_schema(), (
-        f"{SCHEMA_FILE.relative_to(ROOT)} is stale: regenerate it with `make generate`"
+        f"{SCHEMA_FILE.relative_to(REPO_ROOT)} is stale: regenerate it with `make generate`"
     )
 
 
