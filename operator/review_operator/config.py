@@ -19,6 +19,10 @@ REPO_GLOBS_MAX = 50
 REPO_GLOB_MAX_CHARS = 256
 # A language name or tag: "English", "Brazilian Portuguese", "pt-BR", "Chinese (Simplified)", "日本語".
 LANGUAGE_PATTERN = r"^\w[\w ()-]{0,39}$"
+# The Messages API refuses a thinking budget below 1024 tokens. The Claude Code CLI clamps a larger
+# budget to its output limit (32000 tokens) minus one, and that clamped value is its own default.
+THINKING_MIN_TOKENS = 1024
+THINKING_MAX_TOKENS = 31999
 
 
 class CommonSettings(BaseSettings):
@@ -142,6 +146,14 @@ class RunnerSettings(BaseSettings):
     )
     max_turns: Annotated[int, Field(description="Agent turn limit.", ge=1)] = 30
     max_budget_usd: Annotated[float, Field(description="Spend limit per review in USD.", gt=0)] = 2.0
+    max_thinking_tokens: Annotated[
+        int | None,
+        Field(
+            description="Extended thinking budget per model turn, in tokens; unset: the CLI's default.",
+            ge=THINKING_MIN_TOKENS,
+            le=THINKING_MAX_TOKENS,
+        ),
+    ] = None
     timeout_seconds: Annotated[
         float, Field(description="Wall-clock limit of the agent run; keep it below the pod deadline.", gt=0)
     ] = 900.0
@@ -255,6 +267,15 @@ class ControllerSettings(CommonSettings):
     agent_timeout_seconds: Annotated[
         int, Field(description="Default wall-clock limit of the agent run inside the pod.", ge=30)
     ] = 600
+    max_thinking_tokens: Annotated[
+        int,
+        Field(
+            description="Extended thinking budget per model turn, in tokens (1024, the API's minimum, to "
+            "31999); 0: the Claude Code CLI's default, which is the most. Thinking is billed as output.",
+            ge=0,
+            le=THINKING_MAX_TOKENS,
+        ),
+    ] = 0
     daily_budget_usd: Annotated[
         float,
         Field(
@@ -393,6 +414,13 @@ class ControllerSettings(CommonSettings):
     lease_duration_seconds: Annotated[
         int, Field(description="Lease duration: how long a replica waits for a silent leader.", ge=3, le=300)
     ] = 15
+
+    @field_validator("max_thinking_tokens")
+    @classmethod
+    def _thinking_off_or_a_real_budget(cls, value: int) -> int:
+        if 0 < value < THINKING_MIN_TOKENS:
+            raise ValueError(f"must be 0 (the CLI's default) or at least {THINKING_MIN_TOKENS}")
+        return value
 
     def timeout_chain_errors(self) -> list[str]:
         """Why the timeout chain is broken, if it is (empty when it holds), naming the leg. Every

@@ -138,7 +138,7 @@ def test_optional_features_render_their_objects() -> None:
     ]
     rules = find(render("-f", str(CHART / "ci" / "monitoring-values.yaml")), "PrometheusRule", "")
     alerts = {r["alert"] for r in rules["spec"]["groups"][0]["rules"]}
-    assert len(alerts) == 6
+    assert len(alerts) == 7
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,7 @@ def test_optional_features_render_their_objects() -> None:
         ("bogus=1", "bogus"),
         ("webhook.config.nope=1", "nope"),
         ("controller.config.maxConcurrent=0", "minimum"),
+        ("controller.config.maxThinkingTokens=500", "maxThinkingTokens"),  # the API's minimum is 1024
         ("github.config.reviewEvent=APPROVE", "reviewEvent"),  # the bot never approves
         ("github.config.requestChangesSeverity=blocker", "requestChangesSeverity"),
     ],
@@ -274,6 +275,12 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
             {f'{completed}{{outcome="Failed"}}': "0+1x30", f'{completed}{{outcome="Succeeded"}}': "0+1x30"},
             {f'{completed}{{outcome="Failed"}}': "0+1x30", f'{completed}{{outcome="Succeeded"}}': "0+9x30"},
             "25m",
+        ),
+        *both(
+            "ReviewOperatorCliMissing",
+            {f'{completed}{{outcome="Failed",reason="CliMissing"}}': "0x5 1x10"},
+            {f'{completed}{{outcome="Failed",reason="AgentError"}}': "0x5 1x10"},
+            "10m",
         ),
         *both("ReviewOperatorSignatureFailures", {unauthorized: "0+60x20"}, {unauthorized: "0+1x20"}, "15m"),
         *both(

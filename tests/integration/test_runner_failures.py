@@ -102,14 +102,14 @@ async def test_missing_commit_ends_as_checkout_failed(checkout: Checkout, tmp_pa
     assert api.turns == []
 
 
-async def test_missing_cli_ends_as_agent_error(checkout: Checkout, tmp_path: Path) -> None:
+async def test_missing_cli_ends_as_cli_missing(checkout: Checkout, tmp_path: Path) -> None:
     api = FakeAnthropicAPI()
     async with api:
         run = await run_runner(
             api, checkout, tmp_path / "w", env={"REVIEWOP_RUNNER_CLI_PATH": "/nonexistent/claude"}
         )
 
-    assert run.result.outcome is ResultOutcome.AGENT_ERROR
-    assert run.code == EXIT_CODES[ResultOutcome.AGENT_ERROR]
+    assert run.result.outcome is ResultOutcome.CLI_MISSING
+    assert run.code == EXIT_CODES[ResultOutcome.CLI_MISSING] == 13
     assert "not found" in run.result.error
     assert api.turns == []

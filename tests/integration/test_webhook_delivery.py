@@ -46,6 +46,7 @@ async def test_review_action_creates_one_reviewjob_with_the_payloads_spec(
         "baseSha": pr["base"]["sha"],
         "baseRef": pr["base"]["ref"],
         "title": pr["title"],
+        "body": pr["body"],
         "author": "Codertocat",
         "authorAssociation": "OWNER",
         "draft": False,

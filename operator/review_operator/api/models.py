@@ -40,6 +40,9 @@ LOGIN_PATTERN = rf"^(?:{_HANDLE}{{0,38}}(?:\[bot\])?|{_MANAGED})$"
 REPO_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
 REASON_PATTERN = r"^[A-Z][A-Za-z0-9]{0,63}$"
+# The PR description kept in the spec (and shown to the model): enough for any real description, small
+# enough that a ReviewJob stays far below the API server's object size limit.
+PR_BODY_MAX_CHARS = 8000
 
 
 class _Model(BaseModel):
@@ -147,6 +150,14 @@ class PullRequest(_Model):
         _f("Base branch name, for display and review rules.", alias="baseRef", max_length=255),
     ] = None
     title: Annotated[str, _f("Pull request title (untrusted text).", max_length=1024)] = ""
+    body: Annotated[
+        str,
+        _f(
+            "Pull request description (untrusted text written by the PR author), token shapes scrubbed "
+            "before it is cut to 8000 characters; shown to the model fenced as untrusted data.",
+            max_length=PR_BODY_MAX_CHARS,
+        ),
+    ] = ""
     author: Annotated[str, _f("Login of the pull request's author.", pattern=LOGIN_PATTERN)]
     author_association: Annotated[
         AuthorAssociation,

@@ -25,6 +25,7 @@ class Reason(StrEnum):
     MAX_TURNS = "MaxTurns"
     BUDGET_EXCEEDED = "BudgetExceeded"
     CHECKOUT_FAILED = "CheckoutFailed"
+    CLI_MISSING = "CliMissing"
     RESULT_UNREADABLE = "ResultUnreadable"
     CONTAINER_FAILED = "ContainerFailed"
     RUNNING_DEADLINE = "RunningDeadlineExceeded"

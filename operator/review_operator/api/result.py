@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 from enum import StrEnum
 from typing import Annotated, Any
@@ -31,6 +32,8 @@ class ResultOutcome(StrEnum):
     UNAUTHORIZED = "unauthorized"
     TIMEOUT = "timeout"
     CHECKOUT_FAILED = "checkout_failed"
+    # The image has no usable Claude Code CLI: a deployment fault that no retry heals.
+    CLI_MISSING = "cli_missing"
 
 
 class Severity(StrEnum):
@@ -98,6 +101,21 @@ class ReviewResult(_Wire):
     denied: Annotated[int, Field(ge=0)] = 0
     error: Annotated[str, Field(max_length=1000)] = ""
     retry_after_s: Annotated[float | None, Field(ge=0)] = None
+    # A digest, never the text: what the model was asked can be matched later against the prompts
+    # that a runner version produces, while the audit log holds no PR-authored text.
+    prompt_sha256: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{64})?$")] = ""
+
+
+def prompt_digest(system: str, user: str) -> str:
+    """sha256 of the exact prompts sent (system, then the first user message), framed as a JSON pair
+    so that no split of the same characters between the two gives the same digest."""
+    framed = json.dumps([system, user], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(framed.encode()).hexdigest()
+
+
+def result_digest(result: ReviewResult) -> str:
+    """sha256 of the result as `encode_result` writes it (the form kept in `status.posting`)."""
+    return hashlib.sha256(encode_result(result).encode()).hexdigest()
 
 
 class ResultDecodeError(ValueError):

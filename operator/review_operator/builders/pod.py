@@ -185,6 +185,11 @@ def review_runner_settings(
     limits are already capped by the cluster, with the ReviewJob's overrides applied)."""
     limits = effective_limits(job, settings)
     pr = job.spec.pull_request
+    # Left out when empty or off: the runner's default is the same, and the pod stays byte for byte
+    # what it was before descriptions and thinking budgets were passed.
+    optional: dict[str, Any] = {"pr_body": pr.body} if pr.body else {}
+    if settings.max_thinking_tokens:
+        optional["max_thinking_tokens"] = settings.max_thinking_tokens
     values: dict[str, Any] = dict(
         repo=job.spec.repository.full_name,
         pr_number=pr.number,
@@ -197,6 +202,7 @@ def review_runner_settings(
         max_turns=limits.max_turns,
         max_budget_usd=limits.max_budget_usd,
         timeout_seconds=limits.timeout_seconds,
+        **optional,
     )
     return runner_settings(**{**values, **(repo_values or {})})
 

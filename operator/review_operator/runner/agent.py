@@ -18,6 +18,7 @@ from claude_agent_sdk import (
     ResultMessage,
     SystemMessage,
     TextBlock,
+    ThinkingConfigEnabled,
     ToolUseBlock,
     query,
 )
@@ -47,6 +48,7 @@ class RunState:
     stopped: Classified | None = None
     retry_after_s: float | None = None
     tool_calls: list[str] = field(default_factory=list)
+    prompt_sha256: str = ""  # of the prompts this run sends (`api.result.prompt_digest`)
 
 
 # The CLI's retry backoff: 0.5 s doubling per attempt, capped at 32 s (retry-after may stretch it).
@@ -109,6 +111,12 @@ def build_options(
         model=settings.model,
         max_turns=settings.max_turns,
         max_budget_usd=settings.max_budget_usd,
+        # `thinking` rather than the SDK's deprecated `max_thinking_tokens`; None keeps the CLI's default.
+        thinking=(
+            None
+            if settings.max_thinking_tokens is None
+            else ThinkingConfigEnabled(type="enabled", budget_tokens=settings.max_thinking_tokens)
+        ),
         cli_path=settings.cli_path,
         env=cli_env(settings, config_dir, os.environ if environ is None else environ),
         hooks={
@@ -177,7 +185,8 @@ async def run_agent(
         if state.result is None:
             state.stopped = Classified(ResultOutcome.AGENT_ERROR, f"error result: {exc.subtype}")
     except CLINotFoundError:
-        state.stopped = Classified(ResultOutcome.AGENT_ERROR, "Claude Code CLI not found")
+        # A deployment fault (wrong image or cli_path), not the agent's: its own outcome, never retried.
+        state.stopped = Classified(ResultOutcome.CLI_MISSING, "Claude Code CLI not found")
     except SDKError as exc:
         if state.result is None:
             # Not cut here: `assemble` scrubs the error before it applies the length limit.

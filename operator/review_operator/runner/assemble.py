@@ -87,6 +87,7 @@ def assemble(
     duration_ms: int,
     retry_after_s: float | None,
     scrubber: Scrubber,
+    prompt_sha256: str = "",
 ) -> ReviewResult:
     """Classifies the run and, when it succeeded, parses and filters the review.
 
@@ -138,6 +139,7 @@ def assemble(
         denied=denied,
         error=scrubber.clip(error, 1000),
         retry_after_s=retry_after_s if outcome is ResultOutcome.RATE_LIMITED else None,
+        prompt_sha256=prompt_sha256,
     )
 
 

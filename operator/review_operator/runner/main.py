@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from review_operator.api.result import ResultOutcome, ReviewResult, Severity, encode_result
+from review_operator.api.result import ResultOutcome, ReviewResult, Severity, encode_result, prompt_digest
 from review_operator.api.scrub import Scrubber, secret_values_from_env
 from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
@@ -102,9 +102,10 @@ async def _run_guarded(
     config_dir = settings.work_dir / "claude-config"
     config_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditTrail()
+    system = system_prompt(settings.repo_instructions, settings.review_language)
     options = build_options(
         settings,
-        system_prompt=system_prompt(settings.repo_instructions, settings.review_language),
+        system_prompt=system,
         context_dir=context_dir,
         config_dir=config_dir,
         hooks=make_hooks(
@@ -113,11 +114,12 @@ async def _run_guarded(
         stderr=lambda line: progress({"event": "cli_stderr", "line": progress.scrubber.clip(line, 500)}),
         environ=environ,
     )
-    state = RunState()
+    prompt = user_prompt(context_dir, selection, settings.pr_title, settings.pr_body)
+    state = RunState(prompt_sha256=prompt_digest(system, prompt))
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
         with stopper.scope:
-            await run_agent(user_prompt(context_dir, selection), options, state, progress)
+            await run_agent(prompt, options, state, progress)
     finally:
         leftover = await asyncio.to_thread(stop_children)
         if leftover:
@@ -157,6 +159,7 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         duration_ms=elapsed_ms(),
         retry_after_s=state.retry_after_s,
         scrubber=progress.scrubber,
+        prompt_sha256=state.prompt_sha256,
     )
 
 

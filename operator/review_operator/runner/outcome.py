@@ -7,9 +7,10 @@ termination message is lost):
 |------|-------------------|----------------------------------------------------------------|
 | 0    | success           | review produced (it may have no findings)                      |
 | 1    | agent_error       | unexpected runner failure (a bug); the result says agent_error |
-| 10   | agent_error       | the agent failed: garbled output, CLI missing or crashed       |
+| 10   | agent_error       | the agent failed: garbled output, or the CLI crashed           |
 | 11   | max_turns         | the agent hit the turn limit                                   |
 | 12   | budget_exceeded   | the agent hit the USD budget                                   |
+| 13   | cli_missing       | no Claude Code CLI in the image (or at the configured path)    |
 | 20   | rate_limited      | API 429/529/5xx after the CLI's retries; retryable             |
 | 21   | unauthorized      | API 401/403: the model credential is wrong; never retried      |
 | 30   | timeout           | wall-clock timeout or SIGTERM                                  |
@@ -27,6 +28,7 @@ EXIT_CODES: dict[ResultOutcome, int] = {
     ResultOutcome.AGENT_ERROR: 10,
     ResultOutcome.MAX_TURNS: 11,
     ResultOutcome.BUDGET_EXCEEDED: 12,
+    ResultOutcome.CLI_MISSING: 13,
     ResultOutcome.RATE_LIMITED: 20,
     ResultOutcome.UNAUTHORIZED: 21,
     ResultOutcome.TIMEOUT: 30,

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from review_operator.api.models import (
+    PR_BODY_MAX_CHARS,
     AuthorAssociation,
     Cancel,
     CancelReason,
@@ -208,6 +209,7 @@ def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Polic
         pr.base.sha,
         pr.base.ref,
         pr.title,
+        pr.body,
         pr.user.login,
         _association(pr.author_association),
         bool(pr.draft),
@@ -246,6 +248,7 @@ def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Pol
         None,
         None,
         issue.title,
+        issue.body,
         issue.user.login,
         _association(issue.author_association),
         False,
@@ -261,6 +264,7 @@ def _create(
     base_sha: str | None,
     base_ref: str | None,
     title: str | None,
+    body: str | None,
     author: str,
     association: AuthorAssociation,
     draft: bool,
@@ -275,6 +279,8 @@ def _create(
             base_sha=base_sha,
             base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
             title=clip_token_shapes(title or "", 1024),
+            # Scrubbed before the cut, like the title: a cut token would no longer be recognised.
+            body=clip_token_shapes(body or "", PR_BODY_MAX_CHARS),
             author=author,
             author_association=association,
             draft=draft,

@@ -38,6 +38,7 @@ class Installation(_Payload):
 class PullRequestPayload(_Payload):
     number: int
     title: str | None = ""
+    body: str | None = ""
     user: User
     author_association: str
     draft: bool | None = False
@@ -48,6 +49,8 @@ class PullRequestPayload(_Payload):
 class Issue(_Payload):
     number: int
     title: str | None = ""
+    # For an issue that is a pull request, the PR's description.
+    body: str | None = ""
     user: User
     author_association: str
     # Present (an object of URLs) only when the issue is a pull request.

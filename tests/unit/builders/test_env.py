@@ -60,6 +60,15 @@ def test_the_review_pods_environment_round_trips(monkeypatch: pytest.MonkeyPatch
     assert expected.timeout_seconds == settings.agent_timeout_seconds
 
 
+def test_the_pull_request_description_reaches_the_review_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    job = reviewjob("rj")
+    job.spec.pull_request.body = 'Multi-line\n"quoted" </pull_request_description> ünïcode'
+    pod = build_review_pod(job, 1, SHA, ControllerSettings(), "u", False)
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"] if "value" in e}
+    assert env["REVIEWOP_RUNNER_PR_BODY"] == job.spec.pull_request.body
+    assert _load(env, monkeypatch).pr_body == job.spec.pull_request.body
+
+
 def test_the_controllers_own_environment_does_not_leak_into_the_pod(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEWOP_RUNNER_SKIP_GLOBS", '["*"]')
     monkeypatch.setenv("REVIEWOP_RUNNER_MODEL", "leaked")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from review_operator.api.models import AuthorAssociation, CancelReason, TriggerEvent
+from review_operator.api.models import PR_BODY_MAX_CHARS, AuthorAssociation, CancelReason, TriggerEvent
 from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
 from review_operator.config import WebhookSettings
 from review_operator.webhook import events
@@ -129,6 +129,34 @@ def test_allow_list_is_case_insensitive_and_excludes_others() -> None:
     assert isinstance(_decide("pull_request", payload, allowed), Create)
     assert isinstance(_decide("pull_request", payload, other), Ignore)
     assert isinstance(_decide("pull_request", example("pull_request", "closed"), other), Ignore)
+
+
+def test_pull_request_description_reaches_the_spec_scrubbed_then_cut() -> None:
+    token = "ghp_" + "A" * 36
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["body"] = f"Fixes the cache.\n{token}\n" + "x" * 9000
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create)
+    body = decision.job.spec.pull_request.body
+    assert body.startswith("Fixes the cache.\n[REDACTED]\nxxx")
+    assert len(body) == PR_BODY_MAX_CHARS and body.endswith("…")
+    assert token not in body and "ghp_" not in body
+
+
+def test_pull_request_without_a_description_records_an_empty_body() -> None:
+    payload = example("pull_request", "opened")
+    payload["pull_request"]["body"] = None
+    decision = _decide("pull_request", payload)
+    assert isinstance(decision, Create) and decision.job.spec.pull_request.body == ""
+
+
+def test_review_command_records_the_description_of_the_pull_request_issue() -> None:
+    payload = review_comment("/review")
+    payload["issue"]["body"] = "What this PR changes"
+    decision = _decide("issue_comment", payload)
+    assert isinstance(decision, Create) and decision.job.spec.pull_request.body == "What this PR changes"
+    # The comment itself is the command, never the description.
+    assert "/review" not in decision.job.spec.pull_request.body
 
 
 def test_trusted_review_command_creates_a_reviewjob_named_after_the_comment() -> None:

@@ -64,6 +64,12 @@ _OUTCOME_VERDICTS: dict[ResultOutcome, tuple[Kind, Reason, Phase, str]] = {
     ResultOutcome.TIMEOUT: (Kind.FINAL, Reason.AGENT_TIMEOUT, Phase.TIMED_OUT, "The agent ran out of time."),
     ResultOutcome.AGENT_ERROR: (Kind.FINAL, Reason.AGENT_ERROR, Phase.FAILED, "The agent failed."),
     ResultOutcome.CHECKOUT_FAILED: (Kind.FINAL, Reason.CHECKOUT_FAILED, Phase.FAILED, "The checkout failed."),
+    ResultOutcome.CLI_MISSING: (
+        Kind.FINAL,
+        Reason.CLI_MISSING,
+        Phase.FAILED,
+        "The review image has no Claude Code CLI; fix the image (or REVIEWOP_RUNNER_CLI_PATH), no retries.",
+    ),
 }
 
 

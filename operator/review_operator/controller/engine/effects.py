@@ -9,7 +9,6 @@ are conditional merges, and GitHub posting looks for this ReviewJob's hidden mar
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -33,7 +32,7 @@ from review_operator.builders.names import (
     checkout_secret_name,
     pod_name,
 )
-from review_operator.builders.pod import build_checkout_secret, build_review_pod, effective_limits
+from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide import status
@@ -54,6 +53,7 @@ from review_operator.controller.decide.steps import (
     StartFacts,
     TokenRefused,
 )
+from review_operator.controller.engine.audit import audit
 from review_operator.controller.engine.clock import Clock
 from review_operator.controller.engine.configuration import repo_settings
 from review_operator.controller.engine.events import EventRecorder
@@ -76,7 +76,6 @@ from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("review_operator.audit")
 # Pending → Queued writes in flight at once. A cold start queues every stored review in one pass;
 # left unbounded, that flood sits in the API server's queue ahead of the writes that start and end
 # reviews (a release, a claim, a pod create), which are the ones a free slot waits for.
@@ -366,22 +365,4 @@ class Effects:
         return {"state": PostingState.POSTED.value, "summaryCommentId": outcome.summary_comment_id}
 
     def _audit(self, job: ReviewJob, step: Finish) -> None:
-        result = step.result
-        record = {
-            "event": "review_finished",
-            "reviewjob": job.metadata.name,
-            "sender": job.spec.trigger.sender,
-            "repository": job.spec.repository.full_name,
-            "pr": job.spec.pull_request.number,
-            "sha": job_head(job),
-            "model": effective_limits(job, self.settings).model,
-            "attempts": job.status.attempts,
-            "outcome": step.phase.value,
-            "reason": step.reason,
-            "cost_usd": job.status.spend.total_cost_usd,
-            "attempt_costs_usd": [a.cost_usd for a in job.status.spend.attempts],
-            "turns": result.turns if result else 0,
-            "tokens": result.tokens.model_dump() if result else {},
-            "tools": result.tools if result else {},
-        }
-        audit_log.info(json.dumps(record, sort_keys=True))
+        audit(job, step, self.settings)
