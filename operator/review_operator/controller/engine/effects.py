@@ -251,9 +251,9 @@ class Effects:
         async with self.lanes.slot_work():  # it frees a slot
             job = await self._status(step.job, patch)
         self._count_spend(step.job, step.result)
+        self.metrics.finished(step.phase, step.reason, step.result, job, now)  # as the status says it
         if step.note_on_pr and step.phase is not Phase.SUCCEEDED:
             job = await self._status(job, {"posting": await self._failure_note(job, step)})
-        self.metrics.finished(step.phase, step.reason, step.result, job, now)
         warning = step.phase is not Phase.SUCCEEDED
         self.events.record(job, step.phase.value, f"{step.reason}: {message}", warning=warning)
         self._audit(job, step)
