@@ -35,6 +35,7 @@ def chart_values(images: Images, github_url: str, app_id: int, model_url: str) -
                     "ANTHROPIC_BASE_URL": model_url,
                     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 },
+                "checkoutTimeoutSeconds": 30,
                 "agentTimeoutSeconds": 60,
                 "terminationGraceSeconds": 15,
                 "podDeadlineSeconds": 120,
