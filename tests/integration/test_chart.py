@@ -336,23 +336,30 @@ def wait_for(check: Any, timeout: float = 60, what: str = "") -> Any:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def release(control_plane: ControlPlane) -> Iterator[str]:
-    """The chart installed with default values into a fresh PodSecurity-restricted namespace."""
-    ns = f"chart-{uuid.uuid4().hex[:8]}"
+def install(control_plane: ControlPlane, ns: str, model_secret: str, *values: str) -> None:
+    """A fresh PodSecurity-restricted namespace with the Secrets the chart names, and the chart in it
+    (the model Secret under `model_secret`, `values` as extra helm flags)."""
     control_plane.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": RESTRICTED}}
     )
     for name, key in (
         ("review-operator-webhook", "secret"),
         ("review-operator-github-app", "private-key.pem"),
-        ("review-operator-model", "ANTHROPIC_API_KEY"),
+        (model_secret, "ANTHROPIC_API_KEY"),
     ):
         control_plane.kubectl("create", "secret", "generic", name, "-n", ns, f"--from-literal={key}=x")
+    model = ["--set", f"secrets.model.existingSecret={model_secret}"]
     helm(
-        "install", RELEASE, str(CHART), "--namespace", ns, "--wait", "--timeout", "120s",
+        "install", RELEASE, str(CHART), "--namespace", ns, "--wait", "--timeout", "120s", *model, *values,
         kubeconfig=control_plane.kubeconfig,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def release(control_plane: ControlPlane) -> Iterator[str]:
+    """The chart installed with default values into a fresh PodSecurity-restricted namespace."""
+    ns = f"chart-{uuid.uuid4().hex[:8]}"
+    install(control_plane, ns, "review-operator-model")
     yield ns
     helm("uninstall", RELEASE, "--namespace", ns, "--wait", kubeconfig=control_plane.kubeconfig, check=False)
     control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
@@ -801,33 +808,7 @@ def test_a_staging_and_a_production_release_live_side_by_side(
     Secret and limits, next to the module's release. Each keeps its own Secrets, RBAC, Lease and
     cluster-scoped admission policies; removing one leaves the other whole."""
     prod = f"prod-{uuid.uuid4().hex[:8]}"
-    control_plane.apply(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": prod, "labels": RESTRICTED}}
-    )
-    for name, key in (
-        ("review-operator-webhook", "secret"),
-        ("review-operator-github-app", "private-key.pem"),
-        ("prod-model-key", "ANTHROPIC_API_KEY"),
-    ):
-        control_plane.kubectl("create", "secret", "generic", name, "-n", prod, f"--from-literal={key}=y")
-    values = [
-        "--set",
-        "secrets.model.existingSecret=prod-model-key",
-        "--set",
-        "controller.config.maxConcurrent=1",
-    ]
-    helm(
-        "install",
-        RELEASE,
-        str(CHART),
-        "--namespace",
-        prod,
-        "--wait",
-        "--timeout",
-        "120s",
-        *values,
-        kubeconfig=control_plane.kubeconfig,
-    )
+    install(control_plane, prod, "prod-model-key", "--set", "controller.config.maxConcurrent=1")
     try:
 
         def env(ns: str) -> dict[str, str]:

@@ -44,6 +44,11 @@ def reviewjob_labels(repository_id: int, pr_number: int, head_sha: str | None) -
     return labels
 
 
+def pull_request_selector(repository_id: int, pr_number: int) -> str:
+    """The equality selector of every ReviewJob of one pull request (the labels above)."""
+    return f"{LABEL_PULL_REQUEST}={pr_number},{LABEL_REPOSITORY_ID}={repository_id}"
+
+
 def pod_name(reviewjob: str, attempt: int) -> str:
     """The review pod of one attempt (attempts count from 1)."""
     return f"{reviewjob}-a{attempt}"

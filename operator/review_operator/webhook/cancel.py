@@ -9,16 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from review_operator.api.models import FINAL_PHASES, Cancel
-from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID
+from review_operator.builders.names import pull_request_selector
 from review_operator.k8s.aio import AsyncReviewJobs
 from review_operator.k8s.errors import Conflict, NotFound
 
 ATTEMPTS = 3
-
-
-def pull_request_selector(repository_id: int, pr_number: int) -> str:
-    """The equality selector of every ReviewJob of one pull request."""
-    return f"{LABEL_PULL_REQUEST}={pr_number},{LABEL_REPOSITORY_ID}={repository_id}"
 
 
 def _needs_cancel(manifest: dict[str, Any]) -> bool:

@@ -23,10 +23,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from review_operator.api.models import ReviewJob, TriggerEvent
+from review_operator.builders.names import pull_request_selector
 from review_operator.k8s.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events, intake
-from review_operator.webhook.cancel import cancel_pull_request, pull_request_selector
+from review_operator.webhook.cancel import cancel_pull_request
 from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 

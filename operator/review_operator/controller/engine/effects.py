@@ -26,12 +26,7 @@ from review_operator.api.reasons import Reason
 from review_operator.api.repo_config import with_config_problems
 from review_operator.api.result import ReviewResult
 from review_operator.api.scrub import scrub_token_shapes
-from review_operator.builders.names import (
-    LABEL_PULL_REQUEST,
-    LABEL_REPOSITORY_ID,
-    checkout_secret_name,
-    pod_name,
-)
+from review_operator.builders.names import checkout_secret_name, pod_name, pull_request_selector
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
@@ -186,10 +181,7 @@ class Effects:
 
     async def _siblings(self, job: ReviewJob) -> list[ReviewJob]:
         """Every ReviewJob of the same pull request, finished ones included."""
-        selector = (
-            f"{LABEL_REPOSITORY_ID}={job.spec.repository.id},"
-            f"{LABEL_PULL_REQUEST}={job.spec.pull_request.number}"
-        )
+        selector = pull_request_selector(job.spec.repository.id, job.spec.pull_request.number)
         listed = await objects.list_reviewjobs_json(self.kube, job.metadata.namespace, selector)
         return [j for j in await parse_reviewjobs(listed) if j.metadata.name != job.metadata.name]
 
