@@ -101,8 +101,8 @@ def test_helm_template_renders_every_ci_values_file_with_restricted_pods(values:
 def test_controller_has_a_standby_replica_and_webhook_has_pdb() -> None:
     docs = render()
     controller = find(docs, "Deployment", "-controller")
-    # The Lease elects the one that acts (tests/e2e runs two: one leads, the other takes over).
-    assert controller["spec"]["replicas"] == 1
+    # Two replicas: the Lease elects the one that acts (tests/e2e: one leads, the other takes over).
+    assert controller["spec"]["replicas"] == 2
     assert controller["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
     probes = controller["spec"]["template"]["spec"]["containers"][0]
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -382,9 +382,9 @@ def test_install_admits_every_pod_under_restricted_and_they_run(
             ).stdout
         )["items"]
         phases = [p["status"].get("phase") for p in pods]
-        return phases if len(phases) == 3 and set(phases) == {"Running"} else None
+        return phases if len(phases) == 4 and set(phases) == {"Running"} else None
 
-    wait_for(running, what="2 webhook pods and 1 controller pod Running")
+    wait_for(running, what="2 webhook pods and 2 controller pods Running")
     events = control_plane.kubectl("get", "events", "-n", release, "-o", "json").stdout
     assert "violates PodSecurity" not in events
     listed = json.loads(

@@ -57,14 +57,15 @@ def test_kubectl_apply_of_the_rendered_manifests_runs_webhook_and_controller_rea
                 for p in pods
                 if all(s["ready"] for s in p["status"].get("containerStatuses", [{"ready": False}]))
             ]
-            if len(pods) == 3 and len(ready) == 3:
+            if len(pods) == 4 and len(ready) == 4:
                 break
             time.sleep(1)
         summary = [(p["metadata"]["name"], p["status"].get("phase"), p["spec"].get("nodeName")) for p in pods]
-        assert len(pods) == 3 and len(ready) == 3, summary
+        assert len(pods) == 4 and len(ready) == 4, summary
         assert {p["spec"]["nodeName"] for p in pods} == {NODE_NAME}
         components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods)
-        assert components == ["controller", "webhook", "webhook"]
+        # Two controller replicas (one leads through the Lease) and two webhook replicas.
+        assert components == ["controller", "controller", "webhook", "webhook"]
         events = plane.kubectl("get", "events", "-n", NAMESPACE, "-o", "json").stdout
         assert "violates PodSecurity" not in events
     finally:

@@ -92,7 +92,7 @@ async def test_chart_pods_run_on_the_real_node_restricted_with_probes_passing(pr
     by_component: dict[str, list[dict[str, object]]] = {}
     for pod in pods["items"]:
         by_component.setdefault(pod["metadata"]["labels"]["app.kubernetes.io/component"], []).append(pod)
-    assert sorted((c, len(p)) for c, p in by_component.items()) == [("controller", 1), ("webhook", 2)]
+    assert sorted((c, len(p)) for c, p in by_component.items()) == [("controller", 2), ("webhook", 2)]
     for pod in pods["items"]:
         assert pod["spec"]["nodeName"] == NODE_NAME
         statuses = pod["status"]["containerStatuses"]
