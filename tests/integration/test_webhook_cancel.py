@@ -49,3 +49,27 @@ async def test_closing_a_pull_request_without_reviews_changes_nothing(
         assert response.status == 200
         assert (await response.json())["reviewjobs"] == []
     assert reviewjobs(api_client, namespace) == []
+
+
+async def test_a_trusted_cancel_comment_marks_the_pull_requests_in_flight_reviews(
+    control_plane: ControlPlane, api_client: client.ApiClient, namespace: str
+) -> None:
+    async with running_webhook(namespace, control_plane.kubeconfig) as (hook, _):
+        opened = example("pull_request", "opened")
+        opened["pull_request"]["number"] = review_comment()["issue"]["number"]  # the comment's PR
+        assert (await hook.deliver("pull_request", opened)).status == 201
+        [job] = reviewjobs(api_client, namespace)
+        name = job["metadata"]["name"]
+        rj.patch_status(api_client, namespace, name, {"phase": "Running"})
+
+        untrusted = await hook.deliver("issue_comment", review_comment("/cancel", association="NONE"))
+        assert untrusted.status == 202  # an outsider's `/cancel` is ignored, like their `/review`
+        assert "cancel" not in reviewjobs(api_client, namespace)[0]["spec"]
+
+        response = await hook.deliver("issue_comment", review_comment("/cancel"), delivery="cancel-1")
+        assert response.status == 200
+        assert (await response.json())["reviewjobs"] == [name]
+
+    [job] = reviewjobs(api_client, namespace)
+    cancel = job["spec"]["cancel"]
+    assert (cancel["reason"], cancel["deliveryId"]) == ("CancelCommand", "cancel-1")

@@ -98,6 +98,7 @@ FINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.
 class CancelReason(StrEnum):
     PULL_REQUEST_CLOSED = "PullRequestClosed"
     CONVERTED_TO_DRAFT = "ConvertedToDraft"
+    CANCEL_COMMAND = "CancelCommand"
     MANUAL = "Manual"
 
 

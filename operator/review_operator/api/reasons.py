@@ -35,6 +35,7 @@ class Reason(StrEnum):
     SKIPPED_BY_CONFIG = "SkippedByConfig"
     PULL_REQUEST_CLOSED = "PullRequestClosed"
     CONVERTED_TO_DRAFT = "ConvertedToDraft"
+    CANCEL_COMMAND = "CancelCommand"
     MANUAL = "Manual"
     CANCELLED = "Cancelled"
     RETRIES_EXHAUSTED = "RetriesExhausted"

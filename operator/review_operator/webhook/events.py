@@ -38,6 +38,7 @@ CANCEL_ACTIONS = {
     "converted_to_draft": CancelReason.CONVERTED_TO_DRAFT,
 }
 COMMAND = re.compile(r"\s*/review(?:\s+(?P<force>force)\b)?(?:\s|$)")
+CANCEL_COMMAND = re.compile(r"\s*/cancel(?:\s|$)")
 MAX_DELIVERY_ID = 128
 _SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
 
@@ -171,7 +172,8 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         if event == "pull_request":
             return _pull_request(payloads.PullRequestEvent.model_validate(payload), delivery_id, policy, now)
         if event == "issue_comment":
-            return _issue_comment(payloads.IssueCommentEvent.model_validate(payload), delivery_id, policy)
+            comment = payloads.IssueCommentEvent.model_validate(payload)
+            return _issue_comment(comment, delivery_id, policy, now)
     except ValidationError as exc:
         # Field locations only: error messages could quote the (untrusted) input.
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
@@ -220,19 +222,25 @@ def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Polic
     )
 
 
-def _issue_comment(ev: payloads.IssueCommentEvent, delivery_id: str, policy: Policy) -> Decision:
+def _issue_comment(
+    ev: payloads.IssueCommentEvent, delivery_id: str, policy: Policy, now: datetime
+) -> Decision:
     issue, comment, repo = ev.issue, ev.comment, ev.repository
     if ev.action != "created":
         return Ignore(f"issue_comment action {shown(ev.action)!r} is not handled")
     if issue.pull_request is None:
         return Ignore("comment on an issue, not a pull request")
     command = COMMAND.match(comment.body or "")
-    if command is None:
-        return Ignore("comment is not a `/review` command")
+    cancel = CANCEL_COMMAND.match(comment.body or "")
+    if command is None and cancel is None:
+        return Ignore("comment is not a `/review` or `/cancel` command")
     if not policy.allows(repo.full_name):
         return Ignore("repository is not in the allow-list")
     if comment.author_association.upper() not in policy.trusted:
         return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
+    if command is None:
+        request = Cancel(reason=CancelReason.CANCEL_COMMAND, requested_at=now, delivery_id=delivery_id)
+        return CancelReviews(repository_id=repo.id, pr_number=issue.number, cancel=request)
     trigger = Trigger(
         event=TriggerEvent.ISSUE_COMMENT,
         action=ev.action,

@@ -177,6 +177,9 @@ def test_trusted_review_command_creates_a_reviewjob_named_after_the_comment() ->
         (lambda: review_comment("/review", association="CONTRIBUTOR"), "not trusted"),
         (lambda: review_comment("please /review this"), "not a `/review`"),
         (lambda: review_comment("/reviewer wanted"), "not a `/review`"),
+        (lambda: review_comment("/cancel", association="CONTRIBUTOR"), "not trusted"),
+        (lambda: review_comment("please /cancel"), "not a `/review` or `/cancel`"),
+        (lambda: review_comment("/cancelled it"), "not a `/review` or `/cancel`"),
         (lambda: example("issue_comment", "created"), "not a pull request"),
         (lambda: {**review_comment(), "action": "edited"}, "edited"),
     ],
@@ -184,6 +187,16 @@ def test_trusted_review_command_creates_a_reviewjob_named_after_the_comment() ->
 def test_other_comments_are_ignored(payload_factory: Any, why: str) -> None:
     decision = _decide("issue_comment", payload_factory())
     assert isinstance(decision, Ignore) and why in decision.reason
+
+
+@pytest.mark.parametrize("body", ["/cancel", "  /cancel\nplease stop", "/cancel it"])
+def test_trusted_cancel_command_cancels_the_pull_requests_reviews(body: str) -> None:
+    payload = review_comment(body)
+    decision = _decide("issue_comment", payload)
+    assert isinstance(decision, CancelReviews)
+    assert (decision.repository_id, decision.pr_number) == (186853002, payload["issue"]["number"])
+    assert decision.cancel.reason is CancelReason.CANCEL_COMMAND
+    assert (decision.cancel.requested_at, decision.cancel.delivery_id) == (NOW, DELIVERY)
 
 
 def test_ping_is_answered() -> None:

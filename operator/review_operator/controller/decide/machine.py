@@ -58,6 +58,7 @@ COND_POD_CREATED = "PodCreated"
 CANCEL_MESSAGES = {
     CancelReason.PULL_REQUEST_CLOSED: "The pull request was closed.",
     CancelReason.CONVERTED_TO_DRAFT: "The pull request was turned into a draft.",
+    CancelReason.CANCEL_COMMAND: "A trusted `/cancel` comment stopped the review.",
 }
 
 
