@@ -436,3 +436,16 @@ async def test_a_check_run_with_our_name_and_id_from_another_app_is_not_taken_ov
     assert run_id != 31337 and len(world.double.check_runs) == 2
     assert foreign["status"] == "completed"
     assert world.double.count("PATCH", "/check-runs/31337$") == 0
+
+
+async def test_summary_names_the_reviewed_commits_and_the_cost_of_every_attempt(world: World) -> None:
+    # Issue 20 item 5: the third attempt's post reports all three attempts' spend and the range.
+    job = make_job(world)
+    earlier = [{"attempt": 1, "costUsd": 0.2}, {"attempt": 2, "costUsd": 0.3}]
+    spend = {"totalCostUsd": 0.5, "attempts": earlier}
+    job = job.model_copy(update={"status": job.status.model_validate({"attempts": 3, "spend": spend})})
+    await post_review(client(world), job, result(), head_sha=world.pull.head_sha)
+    [summary] = world.pull.comments
+    pull = world.pull
+    assert f"Reviewed commits `{pull.base_sha[:12]}..{pull.head_sha[:12]}`" in summary["body"]
+    assert "- Cost: $0.6234 over 3 attempts · 7 turns" in summary["body"]

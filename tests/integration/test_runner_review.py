@@ -204,6 +204,9 @@ async def test_repository_policy_reaches_the_system_prompt_and_ignored_files_the
     assert "+import pickle" in diff_seen
     assert "app/util.py" not in diff_seen and "return 2" not in diff_seen
     assert run.result.skipped_files == ["app/util.py"]
+    # What the PR's summary reports (issue 20 item 5): the files given to the model, and the model.
+    assert (run.result.reviewed_files, run.result.skipped) == (1, 1)
+    assert run.result.model and run.result.model == (api.turns[-1].body or {}).get("model")
     assert "Reviewed 1 file(s). Not reviewed: 1 file(s) (ignored by repository config: 1)." in (
         run.result.summary
     )

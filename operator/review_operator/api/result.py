@@ -97,6 +97,8 @@ class ReviewResult(_Wire):
     dropped: Annotated[int, Field(ge=0)] = 0
     skipped: Annotated[int, Field(ge=0)] = 0
     skipped_files: list[str] = Field(default_factory=list)
+    reviewed_files: Annotated[int, Field(ge=0)] = 0  # files whose diff the model was given
+    model: Annotated[str, Field(max_length=128)] = ""  # the model the runner asked for
     tools: dict[str, int] = Field(default_factory=dict)
     denied: Annotated[int, Field(ge=0)] = 0
     error: Annotated[str, Field(max_length=1000)] = ""

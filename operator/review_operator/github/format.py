@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from review_operator.api.result import Finding, ReviewResult, Severity, Side
 from review_operator.api.scrub import scrub_token_shapes
@@ -106,6 +107,38 @@ def _counts(findings: Sequence[Finding]) -> str:
     return ", ".join(shown) if shown else "none"
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What the summary says the review covered and cost, beyond the result itself."""
+
+    base_sha: str | None = None  # the reviewed range starts here (None: unknown, the head alone)
+    attempts: int = 1
+    total_cost_usd: float | None = None  # every attempt's spend, this one's included (None: this one's)
+
+
+def _range(base_sha: str | None, head_sha: str) -> str:
+    if base_sha:
+        return f"commits `{base_sha[:12]}..{head_sha[:12]}`"
+    return f"commit `{head_sha[:12]}`"
+
+
+def _cost(result: ReviewResult, provenance: Provenance) -> str:
+    total = result.cost_usd if provenance.total_cost_usd is None else provenance.total_cost_usd
+    if provenance.attempts > 1:
+        return f"${total:.4f} over {provenance.attempts} attempts"
+    return f"${total:.4f}"
+
+
+def _files(result: ReviewResult) -> str | None:
+    skipped_count = max(result.skipped, len(result.skipped_files))
+    if not result.reviewed_files and not skipped_count:
+        return None
+    line = f"- Files: {result.reviewed_files} reviewed, {skipped_count} skipped"
+    if result.skipped_files:
+        line += ": " + ", ".join(f"`{safe(p)}`" for p in result.skipped_files[:20])
+    return line
+
+
 def format_summary(
     job_key: str,
     result: ReviewResult,
@@ -114,25 +147,30 @@ def format_summary(
     review_url: str | None,
     inline: int,
     outside_diff: int,
+    provenance: Provenance | None = None,
 ) -> str:
-    """The per-PR summary comment (edited in place on later reviews)."""
+    """The per-PR summary comment (edited in place on later reviews): what was reviewed (the commit
+    range, the files), what it found, and what it cost (model, turns, every attempt's spend)."""
+    about = provenance or Provenance()
     lines = [
         SUMMARY_MARKER,
         "## review-operator",
         "",
-        f"Reviewed commit `{head_sha[:12]}`"
+        f"Reviewed {_range(about.base_sha, head_sha)}"
         + (f" — [see the review]({review_url})" if review_url else "")
         + ".",
         "",
         f"- Findings: {_counts(result.findings)} ({inline} inline, {outside_diff} in the review body)",
-        f"- Cost: ${result.cost_usd:.4f} · {result.turns} turns · {result.duration_ms / 1000:.1f}s",
     ]
+    model = f"`{safe(result.model)}` · " if result.model else ""
+    lines.append(
+        f"- Cost: {_cost(result, about)} · {model}{result.turns} turns · {result.duration_ms / 1000:.1f}s"
+    )
     if result.dropped:
         lines.append(f"- {result.dropped} lower-severity findings were dropped to fit size limits")
-    if result.skipped or result.skipped_files:
-        skipped = ", ".join(f"`{safe(p)}`" for p in result.skipped_files[:20])
-        count = max(result.skipped, len(result.skipped_files))
-        lines.append(f"- Skipped {count} files" + (f": {skipped}" if skipped else ""))
+    files = _files(result)
+    if files:
+        lines.append(files)
     lines += ["", job_marker(job_key)]
     return _clip("\n".join(lines))
 

@@ -28,6 +28,7 @@ from review_operator.github.diff import diff_index, is_commentable
 from review_operator.github.errors import Rejected, Transient
 from review_operator.github.event import event_for, request_changes_threshold
 from review_operator.github.format import (
+    Provenance,
     format_failure_summary,
     format_inline_comment,
     format_review_body,
@@ -166,6 +167,18 @@ def _split(findings: list[Finding], index: dict[str, Any]) -> tuple[list[Finding
     return inline, outside
 
 
+def provenance(job: ReviewJob, result: ReviewResult) -> Provenance:
+    """The reviewed range (the push's base, when the ReviewJob has one) and the spend of every attempt:
+    those recorded in status, and this one's (once: a post retried after a delay is the same attempt)."""
+    attempt = max(1, job.status.attempts)
+    earlier = sum(a.cost_usd for a in job.status.spend.attempts if a.attempt != attempt)
+    return Provenance(
+        base_sha=job.spec.pull_request.base_sha,
+        attempts=attempt,
+        total_cost_usd=round(earlier + result.cost_usd, 6),
+    )
+
+
 async def post_review(
     gh: RepoClient,
     job: ReviewJob,
@@ -205,7 +218,13 @@ async def post_review(
         # Posted earlier and the PR moved on since: the summary now belongs to a newer review.
         return PostOutcome(status, review_id=review.id, review_url=review.html_url, current_head_sha=current)
     summary = format_summary(
-        key, result, head_sha, review_url=review.html_url, inline=counts[0], outside_diff=counts[1]
+        key,
+        result,
+        head_sha,
+        review_url=review.html_url,
+        inline=counts[0],
+        outside_diff=counts[1],
+        provenance=provenance(job, result),
     )
     comment_id = await upsert_summary(gh, job, summary)
     check_run_id = await checks.complete(gh, job, head_sha, result) if gh.settings.check_runs else None

@@ -88,6 +88,7 @@ def assemble(
     retry_after_s: float | None,
     scrubber: Scrubber,
     prompt_sha256: str = "",
+    model: str = "",
 ) -> ReviewResult:
     """Classifies the run and, when it succeeded, parses and filters the review.
 
@@ -135,6 +136,8 @@ def assemble(
         dropped=dropped,
         skipped=len(selection.skipped),
         skipped_files=[p for p, _ in selection.skipped[:MAX_SKIPPED_LISTED]],
+        reviewed_files=len(selection.reviewed),
+        model=model[:128],
         tools=dict(tools),
         denied=denied,
         error=scrubber.clip(error, 1000),

@@ -160,6 +160,7 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         retry_after_s=state.retry_after_s,
         scrubber=progress.scrubber,
         prompt_sha256=state.prompt_sha256,
+        model=settings.model,
     )
 
 

@@ -6,6 +6,7 @@ from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Sev
 from review_operator.github.format import (
     MAX_BODY_CHARS,
     SUMMARY_MARKER,
+    Provenance,
     format_failure_summary,
     format_inline_comment,
     format_review_body,
@@ -96,3 +97,30 @@ def test_huge_texts_are_clipped_below_githubs_limit() -> None:
 
 def test_safe_leaves_ordinary_text_alone() -> None:
     assert safe("use `x <- y` and a < b") == "use `x <- y` and a < b"
+
+
+def test_summary_says_which_commits_files_and_model_and_what_every_attempt_cost() -> None:
+    # Issue 20 item 5: the reviewed range, the model, files reviewed vs skipped, cost of all attempts.
+    files = {"reviewed_files": 5, "skipped": 2, "skipped_files": ["a.lock"]}
+    result = _result(cost_usd=0.25, turns=7, model="claude-sonnet-4-5", **files)
+    base = "b" * 40
+    text = format_summary(
+        "rj",
+        result,
+        SHA,
+        review_url=None,
+        inline=0,
+        outside_diff=0,
+        provenance=Provenance(base_sha=base, attempts=3, total_cost_usd=0.75),
+    )
+    assert f"Reviewed commits `{base[:12]}..{SHA[:12]}`" in text
+    assert "- Cost: $0.7500 over 3 attempts · `claude-sonnet-4-5` · 7 turns" in text
+    assert "- Files: 5 reviewed, 2 skipped: `a.lock`" in text
+    alone = format_summary("rj", _result(cost_usd=0.25), SHA, review_url=None, inline=0, outside_diff=0)
+    assert f"Reviewed commit `{SHA[:12]}`" in alone and "- Cost: $0.2500 · 0 turns" in alone
+    assert "Files:" not in alone  # a result that says nothing about files claims nothing
+
+
+def test_a_model_name_cannot_smuggle_a_token_into_the_summary() -> None:
+    text = format_summary("rj", _result(model=TOKEN), SHA, review_url=None, inline=0, outside_diff=0)
+    assert TOKEN not in text
