@@ -241,6 +241,35 @@ async def update_comment(
     return s._error(404, "Not Found")
 
 
+async def create_reaction(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    """GitHub answers 200 with the existing reaction when this user already left the same one."""
+    comment_id = int(params["comment_id"])
+    for pull in d.pulls.values():
+        same_repo = (pull.repo.owner, pull.repo.name) == (params["owner"], params["repo"])
+        if not same_repo or all(c["id"] != comment_id for c in pull.comments):
+            continue
+        if not (
+            d.allowed(grant, pull.repo, "pull_requests", "write")
+            or d.allowed(grant, pull.repo, "issues", "write")
+        ):
+            return s._error(403, "Resource not accessible by integration")
+        login = grant.user["login"]
+        for reaction in pull.reactions:
+            if (reaction["comment_id"], reaction["content"], reaction["user"]["login"]) == (
+                comment_id,
+                body["content"],
+                login,
+            ):
+                return web.json_response({k: v for k, v in reaction.items() if k != "comment_id"})
+        data = d.openapi.example("POST", op.template, "201")
+        data.update(id=d.next_id(), content=body["content"], user=dict(data["user"], **grant.user))
+        pull.reactions.append({**data, "comment_id": comment_id})
+        return web.json_response(data, status=201)
+    return s._error(404, "Not Found")
+
+
 def _check_repo(d: GitHubDouble, params: dict[str, str], grant: Grant, level: str) -> Any:
     repo = d.repo_for(params["owner"], params["repo"])
     if repo is None:
@@ -312,6 +341,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): list_comments,
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): create_comment,
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): update_comment,
+    ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"): create_reaction,
     ("POST", "/repos/{owner}/{repo}/check-runs"): create_check_run,
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"): update_check_run,
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"): list_check_runs,

@@ -63,6 +63,7 @@ class Pull:
     reviews: list[dict[str, Any]] = field(default_factory=list)
     review_comments: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    reactions: list[dict[str, Any]] = field(default_factory=list)  # on comments: comment_id, content, user
 
 
 @dataclass
@@ -143,6 +144,13 @@ class GitHubDouble:
         pull = Pull(repo, number, head_sha, base_sha, pull_files(repo.bare, base_sha, head_sha))
         self.pulls[(repo.id, number)] = pull
         return pull
+
+    def add_comment(self, pull: Pull, body: str, login: str = "octocat") -> int:
+        """A comment a person wrote on the PR's conversation (e.g. a `/review` command); its id."""
+        data = self.openapi.example("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "200")
+        data.update(id=self.next_id(), body=body, user=dict(data["user"], login=login, type="User"))
+        pull.comments.append(data)
+        return int(data["id"])
 
     def add_pat(self) -> str:
         token = "ghp_" + _random(36)

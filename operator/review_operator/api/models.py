@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -167,6 +167,10 @@ class PullRequest(_Model):
     draft: Annotated[bool, _f("Whether the pull request was a draft when recorded.")] = False
 
 
+# How a command comment is acknowledged (GitHub reaction contents): seen, done, failed.
+Reaction = Literal["eyes", "rocket", "confused"]
+
+
 class Trigger(_Model):
     """The event that asked for the review."""
 
@@ -227,6 +231,10 @@ class Cancel(_Model):
     delivery_id: Annotated[
         str, _f("Delivery that requested cancellation.", alias="deliveryId", max_length=128)
     ] = ""
+    comment_id: Annotated[
+        int | None,
+        _f("The `/cancel` comment that asked for it (acknowledged with a reaction).", alias="commentId"),
+    ] = None
 
 
 class ReviewJobSpec(_Model):

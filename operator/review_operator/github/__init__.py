@@ -17,6 +17,7 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
         # summary_comment_id, inline_comments, body_findings, check_run_id, current_head_sha
     await post_failure_note(gh, job, phase, reason, message) -> PostOutcome
     await start_check_run(gh, job, head_sha) -> int            # when settings.check_runs
+    await react(gh, job, comment_id, "eyes" | "rocket" | "confused") -> None   # idempotent
     await load_repo_config(gh, owner, name, base_sha) -> (RepoConfig, problems)
         # `.github/review-operator.yaml` at the BASE; missing → defaults; unusable → defaults + problems
     await fetch_repo_config(gh, owner, name, base_sha) -> str | None   # raw text; RepoConfigUnreadable
@@ -53,6 +54,7 @@ from review_operator.github.posting import (
     post_review,
 )
 from review_operator.github.pulls import PullInfo, fetch_pull
+from review_operator.github.reactions import react
 from review_operator.github.repo_config import RepoConfigUnreadable, fetch_repo_config, load_repo_config
 
 __all__ = [
@@ -81,5 +83,6 @@ __all__ = [
     "mint_checkout_token",
     "post_failure_note",
     "post_review",
+    "react",
     "start_check_run",
 ]

@@ -239,7 +239,12 @@ def _issue_comment(
     if comment.author_association.upper() not in policy.trusted:
         return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
     if command is None:
-        request = Cancel(reason=CancelReason.CANCEL_COMMAND, requested_at=now, delivery_id=delivery_id)
+        request = Cancel(
+            reason=CancelReason.CANCEL_COMMAND,
+            requested_at=now,
+            delivery_id=delivery_id,
+            comment_id=comment.id,
+        )
         return CancelReviews(repository_id=repo.id, pr_number=issue.number, cancel=request)
     trigger = Trigger(
         event=TriggerEvent.ISSUE_COMMENT,

@@ -197,6 +197,7 @@ def test_trusted_cancel_command_cancels_the_pull_requests_reviews(body: str) -> 
     assert (decision.repository_id, decision.pr_number) == (186853002, payload["issue"]["number"])
     assert decision.cancel.reason is CancelReason.CANCEL_COMMAND
     assert (decision.cancel.requested_at, decision.cancel.delivery_id) == (NOW, DELIVERY)
+    assert decision.cancel.comment_id == payload["comment"]["id"]  # answered with a reaction
 
 
 def test_ping_is_answered() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from review_operator.api.models import (
     Phase,
     PostingState,
+    Reaction,
     ReviewJob,
     TriggerEvent,
     after_status_write,
@@ -30,7 +31,7 @@ from review_operator.builders.names import checkout_secret_name, pod_name, pull_
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
-from review_operator.controller.decide import status
+from review_operator.controller.decide import acknowledge, status
 from review_operator.controller.decide.heads import job_head
 from review_operator.controller.decide.steps import (
     CreateRefused,
@@ -64,6 +65,7 @@ from review_operator.github import (
     Unauthorized,
     post_failure_note,
     post_review,
+    react,
 )
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
@@ -162,7 +164,10 @@ class Effects:
         (a kept answer; None without GitHub), the PR's other ReviewJobs when they can matter, and
         the repository's configuration file at the base."""
         try:
-            repo, skip = await self.repo_settings(job)
+            # The `/review` comment's 👀 goes out beside the config read: no time on the start path.
+            (repo, skip), _ = await asyncio.gather(
+                self.repo_settings(job), self.acknowledge(job, acknowledge.on_start(job))
+            )
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         if self.heads is None:
@@ -250,6 +255,7 @@ class Effects:
         self.events.record(job, step.phase.value, f"{step.reason}: {message}", warning=warning)
         self._audit(job, step)
         await self.cleanup(job, step.delete_pod)
+        await self.acknowledge(job, acknowledge.on_end(job, step.phase))
 
     async def cleanup(self, job: ReviewJob, pod: str | None) -> None:
         """Removes a final review's pod and Secret, then takes it out of the active set (label last:
@@ -338,6 +344,17 @@ class Effects:
                 await objects.delete_pod(self.kube, job.metadata.namespace, step.delete_pod)
         self.metrics.retried(Reason.POSTING_DELAYED)
         self.events.record(job, Reason.POSTING_DELAYED, str(patch["message"]), warning=True)
+
+    async def acknowledge(self, job: ReviewJob, reaction: tuple[int, Reaction] | None) -> None:
+        """Reacts to a command comment; best effort: a failure is logged and counted, never raised."""
+        if reaction is None or self.github is None or not self.settings.post_reviews:
+            return
+        comment_id, content = reaction
+        try:
+            await react(self.github.for_job(job), job, comment_id, content)
+        except GitHubError as exc:
+            self.metrics.posting_failed(type(exc).__name__.lower())
+            log.warning("reacting %s to comment %d failed: %s", content, comment_id, exc)
 
     def _count_spend(self, before: ReviewJob, result: ReviewResult | None) -> None:
         """Counts an attempt's spend in the metrics once: when the write that recorded it succeeded."""
