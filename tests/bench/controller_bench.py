@@ -37,6 +37,7 @@ from urllib3.exceptions import ProtocolError
 from review_operator.api.models import FINAL_PHASES, GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
+from tests.bench.job_peer import job_drain
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.factories import reviewjob_body
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
@@ -255,6 +256,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         passes = _pass_means(int(env["REVIEWOP_METRICS_PORT"]))
         assert proc.popen is not None
         cpu_s = cpu_seconds(proc.popen.pid)
+        rss_mib = status_kib(proc.popen.pid) / 1024
     finally:
         proc.stop()
         w.stop()
@@ -282,6 +284,7 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         ("dispatch latency p50 (slot freed → next pod created)", pct(0.50), "ms"),
         ("dispatch latency p99", pct(0.99), "ms"),
         ("controller CPU per review (whole drain, start-up included)", cpu_s / n * 1000, "ms"),
+        ("controller RSS at the end of the drain", rss_mib, "MiB"),
         ("reconcile passes", passes["pass_count"], "count"),
         ("mean reconcile pass", passes["pass"] * 1000, "ms"),
         ("mean observe (LIST + parse) per pass", passes["observe"] * 1000, "ms"),
@@ -303,6 +306,17 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         ),
         ("machine CPU busy during the floor", floor_busy, "%"),
         ("machine CPU stolen during the floor", floor_stolen, "%"),
+    ]
+    settings = ControllerSettings(pod_annotation_passthrough=[SIM])
+    template = _floor_pod("peer", 0, f"{int(review_s * 1000)}ms", settings)
+    peer = job_drain(plane, api, template, n, limit, review_s)
+    by_name = {name: value for name, value, _ in peer}
+    job_s = by_name["peer Job (parallelism L, Indexed): drain"]
+    job_p99 = by_name["peer Job: dispatch latency p99"]
+    figures += [
+        *peer,
+        ("review-operator drain / Job drain", elapsed / job_s, "ratio"),
+        ("review-operator dispatch p99 / Job dispatch p99", pct(0.99) / job_p99, "ratio"),
     ]
     return [(f"T={review_s:g}s: {name}", value, unit) for name, value, unit in figures]
 
@@ -398,7 +412,8 @@ def run() -> list[Figure]:
     # the node starting it) weighs five times more against it than against T = 10 s.
     review_seconds = [float(t) for t in os.environ.get("BENCH_CONTROLLER_T", "2,10").split(",")]
     nodes = tuple(FakeNode(f"bench-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
-    with ControlPlane(nodes=nodes) as plane:
+    # The Job controller runs only here: the same-run peer of the drain (tests/bench/job_peer.py).
+    with ControlPlane(nodes=nodes, controllers=("job-controller",)) as plane:
         plane.kubectl(
             "apply",
             "-f",

@@ -109,12 +109,14 @@ class ControlPlane:
         nodes: tuple[FakeNode, ...] = DEFAULT_NODES,
         address: str = "127.0.0.1",
         apiserver_args: tuple[str, ...] = (),
+        controllers: tuple[str, ...] = (),
     ) -> None:
         """`address` is where the API server listens: loopback, or an address real pods can reach
         (the real node's bridge), which the `kubernetes` Service's endpoints then name."""
         self._own_workdir = workdir is None
         self.address = address
         self.apiserver_args = apiserver_args
+        self.controllers = ",".join([CONTROLLERS, *controllers])  # e.g. the Job controller for a benchmark
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="reviewop-cp-"))
         self.nodes = nodes
         self.procs: list[_Proc] = []
@@ -146,7 +148,7 @@ class ControlPlane:
                 "kube-controller-manager",
                 [
                     f"--kubeconfig={self.kubeconfig}",
-                    f"--controllers={CONTROLLERS}",
+                    f"--controllers={self.controllers}",
                     f"--service-account-private-key-file={self.workdir / 'sa.key'}",
                     f"--root-ca-file={self.workdir / 'certs' / 'apiserver.crt'}",
                     "--use-service-account-credentials=false",
