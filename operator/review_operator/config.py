@@ -391,9 +391,9 @@ class ControllerSettings(CommonSettings):
     model_probe_interval_seconds: Annotated[
         int,
         Field(
-            description="Seconds between the controller's model probes (GET {ANTHROPIC_BASE_URL}/v1/models with "
-            "the review pods' key: no spend); a rejected key (401/403) stops admissions until a probe passes. "
-            "0: no probe (then a review ending Unauthorized stops admissions for the cool-down).",
+            description="Seconds between the controller's model probes (GET {ANTHROPIC_BASE_URL}/v1/models "
+            "with the review pods' key: no spend); a rejected key (401/403) stops admissions until a probe "
+            "passes. 0: no probe (then a review ending Unauthorized stops admissions for the cool-down).",
             ge=0,
         ),
     ] = 300

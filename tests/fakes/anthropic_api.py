@@ -5,8 +5,8 @@ event sequence the real API streams (message_start, content_block_start/delta/st
 tool_use blocks, message_delta with usage and stop_reason, message_stop), or with an API error
 (429/529 with retry-after, 401). `GET /v1/models` lists `MODELS` as the real API pages them
 (`limit`, `has_more`, `first_id`, `last_id`). With `reject_key` set, every request is refused as the
-real API refuses a bad key (401 `authentication_error`). Every request is recorded so tests can assert what the CLI sent:
-the tools offered, the prompt, and that no secret left the runner.
+real API refuses a bad key (401 `authentication_error`). Every request is recorded so tests can
+assert what the CLI sent: the tools offered, the prompt, and that no secret left the runner.
 """
 
 from __future__ import annotations

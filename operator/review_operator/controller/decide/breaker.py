@@ -28,6 +28,7 @@ from review_operator.controller.decide.steps import Pause
 
 MODEL_KEY_REJECTED = "ModelKeyRejected"
 
+
 class State(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
@@ -70,11 +71,17 @@ def opened(cause: Cause, now: datetime) -> Breaker:
 def probed(breaker: Breaker, outcome: ProbeOutcome, now: datetime) -> Breaker:
     """The probe's answer."""
     if outcome is ProbeOutcome.REJECTED:
-        return breaker if breaker.state is State.OPEN and breaker.cause is Cause.PROBE else opened(Cause.PROBE, now)
+        return (
+            breaker
+            if breaker.state is State.OPEN and breaker.cause is Cause.PROBE
+            else opened(Cause.PROBE, now)
+        )
     if outcome is ProbeOutcome.OK and breaker.state is State.OPEN:
         # The key works for the probe; a review's 401 may have been about more than the key (a model
         # it may not use): one review tries before the queue goes.
-        return CLOSED if breaker.cause is Cause.PROBE else Breaker(State.HALF_OPEN, breaker.cause, breaker.since)
+        return (
+            CLOSED if breaker.cause is Cause.PROBE else Breaker(State.HALF_OPEN, breaker.cause, breaker.since)
+        )
     return breaker
 
 
@@ -95,7 +102,12 @@ def cooled(breaker: Breaker, now: datetime, cooldown_seconds: float, probing: bo
 
 def half_opens_at(breaker: Breaker, cooldown_seconds: float, probing: bool) -> datetime | None:
     """When `cooled` would half-open it (None: not by time)."""
-    if breaker.state is not State.OPEN or probing or breaker.cause is not Cause.REVIEW or breaker.since is None:
+    if (
+        breaker.state is not State.OPEN
+        or probing
+        or breaker.cause is not Cause.REVIEW
+        or breaker.since is None
+    ):
         return None
     return breaker.since + timedelta(seconds=cooldown_seconds)
 

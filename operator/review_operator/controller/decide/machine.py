@@ -202,7 +202,9 @@ def running(
         return attempt_or_retry(job, reason, verdict.message, after, name, now, settings, rng, verdict.result)
     phase = verdict.phase or Phase.FAILED
     rejected = verdict.reason is Reason.UNAUTHORIZED  # a pod's Unauthorized is the model's (runner exit 21)
-    return Finish(job, phase, reason, verdict.message, verdict.result, delete_pod=name, model_key_rejected=rejected)
+    return Finish(
+        job, phase, reason, verdict.message, verdict.result, delete_pod=name, model_key_rejected=rejected
+    )
 
 
 def _no_pod(

@@ -1,4 +1,5 @@
-"""Kubernetes Events about ReviewJobs (and the model key, on the Lease), recorded beside the work: advisory, never in a step's way.
+"""Kubernetes Events about ReviewJobs (and the model key's, on the Lease), recorded beside the work:
+advisory, never in a step's way.
 
 Events queue up and a few workers record them in order, after the writes that decide what is
 admitted (a flood of Pending → Queued writes on a cold start) and inside the bookkeeping lane, so

@@ -280,10 +280,12 @@ class Engine:
         if allowed == 0:
             return []  # the model rejected the key: nothing starts until it works again
         s = self.settings
-        jobs = self.ledger.admissible(
-            now, s.max_concurrent, s.max_concurrent_per_repo, s.max_starts_per_minute
+        # Half-open: one trial on top of what runs (the ledger marks what it admits as taken).
+        limit = (
+            s.max_concurrent if allowed is None else min(s.max_concurrent, len(self.ledger.holders) + allowed)
         )
-        return [(job, job.status.attempts + 1) for job in jobs[:allowed]]
+        jobs = self.ledger.admissible(now, limit, s.max_concurrent_per_repo, s.max_starts_per_minute)
+        return [(job, job.status.attempts + 1) for job in jobs]
 
     async def _claim_all(self, starts: list[tuple[ReviewJob, int]], now: datetime) -> list[ReviewJob]:
         """Writes the claims (callers hold the admission lock); the jobs that now hold a slot."""

@@ -79,7 +79,9 @@ class ModelHealth:
 
     def _cool(self, now: datetime) -> None:
         cooldown = self.settings.model_breaker_cooldown_seconds
-        self._set(b.cooled(self.breaker, now, cooldown, self.probing), "The cool-down after a rejected key is over")
+        self._set(
+            b.cooled(self.breaker, now, cooldown, self.probing), "The cool-down after a rejected key is over"
+        )
 
     def pause(self, now: datetime) -> Pause | None:
         self._cool(now)

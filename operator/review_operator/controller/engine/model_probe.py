@@ -11,7 +11,6 @@ key, URL or answer body is logged or returned: only a status code or an exceptio
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +90,7 @@ class KeyFile:
         self._key = ""
 
     def read(self) -> str:
-        st = os.stat(self.path)
+        st = self.path.stat()
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._seen:
             self._key, self._seen = self.path.read_text().strip(), stamp

@@ -22,7 +22,10 @@ def ended(outcome: ResultOutcome, exit_code: int) -> PodSeen:
     job = reviewjob("rj", Phase.RUNNING, attempts=1, podName="rj-a1", startTime=T0.isoformat())
     message = encode_result(ReviewResult(outcome=outcome, summary="x"))
     state = {"terminated": {"exitCode": exit_code, "reason": "Error", "message": message}}
-    pod = {"metadata": {"name": "rj-a1"}, "status": {"phase": "Failed", "containerStatuses": [{"name": "review", "state": state}]}}
+    pod = {
+        "metadata": {"name": "rj-a1"},
+        "status": {"phase": "Failed", "containerStatuses": [{"name": "review", "state": state}]},
+    }
     return PodSeen(job, pod)
 
 
@@ -32,7 +35,9 @@ def test_a_pod_ending_unauthorized_from_the_model_is_what_opens_the_breaker() ->
     other = decide(ended(ResultOutcome.AGENT_ERROR, 10), LATER, SETTINGS, random.Random(0))
     assert isinstance(other, Finish) and not other.model_key_rejected
     # GitHub refusing a token is Unauthorized too, but says nothing about the model key.
-    github = decide(TokenRefused(ended(ResultOutcome.SUCCESS, 0).job, "HTTP 401"), LATER, SETTINGS, random.Random(0))
+    github = decide(
+        TokenRefused(ended(ResultOutcome.SUCCESS, 0).job, "HTTP 401"), LATER, SETTINGS, random.Random(0)
+    )
     assert isinstance(github, Finish) and github.reason == "Unauthorized" and not github.model_key_rejected
 
 
