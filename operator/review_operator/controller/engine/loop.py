@@ -256,6 +256,8 @@ class Engine:
             self._busy -= mine
         if queued_some:
             self._schedule_refill()  # the newly queued may start now, not a pass later
+            if paused is not None:
+                self.kick()  # ... or, admission being paused, the next pass says why on them
         self.passes += 1
         self.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
         if now - self._last_gc >= GC_PERIOD:
