@@ -173,7 +173,8 @@ class ControllerMetrics:
         )
         self.model_probe_ok = Gauge(
             "reviewop_model_probe_ok",
-            "1 if the last model probe (GET /v1/models with the review key) passed, 0 if not.",
+            "1 if the last model probe (GET /v1/models with the review key) passed; 0 if it failed, "
+            "and before the first probe or with the probe off (see reviewop_model_probes_total).",
             registry=registry,
         )
         self.model_probe_last_success = Gauge(

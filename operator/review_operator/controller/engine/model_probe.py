@@ -106,7 +106,7 @@ class ModelProbe:
     async def once(self) -> ProbeResult:
         try:
             key = await asyncio.to_thread(self.key.read)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # missing, unreadable, or not text
             return ProbeResult(ProbeOutcome.UNREACHABLE, f"key file unreadable ({type(exc).__name__})")
         if not key:
             return ProbeResult(ProbeOutcome.UNREACHABLE, "key file empty")

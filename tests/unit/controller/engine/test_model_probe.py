@@ -98,6 +98,9 @@ async def test_an_unreachable_api_or_a_missing_key_is_not_a_rejected_key(tmp_pat
     missing = ModelProbe(ProbeTarget(nowhere, "ANTHROPIC_API_KEY", tmp_path / "absent"))
     result = await missing.once()
     assert result.outcome is ProbeOutcome.UNREACHABLE and "unreadable" in result.detail
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00")
+    garbled = ModelProbe(ProbeTarget(nowhere, "ANTHROPIC_API_KEY", tmp_path / "binary"))
+    assert (await garbled.once()).detail == "key file unreadable (UnicodeDecodeError)"
 
 
 async def test_a_rejected_probe_opens_the_breaker_once_and_a_passing_one_closes_it_with_no_key_anywhere(
