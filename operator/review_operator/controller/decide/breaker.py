@@ -10,8 +10,8 @@ HALF_OPEN (one review is admitted as a trial; the rest stay held). What moves it
 | any    | a review ends Unauthorized from the model                     | OPEN (by a review)    |
 | OPEN by the probe  | the probe passes                                  | CLOSED                |
 | OPEN by a review   | the probe passes, or (no probe) the cool-down is over | HALF_OPEN             |
-| HALF_OPEN | its trial ends other than Unauthorized (its pod ran)       | CLOSED                |
-| HALF_OPEN | its trial leaves before its pod ended (retry, cancel, stale) | HALF_OPEN, a new trial may go |
+| HALF_OPEN | its trial produced a review (succeeded, or kept to post)     | CLOSED                |
+| HALF_OPEN | its trial left otherwise (other failure, retry, cancel)      | HALF_OPEN, a new trial may go |
 
 A probe that cannot reach the API (timeouts, 5xx) changes nothing: the breaker opens on a rejected
 key only, never on an outage. Pure: the engine keeps the one `Breaker` value and feeds it facts.
@@ -59,9 +59,6 @@ class Breaker:
 
 
 CLOSED = Breaker()
-
-# A trial whose pod ran and ended any way but Unauthorized got past the model's authentication.
-_TRIAL_PASSED = (Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT)
 
 
 def opened(cause: Cause, now: datetime) -> Breaker:
@@ -125,13 +122,17 @@ def trial_started(breaker: Breaker, name: str) -> Breaker:
     return replace(breaker, trial=name) if breaker.state is State.HALF_OPEN else breaker
 
 
-def trial_left(breaker: Breaker, name: str, phase: Phase) -> Breaker:
-    """The trial's ReviewJob was written with `phase` (not by a model Unauthorized: that opens)."""
-    if breaker.state is not State.HALF_OPEN or breaker.trial != name or phase is Phase.RUNNING:
+def trial_left(breaker: Breaker, name: str, phase: Phase, reviewed: bool) -> Breaker:
+    """The trial's ReviewJob was written with `phase`; `reviewed`: it has a review to post (it
+    succeeded, or its result is kept for a delayed post). A model Unauthorized opens instead.
+
+    Only a review proves the key: a failure of another kind (a checkout, a refused pod, a GitHub
+    token) may not have reached the model, so the next queued review becomes the trial."""
+    if breaker.state is not State.HALF_OPEN or breaker.trial != name:
         return breaker
-    if phase in _TRIAL_PASSED:
+    if reviewed:
         return CLOSED
-    return replace(breaker, trial=None)  # queued again or ended before its pod told anything
+    return breaker if phase is Phase.RUNNING else replace(breaker, trial=None)
 
 
 def pause(breaker: Breaker, probing: bool, cooldown_seconds: float) -> Pause | None:

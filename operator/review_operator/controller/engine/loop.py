@@ -331,7 +331,8 @@ class Engine:
         self.model.review_rejected(name)
 
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
-        self.model.written(after.metadata.name, after.status.phase)
+        reviewed = after.status.phase is Phase.SUCCEEDED or after.status.posting.result is not None
+        self.model.written(after.metadata.name, after.status.phase, reviewed)
         if self.spend.enabled and after.status.spend.attempts:
             now = self.clock.now()
             was_open = self.spend.paused(now) is None

@@ -99,8 +99,10 @@ class ModelHealth:
     def review_rejected(self, name: str) -> None:
         self._set(b.review_rejected(self.breaker, self.clock.now()), f"Review {name} ended Unauthorized")
 
-    def written(self, name: str, phase: Phase) -> None:
-        self._set(b.trial_left(self.breaker, name, phase), f"The trial review {name} ended {phase.value}")
+    def written(self, name: str, phase: Phase, reviewed: bool) -> None:
+        """A ReviewJob's status was written: the trial's outcome, if it is the trial."""
+        after = b.trial_left(self.breaker, name, phase, reviewed)
+        self._set(after, f"The trial review {name} produced a review")
 
     def due(self) -> datetime | None:
         """When time alone moves the breaker (the cool-down), if it will."""

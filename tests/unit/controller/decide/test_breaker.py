@@ -62,12 +62,14 @@ def test_a_review_rejected_opens_and_with_a_probe_a_pass_half_opens_for_one_tria
     assert half.state is b.State.HALF_OPEN and b.starts_allowed(half) == 1
     trying = b.trial_started(half, "rj-1")
     assert b.starts_allowed(trying) == 0  # only one trial at a time
-    assert b.trial_left(trying, "rj-2", Phase.SUCCEEDED) == trying  # another review says nothing
-    assert b.trial_left(trying, "rj-1", Phase.RUNNING) == trying
-    assert b.trial_left(trying, "rj-1", Phase.SUCCEEDED) == b.CLOSED
-    # Left before its pod told anything (retried, cancelled, superseded): another review may try.
-    assert b.trial_left(trying, "rj-1", Phase.QUEUED) == half
-    assert b.trial_left(trying, "rj-1", Phase.CANCELLED) == half
+    assert b.trial_left(trying, "rj-2", Phase.SUCCEEDED, reviewed=True) == trying  # not the trial
+    assert b.trial_left(trying, "rj-1", Phase.RUNNING, reviewed=False) == trying
+    assert b.trial_left(trying, "rj-1", Phase.SUCCEEDED, reviewed=True) == b.CLOSED
+    assert b.trial_left(trying, "rj-1", Phase.RUNNING, reviewed=True) == b.CLOSED  # kept to post later
+    # Left without a review (retried, cancelled, failed before the model, e.g. its checkout):
+    # nothing is proven, another review becomes the trial.
+    for phase in (Phase.QUEUED, Phase.CANCELLED, Phase.FAILED):
+        assert b.trial_left(trying, "rj-1", phase, reviewed=False) == half
     # The trial rejected too: open again, the cool-down counting from now.
     assert b.review_rejected(trying, LATER) == b.Breaker(b.State.OPEN, b.Cause.REVIEW, LATER)
 

@@ -95,3 +95,19 @@ async def test_a_trial_rejected_again_closes_the_door_for_another_cool_down() ->
     assert names(d) == []
     await asyncio.sleep(1.01)
     assert len(names(d)) == 1  # one trial again
+
+
+async def test_a_trial_that_ends_without_a_review_lets_the_next_one_try() -> None:
+    # A checkout failure (or a refused pod, a GitHub 401) never reached the model: it proves nothing.
+    queue = [reviewjob(f"q{i}", Phase.QUEUED, created=i, repo_id=i + 1) for i in range(3)]
+    d = engine(queue)
+    d.model.review_rejected("first")
+    await asyncio.sleep(COOLDOWN + 0.01)
+    assert names(d) == ["q0"]
+    d.model.trial_started("q0")
+    running = reviewjob("q0", Phase.RUNNING, created=0, repo_id=1, rv=2)
+    d._written(queue[0], running)
+    d._written(running, reviewjob("q0", Phase.FAILED, created=0, repo_id=1, rv=3, reason="CheckoutFailed"))
+    assert d.model.report()["breaker"] == "half_open"
+    d.ledger.taken.clear()  # as the next read does
+    assert names(d) == ["q1"]  # the next trial; q2 still waits
