@@ -388,6 +388,30 @@ class ControllerSettings(CommonSettings):
             "ANTHROPIC_BASE_URL or CLAUDE_CODE_USE_BEDROCK."
         ),
     ] = {}
+    model_probe_interval_seconds: Annotated[
+        int,
+        Field(
+            description="Seconds between the controller's model probes (GET {ANTHROPIC_BASE_URL}/v1/models "
+            "with the review pods' key: no spend); a rejected key (401/403) stops admissions until a probe "
+            "passes. 0: no probe (then a review ending Unauthorized stops admissions for the cool-down).",
+            ge=0,
+        ),
+    ] = 300
+    model_key_file: Annotated[
+        Path | None,
+        Field(
+            description="The model key as a mounted file (the chart mounts the model Secret's key here when "
+            "the probe is on); re-read when it changes. Unset: no probe."
+        ),
+    ] = None
+    model_breaker_cooldown_seconds: Annotated[
+        int,
+        Field(
+            description="Without a probe: after a review ends Unauthorized, how long reviews wait before one "
+            "is admitted as a trial (it succeeding resumes the rest).",
+            ge=1,
+        ),
+    ] = 600
     pod_annotation_passthrough: Annotated[
         list[str],
         Field(description="ReviewJob annotation prefixes copied onto review pods (e.g. simulation hints)."),

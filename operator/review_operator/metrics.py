@@ -106,6 +106,9 @@ class ControllerMetrics:
     """
 
     PHASES = ("Pending", "Queued", "Running")
+    PAUSE_CAUSES = ("daily_budget", "model_key")
+    PROBE_OUTCOMES = ("ok", "rejected", "unreachable")  # controller.decide.breaker.ProbeOutcome
+    BREAKER_STATES = ("closed", "open", "half_open")  # controller.decide.breaker.State
     # The controller's own reasons (one enum, so the label set cannot drift from what it sets), plus
     # "Other" for anything else, so a reason label never takes an unbounded value.
     REASONS: tuple[str, ...] = (*(r.value for r in Reason), OTHER_REASON)
@@ -163,7 +166,32 @@ class ControllerMetrics:
         )
         self.admission_paused = Gauge(
             "reviewop_admission_paused",
-            "1 while no review may start (the daily budget is spent).",
+            "1 while reviews may not start, by cause: daily_budget (spent), model_key (the model API "
+            "rejected the key: the breaker is open or half-open).",
+            ["cause"],
+            registry=registry,
+        )
+        self.model_probe_ok = Gauge(
+            "reviewop_model_probe_ok",
+            "1 if the last model probe (GET /v1/models with the review key) passed; 0 if it failed, "
+            "and before the first probe or with the probe off (see reviewop_model_probes_total).",
+            registry=registry,
+        )
+        self.model_probe_last_success = Gauge(
+            "reviewop_model_probe_last_success_timestamp_seconds",
+            "Unix time of the last model probe that passed.",
+            registry=registry,
+        )
+        self.model_probes = Counter(
+            "reviewop_model_probes_total",
+            "Model probes by outcome: ok, rejected (401/403), unreachable (timeouts, 5xx, other).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.model_breaker = Gauge(
+            "reviewop_model_breaker_state",
+            "1 for the model-key breaker's current state (closed, open, half_open).",
+            ["state"],
             registry=registry,
         )
         self.pass_seconds = Histogram(
@@ -175,6 +203,11 @@ class ControllerMetrics:
         )
         for phase in self.PHASES:
             self.jobs.labels(phase)
+        for cause in self.PAUSE_CAUSES:
+            self.admission_paused.labels(cause)
+        for probe_outcome in self.PROBE_OUTCOMES:
+            self.model_probes.labels(probe_outcome)
+        self.breaker_state("closed")
         for stage in ("observe", "pass"):
             self.pass_seconds.labels(stage)
         for kind in ("first", "retry"):
@@ -188,6 +221,10 @@ class ControllerMetrics:
             self.retries.labels(reason)
         for error in self.POSTING_ERRORS:
             self.posting_failures.labels(error)
+
+    def breaker_state(self, state: str) -> None:
+        for each in self.BREAKER_STATES:
+            self.model_breaker.labels(each).set(int(each == state))
 
     def _reason(self, reason: str) -> str:
         return reason if reason in self.REASONS else OTHER_REASON

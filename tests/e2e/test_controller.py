@@ -650,7 +650,7 @@ async def test_the_daily_budget_stops_admissions_once_spent_and_queued_reviews_s
     assert held["phase"] == "Queued" and "Daily model budget reached ($0.60 of $0.50" in held["message"]
     port = stack.controller.env["REVIEWOP_METRICS_PORT"]
     assert metric(port, "reviewop_daily_spend_usd") == 0.6
-    assert metric(port, "reviewop_admission_paused") == 1
+    assert metric(port, "reviewop_admission_paused", '{cause="daily_budget"}') == 1
     # A restarted controller counts the same day from the ReviewJobs and still does not start it.
     stack.controller.stop()
     stack.controller.start()

@@ -3,8 +3,10 @@
 It listens on 127.0.0.1 on a free port and answers `POST /v1/messages` with the same server-sent
 event sequence the real API streams (message_start, content_block_start/delta/stop for text and
 tool_use blocks, message_delta with usage and stop_reason, message_stop), or with an API error
-(429/529 with retry-after, 401). Every request is recorded so tests can assert what the CLI sent:
-the tools offered, the prompt, and that no secret left the runner.
+(429/529 with retry-after, 401). `GET /v1/models` lists `MODELS` as the real API pages them
+(`limit`, `has_more`, `first_id`, `last_id`). With `reject_key` set, every request is refused as the
+real API refuses a bad key (401 `authentication_error`). Every request is recorded so tests can
+assert what the CLI sent: the tools offered, the prompt, and that no secret left the runner.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from typing import Any
 from aiohttp import web
 
 _ids = itertools.count(1)
+# (id, display_name, created_at) as `GET /v1/models` lists them, newest first.
+MODELS = (
+    ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
+    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
+)
 
 
 @dataclass
@@ -125,6 +132,7 @@ class FakeAnthropicAPI:
         self.default: Step = default or text('{"summary": "nothing more to say", "findings": []}')
         self.requests: list[Recorded] = []
         self.first_request_at: float | None = None
+        self.reject_key = False  # refuse every request as a revoked or invalid key is refused
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -175,6 +183,10 @@ class FakeAnthropicAPI:
             body = None
         rec = Recorded(request.method, request.path, dict(request.headers), body, raw)
         self.requests.append(rec)
+        if self.reject_key:
+            return self._error(unauthorized())
+        if request.method == "GET" and request.path == "/v1/models":
+            return self._models(request)
         if request.method != "POST" or not rec.is_main_turn:
             if "count_tokens" in request.path:
                 return web.json_response({"input_tokens": 100})
@@ -192,6 +204,28 @@ class FakeAnthropicAPI:
         if body is not None and body.get("stream"):
             return await self._stream(request, step, model)
         return web.json_response(self._message(step, model))
+
+    @staticmethod
+    def _models(request: web.Request) -> web.Response:
+        """A page of the models list (`limit` 1 to 1000, default 20)."""
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            err = ApiError(400, "invalid_request_error", "limit: Input should be between 1 and 1000")
+            return FakeAnthropicAPI._error(err)
+        data = [
+            {"type": "model", "id": id_, "display_name": name, "created_at": created}
+            for id_, name, created in MODELS[:limit]
+        ]
+        page = {
+            "data": data,
+            "has_more": len(MODELS) > limit,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+        return web.json_response(page, headers={"request-id": f"req_fake{next(_ids)}"})
 
     @staticmethod
     def _error(err: ApiError) -> web.Response:

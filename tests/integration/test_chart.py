@@ -138,7 +138,25 @@ def test_optional_features_render_their_objects() -> None:
     ]
     rules = find(render("-f", str(CHART / "ci" / "monitoring-values.yaml")), "PrometheusRule", "")
     alerts = {r["alert"] for r in rules["spec"]["groups"][0]["rules"]}
-    assert len(alerts) == 7
+    assert len(alerts) == 8
+
+
+def test_the_model_key_reaches_the_controller_only_while_the_probe_is_on() -> None:
+    # Issue 19: the probe needs the review key; the controller gets it as a read-only file (never a
+    # Secret read through the API), and only when the probe is on.
+    on = find(render(), "Deployment", "-controller")
+    env = container_env(on)
+    assert env["REVIEWOP_MODEL_KEY_FILE"] == "/etc/review-operator/model/ANTHROPIC_API_KEY"
+    assert env["REVIEWOP_MODEL_PROBE_INTERVAL_SECONDS"] == "300"
+    pod = on["spec"]["template"]["spec"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "model-key")
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == "model-key")["secret"]
+    assert volume["secretName"] == "review-operator-model" and volume["optional"] is True
+    assert volume["items"] == [{"key": "ANTHROPIC_API_KEY", "path": "ANTHROPIC_API_KEY"}]
+    off = find(render("--set", "controller.config.modelProbeIntervalSeconds=0"), "Deployment", "-controller")
+    assert "REVIEWOP_MODEL_KEY_FILE" not in container_env(off)
+    assert "model-key" not in json.dumps(off)
 
 
 @pytest.mark.parametrize(
@@ -281,6 +299,15 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
             {f'{completed}{{outcome="Failed",reason="CliMissing"}}': "0x5 1x10"},
             {f'{completed}{{outcome="Failed",reason="AgentError"}}': "0x5 1x10"},
             "10m",
+        ),
+        *both(
+            "ReviewOperatorModelKeyRejected",
+            {'reviewop_admission_paused{cause="model_key"}': "0x2 1x10"},
+            {
+                'reviewop_admission_paused{cause="model_key"}': "0x10",
+                'reviewop_admission_paused{cause="daily_budget"}': "1x10",
+            },
+            "8m",
         ),
         *both("ReviewOperatorSignatureFailures", {unauthorized: "0+60x20"}, {unauthorized: "0+1x20"}, "15m"),
         *both(

@@ -88,6 +88,14 @@ def reconcile_passes(memo: kopf.Memo, **_: Any) -> int:
     return passes
 
 
+@kopf.on.probe(id="model")
+def model_health(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """The model key's health on /healthz: the breaker (closed, open, half_open) and the last probe.
+    Reported only: a rejected key must not make the controller restart (it holds the queue back)."""
+    report: dict[str, Any] = memo["engine"].model.report()
+    return report
+
+
 def registry() -> kopf.OperatorRegistry:
     """The registry holding this module's handlers (kopf's default one, filled at import)."""
     return kopf.get_default_registry()

@@ -20,7 +20,6 @@ from review_operator.api.result import ResultDecodeError, ReviewResult, decode_r
 from review_operator.builders.names import pod_name
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import backoff
-from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED
 from review_operator.controller.decide.classify import (
     Kind,
     classify_create_failure,
@@ -38,6 +37,7 @@ from review_operator.controller.decide.steps import (
     HeadUnresolved,
     Hold,
     Observation,
+    Pause,
     PodSeen,
     Post,
     Posted,
@@ -108,11 +108,12 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
     return None
 
 
-def _held(job: ReviewJob, paused: str | None) -> Hold | None:
-    """A queued review while admission is paused says why, once (it keeps its place in line)."""
-    if paused is None or job.status.phase is not Phase.QUEUED or job.status.reason == DAILY_BUDGET_REACHED:
+def _held(job: ReviewJob, paused: Pause | None) -> Hold | None:
+    """A queued review while admission is paused says why, once per cause (it keeps its place in
+    line)."""
+    if paused is None or job.status.phase is not Phase.QUEUED or job.status.reason == paused.reason:
         return None
-    return Hold(job, DAILY_BUDGET_REACHED, paused)
+    return Hold(job, paused.reason, paused.message)
 
 
 def _configured(job: ReviewJob, skip: str | None) -> Finish | None:
@@ -201,7 +202,10 @@ def running(
         after = verdict.retry_after_s
         return attempt_or_retry(job, reason, verdict.message, after, name, now, settings, rng, verdict.result)
     phase = verdict.phase or Phase.FAILED
-    return Finish(job, phase, reason, verdict.message, verdict.result, delete_pod=name)
+    rejected = verdict.reason is Reason.UNAUTHORIZED  # a pod's Unauthorized is the model's (runner exit 21)
+    return Finish(
+        job, phase, reason, verdict.message, verdict.result, delete_pod=name, model_key_rejected=rejected
+    )
 
 
 def _no_pod(

@@ -21,7 +21,7 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import Slot
 from review_operator.controller.decide.heads import PRKey, job_head, pr_key
 from review_operator.controller.decide.machine import covers, decide
-from review_operator.controller.decide.steps import Hold, Seen, Stale, Step
+from review_operator.controller.decide.steps import Hold, Pause, Seen, Stale, Step
 
 
 @dataclass
@@ -82,7 +82,7 @@ def plan_pass(
     now: datetime,
     settings: ControllerSettings,
     rng: random.Random,
-    paused: str | None = None,
+    paused: Pause | None = None,
 ) -> PassPlan:
     """Every step of a pass, and the queued reviews (in the order they were created) for admission.
     `paused`: why admission is paused, shown on the queued reviews."""

@@ -50,6 +50,7 @@ class Finish:
     result: ReviewResult | None = None
     delete_pod: str | None = None
     note_on_pr: bool = True
+    model_key_rejected: bool = False  # the pod ended Unauthorized from the model: the breaker opens
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ class Retry:
     not_before: datetime
     delete_pod: str | None = None
     result: ReviewResult | None = None  # what the failed attempt reported (its spend is recorded)
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Why admission is paused (the daily budget, a rejected model key): the reason and message the
+    queued reviews show while they wait."""
+
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ class Seen:
     job: ReviewJob
     pod: dict[str, Any] | None = None
     stale: Stale | None = None
-    paused: str | None = None  # why admission is paused for now (the daily budget), if it is
+    paused: Pause | None = None  # why admission is paused for now (budget, model key), if it is
 
 
 @dataclass(frozen=True)

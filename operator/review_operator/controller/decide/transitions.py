@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from review_operator.api.models import Phase
 from review_operator.api.reasons import Reason
+from review_operator.controller.decide.breaker import MODEL_KEY_REJECTED
 from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED
 
 P, Q, R = Phase.PENDING, Phase.QUEUED, Phase.RUNNING
@@ -39,8 +40,22 @@ class Transition:
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("queue", (P,), "Seen", Q, "Queue"),
-    Transition("admit", (Q,), "ledger admission (slots free)", R, "claim, then EnsurePod"),
+    Transition(
+        "admit",
+        (Q,),
+        "ledger admission (slots free; model-key breaker closed, or its one half-open trial)",
+        R,
+        "claim, then EnsurePod",
+    ),
     Transition("hold", (Q,), "Seen: daily budget spent", Q, "Hold", (DAILY_BUDGET_REACHED,)),
+    Transition(
+        "hold-key",
+        (Q,),
+        "Seen: model-key breaker open (probe or a review got 401/403)",
+        Q,
+        "Hold",
+        (MODEL_KEY_REJECTED,),
+    ),
     Transition("no-head", (Q,), "HeadUnresolved", FAILED, "Finish", (Reason.HEAD_UNRESOLVED,)),
     Transition("cancel", ANY_ACTIVE, "Seen: spec.cancel", CANCELLED, "Finish", CANCEL_REASONS),
     Transition("stale", ANY_ACTIVE, "Seen: not the PR's head", SUPERSEDED, "Finish", STALE_REASONS),
@@ -77,6 +92,14 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("pod-retry", (R,), "Seen/PodSeen: pod ended, worth another attempt", Q, "Retry"),
     Transition("pod-retries-spent", (R,), "Seen/PodSeen: same, attempts used up", FAILED, "Finish"),
     Transition("pod-failed", (R,), "Seen/PodSeen: pod ended for good", FAILED, "Finish"),
+    Transition(
+        "pod-key-rejected",
+        (R,),
+        "Seen/PodSeen: the model rejected the key (the breaker opens)",
+        FAILED,
+        "Finish",
+        (Reason.UNAUTHORIZED,),
+    ),
     Transition("pod-timed-out", (R,), "Seen/PodSeen: deadline or agent timeout", TIMED_OUT, "Finish"),
     Transition("pod-succeeded", (R,), "Seen/PodSeen: pod succeeded with a result", R, "Post"),
     Transition("posted", (R,), "Posted", OK, "Finish", (Reason.SUCCEEDED,)),

@@ -92,6 +92,7 @@ class Effects:
         github_api_url: str = "https://api.github.com",
         heads: PullHeads | None = None,
         on_written: Written | None = None,
+        on_key_rejected: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.kube = kube
@@ -103,6 +104,8 @@ class Effects:
         self.heads = heads
         # Told of every confirmed status write (before, after): the engine's slot ledger.
         self.on_written = on_written
+        # Told (by ReviewJob name) when a pod ended Unauthorized from the model: the breaker opens.
+        self.on_key_rejected = on_key_rejected
         # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
         self.lanes = Lanes(clock=clock)
         self.events = EventRecorder(kube, self.lanes, clock)
@@ -243,6 +246,8 @@ class Effects:
 
     async def finish(self, step: Finish, now: datetime) -> None:
         """The final status first (conditional), then the PR note, then cleanup and the finished label."""
+        if step.model_key_rejected and self.on_key_rejected is not None:
+            self.on_key_rejected(step.job.metadata.name)  # the pod said so, whatever the write does
         message = scrub_token_shapes(step.message)
         patch = status.finished(step.job, step.phase, step.reason, message, step.result, now)
         async with self.lanes.slot_work():  # it frees a slot

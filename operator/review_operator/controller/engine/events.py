@@ -1,4 +1,5 @@
-"""Kubernetes Events about ReviewJobs, recorded beside the work: advisory, never in a step's way.
+"""Kubernetes Events about ReviewJobs (and the model key's, on the Lease), recorded beside the work:
+advisory, never in a step's way.
 
 Events queue up and a few workers record them in order, after the writes that decide what is
 admitted (a flood of Pending → Queued writes on a cold start) and inside the bookkeeping lane, so
@@ -36,9 +37,13 @@ class EventRecorder:
         self._not_queueing.set()
 
     def record(self, job: ReviewJob, reason: str, message: str, warning: bool = False) -> None:
-        """Queues an Event (its message scrubbed of token shapes)."""
+        """Queues an Event on the ReviewJob (its message scrubbed of token shapes)."""
+        self.record_on(involved(job), reason, message, warning)
+
+    def record_on(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        """Queues an Event on `obj` (apiVersion, kind, metadata name and namespace)."""
         item = (
-            involved(job),
+            obj,
             reason,
             scrub_token_shapes(message),
             warning,

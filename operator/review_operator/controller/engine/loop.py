@@ -24,11 +24,12 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
-from review_operator.controller.decide.budget import day_start, next_day
+from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED, day_start, next_day
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.plan import Observed, plan_pass
 from review_operator.controller.decide.steps import (
     EnsurePod,
+    Pause,
     PodSeen,
     Queue,
     Step,
@@ -38,6 +39,7 @@ from review_operator.controller.engine.effects import Effects
 from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.ledger import Ledger
+from review_operator.controller.engine.model_health import ModelHealth
 from review_operator.controller.engine.observer import expired, parse_reviewjobs, spent_by_finished
 from review_operator.controller.engine.spending import DailySpend
 from review_operator.fence import Fence, NotLeading
@@ -93,6 +95,7 @@ class Engine:
             github_api_url=github_api_url,
             heads=heads,
             on_written=self._written,
+            on_key_rejected=self._key_rejected,
         )
         self.executor = Executor(settings, self.effects, self.rng, self.may_act, self.kick, self._is_final)
         self._kicked = asyncio.Event()
@@ -108,6 +111,8 @@ class Engine:
         self._refill_due = False
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
         self.spend = DailySpend(settings.daily_budget_usd)
+        # The model key's breaker (and its probe): a rejected key stops admissions until it works.
+        self.model = ModelHealth(settings, metrics, self.effects.events, clock, self.kick)
 
     # -- leadership ----------------------------------------------------------------------------
     def lead_until(self, until: datetime) -> None:
@@ -137,6 +142,13 @@ class Engine:
 
     # -- the loop ------------------------------------------------------------------------------
     async def run_forever(self) -> None:
+        probe = asyncio.create_task(self.model.run(self.may_act))  # the probe runs while we lead
+        try:
+            await self._passes()
+        finally:
+            probe.cancel()
+
+    async def _passes(self) -> None:
         failures = 0
         while True:
             await self.wait_for_pass()
@@ -191,6 +203,9 @@ class Engine:
         )
         if self.spend.paused(now) is not None:  # the budget opens again at midnight UTC
             due = min(due or next_day(now), next_day(now))
+        cooled = self.model.due()  # without a probe, a trial review goes after the cool-down
+        if cooled is not None:
+            due = min(due or cooled, cooled)
         return None if due is None else (due - now).total_seconds() + DUE_SLACK
 
     async def observe(self) -> Observed:
@@ -215,8 +230,7 @@ class Engine:
             self.spend.saw(observed.jobs, now)
             if not self.spend.finished_read:  # before the first admission of a term (or a day)
                 await self._read_finished(now)
-        paused = self.spend.paused(now)
-        self.metrics.admission_paused.set(int(paused is not None))
+        paused = self._paused(now)
         planned = plan_pass(observed, now, self.settings, self.rng, paused)
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
@@ -242,6 +256,8 @@ class Engine:
             self._busy -= mine
         if queued_some:
             self._schedule_refill()  # the newly queued may start now, not a pass later
+            if paused is not None:
+                self.kick()  # ... or, admission being paused, the next pass says why on them
         self.passes += 1
         self.metrics.pass_seconds.labels("pass").observe(time.perf_counter() - begin)
         if now - self._last_gc >= GC_PERIOD:
@@ -250,13 +266,27 @@ class Engine:
         return count
 
     # -- admission -----------------------------------------------------------------------------
+    def _paused(self, now: datetime) -> Pause | None:
+        """Why queued reviews wait whatever the slots: the model key first (nothing would work),
+        then the day's budget."""
+        key = self.model.pause(now)
+        spent = self.spend.paused(now)
+        self.metrics.admission_paused.labels("model_key").set(int(key is not None))
+        self.metrics.admission_paused.labels("daily_budget").set(int(spent is not None))
+        return key or (None if spent is None else Pause(DAILY_BUDGET_REACHED, spent))
+
     def _admissible(self, now: datetime) -> list[tuple[ReviewJob, int]]:
         if self.spend.paused(now) is not None:
             return []  # the day's budget is spent: nothing starts until midnight UTC
+        allowed = self.model.starts_allowed(now)
+        if allowed == 0:
+            return []  # the model rejected the key: nothing starts until it works again
         s = self.settings
-        jobs = self.ledger.admissible(
-            now, s.max_concurrent, s.max_concurrent_per_repo, s.max_starts_per_minute
+        # Half-open: one trial on top of what runs (the ledger marks what it admits as taken).
+        limit = (
+            s.max_concurrent if allowed is None else min(s.max_concurrent, len(self.ledger.holders) + allowed)
         )
+        jobs = self.ledger.admissible(now, limit, s.max_concurrent_per_repo, s.max_starts_per_minute)
         return [(job, job.status.attempts + 1) for job in jobs]
 
     async def _claim_all(self, starts: list[tuple[ReviewJob, int]], now: datetime) -> list[ReviewJob]:
@@ -271,6 +301,7 @@ class Engine:
                 after = await self._claim(job, attempt, now)
                 if isinstance(after, ReviewJob):
                     self.ledger.claimed(after, now)
+                    self.model.trial_started(after.metadata.name)  # when the breaker is half-open
                     claimed.append(after)
 
         await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(starts)))))
@@ -296,7 +327,12 @@ class Engine:
         await self.executor.run(decide(after, now, self.settings, self.rng), now)  # e.g. no head to review
         return None
 
+    def _key_rejected(self, name: str) -> None:
+        self.model.review_rejected(name)
+
     def _written(self, before: ReviewJob, after: ReviewJob) -> None:
+        reviewed = after.status.phase is Phase.SUCCEEDED or after.status.posting.result is not None
+        self.model.written(after.metadata.name, after.status.phase, reviewed)
         if self.spend.enabled and after.status.spend.attempts:
             now = self.clock.now()
             was_open = self.spend.paused(now) is None

@@ -12,7 +12,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED, pause_message
 from review_operator.controller.decide.plan import Observed, plan_pass
-from review_operator.controller.decide.steps import Hold
+from review_operator.controller.decide.steps import Hold, Pause
 from review_operator.controller.engine.spending import DailySpend
 from tests.factories import T0, reviewjob
 
@@ -49,7 +49,11 @@ def test_while_paused_queued_reviews_say_why_once_and_keep_their_place() -> None
     queued = reviewjob("q", Phase.QUEUED, created=1)
     held = reviewjob("h", Phase.QUEUED, created=2, reason=DAILY_BUDGET_REACHED)
     planned = plan_pass(
-        Observed([queued, held]), NOON, ControllerSettings(), random.Random(0), "Budget spent."
+        Observed([queued, held]),
+        NOON,
+        ControllerSettings(),
+        random.Random(0),
+        Pause(DAILY_BUDGET_REACHED, "Budget spent."),
     )
     assert [(type(s), s.job.metadata.name) for s in planned.steps] == [(Hold, "q")]
     assert [slot.name for slot in planned.queued] == ["q", "h"]  # both still wait, in order

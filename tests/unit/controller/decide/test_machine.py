@@ -26,6 +26,7 @@ from review_operator.controller.decide.steps import (
     HeadUnresolved,
     Hold,
     Observation,
+    Pause,
     PodSeen,
     Post,
     Posted,
@@ -85,12 +86,18 @@ def kept(**posting: Any) -> ReviewJob:
 
 
 POST = Post(running(), RESULT, "rj-a1")
+UNAUTHORIZED_RESULT = encode_result(ReviewResult(outcome=ResultOutcome.UNAUTHORIZED, summary="401"))
 LATER = T0 + timedelta(seconds=5)
 # One observation (and the moment it is decided at) per row of the table.
 SCENARIOS: dict[str, Callable[[], Observation]] = {
     "queue": lambda: Seen(reviewjob("rj")),
     "no-head": lambda: HeadUnresolved(reviewjob("rj", Phase.QUEUED)),
-    "hold": lambda: Seen(reviewjob("rj", Phase.QUEUED), paused="Daily model budget reached."),
+    "hold": lambda: Seen(
+        reviewjob("rj", Phase.QUEUED), paused=Pause("DailyBudgetReached", "Daily model budget reached.")
+    ),
+    "hold-key": lambda: Seen(
+        reviewjob("rj", Phase.QUEUED), paused=Pause("ModelKeyRejected", "The model API rejected the key.")
+    ),
     "cancel": lambda: Seen(cancelled(Phase.QUEUED)),
     "stale": lambda: Seen(reviewjob("rj", Phase.QUEUED), stale=Stale(OTHER, covered=True)),
     "ensure-pod": lambda: Seen(running(startTime=T0.isoformat())),
@@ -109,6 +116,7 @@ SCENARIOS: dict[str, Callable[[], Observation]] = {
     "pod-retry": lambda: PodSeen(running(), pod("Failed", reason="Evicted")),
     "pod-retries-spent": lambda: PodSeen(running(attempts=2), pod("Failed", reason="Evicted")),
     "pod-failed": lambda: PodSeen(running(), pod("Failed", exit_code=1, message="Traceback")),
+    "pod-key-rejected": lambda: PodSeen(running(), pod("Failed", UNAUTHORIZED_RESULT, exit_code=21)),
     "pod-timed-out": lambda: PodSeen(running(), pod("Failed", reason="DeadlineExceeded")),
     "pod-succeeded": lambda: PodSeen(running(), pod("Succeeded", encode_result(RESULT))),
     "posted": lambda: Posted(POST),
@@ -191,7 +199,8 @@ def corpus() -> list[Observation]:
     found += [PodSeen(job, p) for job in jobs for p in endings]
     found += [Seen(job, p) for job in jobs for p in endings]
     found += [Seen(reviewjob("rj", phase)) for phase in Phase]
-    found += [Seen(reviewjob("rj", phase), paused="paused") for phase in Phase]
+    found += [Seen(reviewjob("rj", phase), paused=Pause("DailyBudgetReached", "paused")) for phase in Phase]
+    found += [Seen(reviewjob("rj", phase), paused=Pause("ModelKeyRejected", "paused")) for phase in Phase]
     return found
 
 
