@@ -177,6 +177,12 @@ class ControllerMetrics:
             self.jobs.labels(phase)
         for stage in ("observe", "pass"):
             self.pass_seconds.labels(stage)
+        self.check_run_failures = Counter(
+            "reviewop_check_run_failures_total",
+            "Failed check-run updates (queued, in progress, an ending; best effort, never retried).",
+            ["error"],
+            registry=registry,
+        )
         for kind in ("first", "retry"):
             self.started_total.labels(kind)
         for outcome in ReviewOutcome:
@@ -188,6 +194,7 @@ class ControllerMetrics:
             self.retries.labels(reason)
         for error in self.POSTING_ERRORS:
             self.posting_failures.labels(error)
+            self.check_run_failures.labels(error)
 
     def _reason(self, reason: str) -> str:
         return reason if reason in self.REASONS else OTHER_REASON
@@ -217,6 +224,10 @@ class ControllerMetrics:
     def posting_failed(self, error: str) -> None:
         error = _POSTING_ERROR_RENAMES.get(error, error)
         self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
+
+    def check_run_failed(self, error: str) -> None:
+        error = _POSTING_ERROR_RENAMES.get(error, error)
+        self.check_run_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
 
     def spent(self, result: ReviewResult) -> None:
         """One attempt's spend, counted once when it is recorded (retried attempts included)."""
