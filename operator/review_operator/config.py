@@ -541,6 +541,16 @@ class WebhookSettings(CommonSettings):
             ge=0,
         ),
     ] = 600
+    webhook_github_app_id: Annotated[
+        int | None,
+        Field(
+            description="The GitHub App's id (the chart sets it from github.config.appId): a check_run or "
+            "check_suite `rerequested` delivery (GitHub's Re-run) counts only for that App's runs and "
+            "suites. Unset: any App's run named review-operator whose external id names one of our "
+            "ReviewJobs.",
+            ge=1,
+        ),
+    ] = None
     webhook_trusted_associations: Annotated[
         list[str],
         NoDecode,

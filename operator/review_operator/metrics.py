@@ -32,6 +32,8 @@ class WebhookEvent(StrEnum):
     PING = "ping"
     PULL_REQUEST = "pull_request"
     ISSUE_COMMENT = "issue_comment"
+    CHECK_RUN = "check_run"
+    CHECK_SUITE = "check_suite"
     OTHER = "other"
 
     @classmethod

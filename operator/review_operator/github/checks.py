@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from review_operator.api.models import ReviewJob
 from review_operator.api.result import ReviewResult, Severity
+from review_operator.builders.names import CHECK_RUN_NAME
 from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key
 from review_operator.github.conclusion import (
@@ -24,7 +25,7 @@ from review_operator.github.conclusion import (
 from review_operator.github.errors import GitHubNotFound
 from review_operator.github.format import safe
 
-CHECK_NAME = "review-operator"
+CHECK_NAME = CHECK_RUN_NAME
 MAX_ANNOTATIONS = 50  # GitHub's limit per request
 _LEVEL = {
     Severity.CRITICAL: "failure",
