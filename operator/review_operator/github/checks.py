@@ -60,28 +60,31 @@ async def _upsert(
     run_id: int | None = None,
     only_existing: bool = False,
 ) -> int | None:
-    """Updates the run (`run_id` when known: one request; else found by its external id) or creates
-    it once; with `only_existing`, a run that was never created stays so (None)."""
+    """Updates the run (`run_id` when known: one request; else found by its external id first) or
+    creates it once with `fields`; with `only_existing`, a run that was never created stays so (None)."""
     owner, repo = job.spec.repository.owner, job.spec.repository.name
     url = details_url(gh.settings, job.metadata.namespace, job_key(job))
     if url is not None:
         fields = {**fields, "details_url": url}
-    existing = run_id if run_id is not None else await find(gh, job, head_sha)
-    if existing is not None:
+
+    async def update(existing: int) -> None:
         await gh.before_write()
+        await call(
+            "update check run",
+            lambda: gh.github.rest.checks.async_update(owner, repo, existing, data=fields),  # type: ignore[call-overload]
+        )
+
+    if run_id is not None:
         try:
-            await call(
-                "update check run",
-                lambda: gh.github.rest.checks.async_update(owner, repo, existing, data=fields),  # type: ignore[call-overload]
-            )
+            await update(run_id)
+            return run_id
         except GitHubNotFound:
-            if run_id is None:
-                raise
-            # The remembered run is gone (deleted with its commit): look it up as if unknown.
-            return await _upsert(gh, job, head_sha, fields, only_existing=only_existing)
-        return existing
+            pass  # the remembered run is gone (deleted with its commit): look it up as if unknown
     if only_existing:
-        return None
+        found = await find(gh, job, head_sha)
+        if found is not None:
+            await update(found)
+        return found
     body = {"name": CHECK_NAME, "head_sha": head_sha, "external_id": job_key(job), **fields}
 
     async def create() -> int:
@@ -91,8 +94,11 @@ async def _upsert(
         )
         return int(resp.parsed_data.id)
 
-    created, _ = await create_once(gh, "check run", lambda: find(gh, job, head_sha), create)
-    return created
+    # The look-up before the create (create_once) also finds a run to update: one GET, then one write.
+    result, created = await create_once(gh, "check run", lambda: find(gh, job, head_sha), create)
+    if not created:
+        await update(result)
+    return result
 
 
 def _now() -> str:

@@ -43,6 +43,7 @@ class _Run:
     asked: tuple[int, int] = _NOTHING  # the highest mark asked for (sent, or on its way)
     shown: tuple[int, int] = _NOTHING  # the highest mark GitHub confirmed
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writing: set[asyncio.Task[None]] = field(default_factory=set)  # its marks on their way
 
 
 class CheckRuns:
@@ -86,7 +87,9 @@ class CheckRuns:
         run.asked = mark.rank
         task = asyncio.create_task(self._write(job, head, mark, run), name=f"check-{job.metadata.name}")
         self._tasks.add(task)
+        run.writing.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(run.writing.discard)
 
     async def _write(self, job: ReviewJob, head: str, mark: CheckMark, run: _Run) -> None:
         assert self.github is not None
@@ -126,9 +129,10 @@ class CheckRuns:
         if self.github is None:
             return None
         run = self._run(job.metadata.name)
+        while run.writing:
+            await asyncio.gather(*list(run.writing), return_exceptions=True)
         run.asked = max(run.asked, _POSTING)
-        async with run.lock:
-            return run.id
+        return run.id
 
     def completed(self, job: ReviewJob, run_id: int | None) -> None:
         """Posting completed the run (`run_id`): nothing more to show for this review."""
