@@ -88,8 +88,14 @@ class CheckRuns:
         task = asyncio.create_task(self._write(job, head, mark, run), name=f"check-{job.metadata.name}")
         self._tasks.add(task)
         run.writing.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         task.add_done_callback(run.writing.discard)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:  # not GitHub's answer (those are handled): a bug, said once
+            log.warning("check-run update %s failed: %s", task.get_name(), type(error).__name__)
 
     async def _write(self, job: ReviewJob, head: str, mark: CheckMark, run: _Run) -> None:
         assert self.github is not None
@@ -112,7 +118,8 @@ class CheckRuns:
                     )
             except NotLeading:
                 log.info("check run of %s not updated: not leading", job.metadata.name)
-                run.asked = run.shown
+                if run.asked == mark.rank:
+                    run.asked = run.shown
                 return
             except GitHubError as exc:
                 self.metrics.check_run_failed(type(exc).__name__.lower())
