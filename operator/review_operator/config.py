@@ -7,6 +7,7 @@ Secrets are `SecretStr` so they never show up in a repr or a log line.
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -95,8 +96,30 @@ class GitHubSettings(BaseSettings):
     ] = "high"
     check_runs: Annotated[
         bool,
-        Field(description="Also report each review as a check run (the App then needs `checks: write`)."),
+        Field(
+            description="Also report each review as a check run named review-operator: queued, in "
+            "progress while its pod runs, then completed (the App then needs `checks: write`, and its "
+            "webhook the Check run and Check suite events for GitHub's Re-run)."
+        ),
     ] = False
+    check_details_url: Annotated[
+        str | None,
+        Field(
+            description="With check runs: the check run's details link, a template with `{namespace}` "
+            "and `{name}` (the ReviewJob's), e.g. a dashboard; unset: GitHub links the App's page.",
+            pattern=r"^https?://",
+        ),
+    ] = None
+    check_action_required_severity: Annotated[
+        str,
+        Field(
+            description="With check runs: the lowest finding severity whose presence concludes the run "
+            "`action_required` (critical, high, medium, low or nit; `never`: never). Other findings "
+            "conclude it `neutral`, none `success`; a review that failed is `neutral` (our failure is "
+            "never the code's `failure`).",
+            pattern=r"^(critical|high|medium|low|nit|never)$",
+        ),
+    ] = "high"
     request_timeout_seconds: Annotated[
         float, Field(description="Timeout of one GitHub API request, in seconds.", gt=0, le=300)
     ] = 30.0
@@ -122,6 +145,19 @@ class GitHubSettings(BaseSettings):
     content_per_hour: Annotated[
         int, Field(description="Content-creating requests per hour (GitHub allows about 500).", ge=1)
     ] = 500
+
+    @field_validator("check_details_url")
+    @classmethod
+    def _details_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a template: {exc}") from None
+        if not fields <= {"namespace", "name"}:
+            raise ValueError("only {namespace} and {name} may be filled in")
+        return value
 
 
 class RunnerSettings(BaseSettings):
@@ -529,6 +565,16 @@ class WebhookSettings(CommonSettings):
             ge=0,
         ),
     ] = 600
+    webhook_github_app_id: Annotated[
+        int | None,
+        Field(
+            description="The GitHub App's id (the chart sets it from github.config.appId): a check_run or "
+            "check_suite `rerequested` delivery (GitHub's Re-run) counts only for that App's runs and "
+            "suites. Unset: any App's run named review-operator whose external id names one of our "
+            "ReviewJobs.",
+            ge=1,
+        ),
+    ] = None
     webhook_trusted_associations: Annotated[
         list[str],
         NoDecode,

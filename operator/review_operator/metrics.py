@@ -32,6 +32,8 @@ class WebhookEvent(StrEnum):
     PING = "ping"
     PULL_REQUEST = "pull_request"
     ISSUE_COMMENT = "issue_comment"
+    CHECK_RUN = "check_run"
+    CHECK_SUITE = "check_suite"
     OTHER = "other"
 
     @classmethod
@@ -210,6 +212,12 @@ class ControllerMetrics:
         self.breaker_state("closed")
         for stage in ("observe", "pass"):
             self.pass_seconds.labels(stage)
+        self.check_run_failures = Counter(
+            "reviewop_check_run_failures_total",
+            "Failed check-run updates (queued, in progress, an ending; best effort, never retried).",
+            ["error"],
+            registry=registry,
+        )
         for kind in ("first", "retry"):
             self.started_total.labels(kind)
         for outcome in ReviewOutcome:
@@ -221,6 +229,7 @@ class ControllerMetrics:
             self.retries.labels(reason)
         for error in self.POSTING_ERRORS:
             self.posting_failures.labels(error)
+            self.check_run_failures.labels(error)
 
     def breaker_state(self, state: str) -> None:
         for each in self.BREAKER_STATES:
@@ -254,6 +263,10 @@ class ControllerMetrics:
     def posting_failed(self, error: str) -> None:
         error = _POSTING_ERROR_RENAMES.get(error, error)
         self.posting_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
+
+    def check_run_failed(self, error: str) -> None:
+        error = _POSTING_ERROR_RENAMES.get(error, error)
+        self.check_run_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
 
     def spent(self, result: ReviewResult) -> None:
         """One attempt's spend, counted once when it is recorded (retried attempts included)."""

@@ -17,6 +17,7 @@ import pytest
 from kubernetes import client, watch
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.api.result import Finding, ResultOutcome, ReviewResult, Severity, encode_result
 from tests.factories import reviewjob_body
 from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
     APP_ID,
@@ -33,6 +34,7 @@ from tests.github_double.openapi import OpenAPI
 from tests.github_double.server import GitHubDouble, Repo
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
 from tests.harness.stack import ControllerProcess
+from tests.integration.webhook_helpers import rerequested, running_webhook
 
 FINAL = {"Succeeded", "Failed", "TimedOut", "Superseded", "Cancelled"}
 SIM = "sim.review-operator.dev/"
@@ -712,3 +714,56 @@ async def test_the_repository_config_at_the_base_decides_how_a_pr_is_reviewed(
     # The review's summary names the file's problem (and the review ran with the default for it).
     await stack.wait(lambda: bool(stack.reviews_on(repos[1], 1)), 30, "the instructed review posted")
     assert any("maxTurnz" in r["body"] for r in stack.reviews_on(repos[1], 1))
+
+
+@pytest.mark.controller_env(
+    REVIEWOP_GITHUB_CHECK_RUNS="true",
+    REVIEWOP_GITHUB_CHECK_DETAILS_URL="https://reviews.example.com/{namespace}/{name}",
+)
+async def test_a_check_run_follows_the_review_and_githubs_rerun_reviews_the_head_again(stack: Stack) -> None:
+    # Issue 19 item 5: queued → in_progress (the pod runs) → completed, the conclusion from the
+    # findings; GitHub's "Re-run" (a check_run rerequested delivery) reviews that head again.
+    repo = stack.repos[3]
+    head = stack.double.pulls[(repo.id, 1)].head_sha
+    high = Finding(path="app.py", line=10, severity=Severity.HIGH, title="Risky", body="Check this.")
+    result = ReviewResult(outcome=ResultOutcome.SUCCESS, summary="One risk.", findings=[high], turns=2)
+    sim = {SIM + "duration": "4s", SIM + "message": encode_result(result)}
+    stack.reviewjob("checked", repo, 1, sim)
+    assert (await stack.wait_final(["checked"]))["checked"]["status"]["phase"] == "Succeeded"
+
+    def run_of(name: str) -> dict[str, Any] | None:
+        runs = [r for r in stack.double.check_runs if r["external_id"] == name]
+        assert len(runs) <= 1, runs  # one run per review, never a second
+        return runs[0] if runs else None
+
+    await stack.wait(lambda: (run_of("checked") or {}).get("status") == "completed", 30, "the run completed")
+    run = run_of("checked")
+    assert run is not None and run["head_sha"] == head
+    assert stack.double.check_run_history[run["id"]] == [
+        ("queued", None),
+        ("in_progress", None),
+        ("completed", "action_required"),  # a high finding, at the default bar
+    ]
+    assert run["details_url"] == f"https://reviews.example.com/{stack.namespace}/checked"
+    assert run["annotations"][0]["path"] == "app.py"
+
+    payload = rerequested("check_run", external_id="checked", app_id=APP_ID, pull_numbers=(1,), head_sha=head)
+    payload["check_run"]["id"] = run["id"]
+    payload["repository"].update(id=repo.id, name=repo.name, full_name=f"{repo.owner}/{repo.name}")
+    payload["repository"]["owner"]["login"] = repo.owner
+    payload["installation"]["id"] = INSTALLATION_ID
+    hook_env = running_webhook(stack.namespace, stack.plane.kubeconfig, webhook_github_app_id=APP_ID)
+    async with hook_env as (hook, _):
+        answer = await hook.deliver("check_run", payload, delivery="rerun-1")
+        assert answer.status == 201, await answer.text()
+        again = (await answer.json())["reviewjob"]
+    assert again != "checked"
+    status = (await stack.wait_final([again]))[again]["status"]
+    assert status["phase"] == "Succeeded", status
+    reviews = stack.reviews_on(repo, 1)
+    assert len(reviews) == 2 and {r["commit_id"] for r in reviews} == {head}
+    await stack.wait(lambda: (run_of(again) or {}).get("status") == "completed", 30, "the second run")
+    second = run_of(again)
+    assert second is not None and second["id"] != run["id"] and second["head_sha"] == head
+    history = stack.double.check_run_history[second["id"]]
+    assert history[0] == ("queued", None) and history[-1] == ("completed", "success")  # no findings

@@ -279,6 +279,43 @@ def _check_repo(d: GitHubDouble, params: dict[str, str], grant: Grant, level: st
     return repo
 
 
+_RUN_FIELDS = (
+    "name",
+    "head_sha",
+    "external_id",
+    "status",
+    "conclusion",
+    "details_url",
+    "started_at",
+    "completed_at",
+)
+
+
+def _run_state(run: dict[str, Any], body: dict[str, Any]) -> web.Response | None:
+    """What GitHub does with a create or update body: a conclusion completes the run (`status`
+    becomes `completed`), `completed` needs a conclusion, an App cannot set `stale` (422 each), and
+    GitHub stamps `started_at` / `completed_at` when the client leaves them out."""
+    if body.get("conclusion") == "stale":
+        return s._error(422, "Invalid request. Only GitHub can set the conclusion to stale.")
+    if body.get("status") == "completed" and not body.get("conclusion") and not run.get("conclusion"):
+        return s._error(422, "Invalid request. conclusion is required when status is completed.")
+    if body.get("completed_at") and not body.get("conclusion") and not run.get("conclusion"):
+        return s._error(422, "Invalid request. conclusion is required when completed_at is given.")
+    run.update({k: v for k, v in body.items() if k in _RUN_FIELDS})
+    if body.get("conclusion"):
+        run["status"] = "completed"
+    run["started_at"] = run.get("started_at") or s.now_iso()
+    if run["status"] == "completed":
+        run["completed_at"] = run.get("completed_at") or s.now_iso()
+    else:
+        run["conclusion"], run["completed_at"] = None, None
+    output = body.get("output") or {}
+    run["output"] = dict(run["output"], **{k: v for k, v in output.items() if k != "annotations"})
+    run["annotations"] = run.get("annotations", []) + output.get("annotations", [])
+    run["output"]["annotations_count"] = len(run["annotations"])
+    return None
+
+
 async def create_check_run(
     d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
 ) -> web.Response:
@@ -287,18 +324,28 @@ async def create_check_run(
         return repo
     data = d.openapi.example("POST", op.template, "201")
     data.update(
-        {k: v for k, v in body.items() if k in ("name", "head_sha", "external_id", "status", "conclusion")}
-    )
-    data.update(
         id=d.next_id(),
         repo_id=repo.id,
         app=dict(data["app"], id=d.app_id, slug=s.APP_SLUG),  # the App whose token created the run
-        output=dict(
-            data["output"], **{k: v for k, v in body.get("output", {}).items() if k != "annotations"}
-        ),
+        status="queued",  # GitHub's default when the body names none
+        conclusion=None,
+        started_at=None,
+        completed_at=None,
+        details_url=None,  # the App's page is shown then
+        annotations=[],
     )
-    data["annotations"] = body.get("output", {}).get("annotations", [])
+    data["output"] = {
+        "title": None,
+        "summary": None,
+        "text": None,
+        "annotations_count": 0,
+        "annotations_url": data["output"]["annotations_url"],
+    }
+    refused = _run_state(data, body)
+    if refused is not None:
+        return refused
     d.check_runs.append(data)
+    d.check_run_history.setdefault(data["id"], []).append((data["status"], data["conclusion"]))
     return web.json_response(data, status=201)
 
 
@@ -309,9 +356,15 @@ async def update_check_run(
     if isinstance(repo, web.Response):
         return repo
     for run in d.check_runs:
-        if run["id"] == int(params["check_run_id"]):
-            run.update({k: v for k, v in body.items() if k in ("status", "conclusion", "name")})
-            run["annotations"] = run["annotations"] + body.get("output", {}).get("annotations", [])
+        if run["id"] == int(params["check_run_id"]) and run["repo_id"] == repo.id:
+            if run["app"]["id"] != d.app_id:
+                return s._error(
+                    403, f"Invalid app_id `{d.app_id}` - check run can only be modified by its creator."
+                )
+            refused = _run_state(run, body)
+            if refused is not None:
+                return refused
+            d.check_run_history.setdefault(run["id"], []).append((run["status"], run["conclusion"]))
             return web.json_response(run)
     return s._error(404, "Not Found")
 

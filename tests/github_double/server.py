@@ -104,6 +104,8 @@ class GitHubDouble:
         self.grants: dict[str, Grant] = {}
         self.mints: list[dict[str, Any]] = []
         self.check_runs: list[dict[str, Any]] = []
+        # Every (status, conclusion) each check run went through, by run id, in order.
+        self.check_run_history: dict[int, list[tuple[str, str | None]]] = {}
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.faults: list[Fault] = []

@@ -199,10 +199,12 @@ def test_values_map_one_to_one_to_the_settings_classes(monkeypatch: pytest.Monke
     assert settings.tolerations[0]["effect"] == "NoSchedule"
     assert settings.namespace == "review-operator-reviews"
     assert GitHubSettings().app_id == 123456
+    assert GitHubSettings().check_details_url == "https://reviews.example.com/{namespace}/{name}"
     for name, value in webhook_env.items():
         if value is not None and name != "REVIEWOP_WEBHOOK_SECRET_FILE":
             monkeypatch.setenv(name, value)
     assert WebhookSettings().webhook_trusted_associations == ["OWNER", "MEMBER", "COLLABORATOR"]
+    assert WebhookSettings().webhook_github_app_id == 123456  # Re-run counts only for our App's runs
 
 
 def test_rendered_manifests_are_current() -> None:

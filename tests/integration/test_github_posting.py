@@ -15,7 +15,7 @@ from review_operator.github import (
     make_github,
     post_failure_note,
     post_review,
-    start_check_run,
+    show_check_run,
 )
 from review_operator.github.format import SUMMARY_MARKER
 from tests.github_double import fixtures
@@ -222,17 +222,85 @@ async def test_untrusted_text_cannot_forge_a_marker_or_leak_a_token(world: World
     assert "[REDACTED]" in world.pull.review_comments[0]["body"]
 
 
+async def _progress(gh, job, head, run_id=None, status="in_progress"):  # type: ignore[no-untyped-def]
+    return await show_check_run(
+        gh, job, head, status=status, title="Reviewing", summary="pod running", run_id=run_id
+    )
+
+
 async def test_check_run_goes_in_progress_then_completed_once(world: World) -> None:
     gh = client(world, check_runs=True)
     job = make_job(world)
-    run_id = await start_check_run(gh, job, world.pull.head_sha)
+    run_id = await _progress(gh, job, world.pull.head_sha)
     assert world.double.check_runs[0]["status"] == "in_progress"
     outcome = await post_review(gh, job, result(), head_sha=world.pull.head_sha)
     again = await post_review(gh, job, result(), head_sha=world.pull.head_sha)
     [run] = world.double.check_runs
     assert run["id"] == run_id == outcome.check_run_id == again.check_run_id
-    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
+    # A high and a critical finding reach the default bar (`high`).
+    assert (run["status"], run["conclusion"]) == ("completed", "action_required")
     assert {a["path"] for a in run["annotations"]} >= {"app.py", "untouched.py"}
+
+
+@pytest.mark.parametrize(
+    ("bar", "severities", "conclusion"),
+    [
+        ("high", [], "success"),
+        ("high", [Severity.LOW, Severity.MEDIUM], "neutral"),
+        ("high", [Severity.LOW, Severity.HIGH], "action_required"),
+        ("high", [Severity.CRITICAL], "action_required"),
+        ("low", [Severity.LOW], "action_required"),
+        ("never", [Severity.CRITICAL], "neutral"),
+    ],
+)
+async def test_a_posted_review_concludes_its_check_run_from_its_findings_and_the_bar(
+    world: World, bar: str, severities: list[Severity], conclusion: str
+) -> None:
+    gh = client(world, check_runs=True, check_action_required_severity=bar)
+    findings = [Finding(path="app.py", line=10, severity=s, title=f"{s}", body="b") for s in severities]
+    outcome = await post_review(gh, make_job(world), result(findings), head_sha=world.pull.head_sha)
+    [run] = world.double.check_runs
+    assert run["id"] == outcome.check_run_id
+    assert (run["status"], run["conclusion"]) == ("completed", conclusion)
+    assert world.double.check_run_history[run["id"]] == [("completed", conclusion)]
+    assert world.double.violations == []
+
+
+async def test_check_run_links_to_the_configured_details_url_and_names_the_review(world: World) -> None:
+    template = "https://reviews.example.com/{namespace}/{name}"
+    gh = client(world, check_runs=True, check_details_url=template)
+    job = make_job(world)
+    await show_check_run(
+        gh, job, world.pull.head_sha, status="queued", title="Queued", summary="ReviewJob ns/name, attempt 1"
+    )
+    [run] = world.double.check_runs
+    assert run["details_url"] == "https://reviews.example.com/review-operator/rj-hello-world-1-abc"
+    assert run["output"]["title"] == "Queued" and "attempt 1" in run["output"]["summary"]
+    unset = client(world, check_runs=True)
+    await _progress(unset, make_job(world, name="rj-other"), world.pull.head_sha)
+    assert world.double.check_runs[1]["details_url"] is None  # GitHub shows the App's page
+
+
+async def test_a_remembered_check_run_id_costs_one_request_per_transition(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    run_id = await _progress(gh, job, world.pull.head_sha, status="queued")
+    before = len(world.double.requests)
+    assert await _progress(gh, job, world.pull.head_sha, run_id=run_id) == run_id
+    calls = [(r.method, r.path) for r in world.double.requests[before:] if "/access_tokens" not in r.path]
+    assert calls == [("PATCH", f"/repos/{world.repo.owner}/{world.repo.name}/check-runs/{run_id}")]
+    assert world.double.check_run_history[run_id] == [("queued", None), ("in_progress", None)]
+
+
+async def test_an_ending_without_a_run_creates_none_and_cancels_an_existing_one(world: World) -> None:
+    gh = client(world, check_runs=True)
+    job = make_job(world)
+    ending = {"status": "completed", "title": "Review superseded", "summary": "s", "conclusion": "cancelled"}
+    assert await show_check_run(gh, job, world.pull.head_sha, only_existing=True, **ending) is None  # type: ignore[arg-type]
+    assert world.double.check_runs == []
+    run_id = await _progress(gh, job, world.pull.head_sha)
+    assert await show_check_run(gh, job, world.pull.head_sha, only_existing=True, **ending) == run_id  # type: ignore[arg-type]
+    assert world.double.check_run_history[run_id] == [("in_progress", None), ("completed", "cancelled")]
 
 
 async def test_pat_fallback_posts_and_finds_its_own_summary(world: World) -> None:
@@ -298,9 +366,9 @@ async def test_repost_after_the_head_moved_leaves_the_newer_summary_alone(world:
 async def test_check_run_can_start_queued(world: World) -> None:
     gh = client(world, check_runs=True)
     job = make_job(world)
-    first = await start_check_run(gh, job, world.pull.head_sha, queued=True)
+    first = await _progress(gh, job, world.pull.head_sha, status="queued")
     assert world.double.check_runs[0]["status"] == "queued"
-    assert await start_check_run(gh, job, world.pull.head_sha) == first
+    assert await _progress(gh, job, world.pull.head_sha) == first
     assert world.double.check_runs[0]["status"] == "in_progress" and len(world.double.check_runs) == 1
 
 
@@ -432,7 +500,7 @@ async def test_a_check_run_with_our_name_and_id_from_another_app_is_not_taken_ov
         "annotations": [],
     }
     world.double.check_runs.append(foreign)
-    run_id = await start_check_run(gh, job, world.pull.head_sha)
+    run_id = await _progress(gh, job, world.pull.head_sha)
     assert run_id != 31337 and len(world.double.check_runs) == 2
     assert foreign["status"] == "completed"
     assert world.double.count("PATCH", "/check-runs/31337$") == 0

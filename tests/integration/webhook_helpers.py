@@ -74,6 +74,48 @@ def review_comment(body: str = "/review", association: str = "OWNER") -> dict[st
     return payload
 
 
+APP_ID = 424242  # our App, in the rerequested payloads
+
+
+def rerequested(
+    event: str = "check_run",
+    *,
+    external_id: str = "",
+    app_id: int = APP_ID,
+    name: str = "review-operator",
+    pull_numbers: tuple[int, ...] = (2,),
+    head_sha: str = HEAD_SHA,
+) -> dict[str, Any]:
+    """GitHub's real `check_run` / `check_suite` `rerequested` example, moved to the pull_request
+    examples' repository (Codertocat/Hello-World, PR 2 at HEAD_SHA) and made our App's run.
+    `pull_numbers` empty: a fork's pull request (GitHub lists none)."""
+    payload = example(event, "rerequested")
+    pr = example("pull_request", "opened")
+    payload["repository"] = pr["repository"]
+    payload["installation"] = {"id": 957387, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uOTU3Mzg3"}
+    pulls = [
+        {
+            "url": f"https://api.github.com/repos/Codertocat/Hello-World/pulls/{n}",
+            "id": 279147437 + n,
+            "number": n,
+            "head": {"ref": "changes", "sha": head_sha, "repo": {"id": 186853002, "name": "Hello-World"}},
+            "base": {"ref": "master", "sha": pr["pull_request"]["base"]["sha"], "repo": {"id": 186853002}},
+        }
+        for n in pull_numbers
+    ]
+    target = payload[event]
+    target["app"]["id"] = app_id
+    target["head_sha"] = head_sha
+    target["pull_requests"] = pulls
+    if event == "check_run":
+        target["name"] = name
+        target["external_id"] = external_id
+        target["check_suite"]["head_sha"] = head_sha
+        target["check_suite"]["pull_requests"] = pulls
+        target["check_suite"]["app"]["id"] = app_id
+    return payload
+
+
 def managed_user_pull_request(login: str = "octocat_acme", action: str = "opened") -> dict[str, Any]:
     """The real `pull_request` example, opened and sent by an Enterprise Managed User (`HANDLE_SHORTCODE`)
     who also owns the repository (managed users can have personal repositories)."""

@@ -75,6 +75,14 @@ class TriggerEvent(StrEnum):
     PULL_REQUEST = "pull_request"
     ISSUE_COMMENT = "issue_comment"
     MANUAL = "manual"
+    CHECK_RUN = "check_run"  # "Re-run" of our check run on GitHub
+    CHECK_SUITE = "check_suite"  # "Re-run all checks" of our App's check suite
+
+    @property
+    def on_request(self) -> bool:
+        """Someone asked for this review (a command, a Re-run): the repository's configuration
+        that skips automatic reviews does not apply."""
+        return self in (TriggerEvent.ISSUE_COMMENT, TriggerEvent.CHECK_RUN, TriggerEvent.CHECK_SUITE)
 
 
 class Phase(StrEnum):

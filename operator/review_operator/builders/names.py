@@ -8,6 +8,8 @@ crashed after creating it finds it again instead of starting another one.
 
 from __future__ import annotations
 
+import hashlib
+
 LABEL_PREFIX = "review-operator.dev"
 LABEL_REPOSITORY_ID = f"{LABEL_PREFIX}/repository-id"
 LABEL_PULL_REQUEST = f"{LABEL_PREFIX}/pull-request"
@@ -19,12 +21,27 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "review-operator"
 SHORT_SHA = 12
+CHECK_RUN_NAME = "review-operator"  # the name of every check run the controller creates
+
+
+def rerun_suffix(delivery_id: str) -> str:
+    """`r<10 hex>`: a GitHub "Re-run" ReviewJob's suffix, from its delivery (a redelivery repeats it)."""
+    return "r" + hashlib.sha256(delivery_id.encode()).hexdigest()[:10]
 
 
 def reviewjob_name(
-    repository_id: int, pr_number: int, head_sha: str | None, comment_id: int | None = None
+    repository_id: int,
+    pr_number: int,
+    head_sha: str | None,
+    comment_id: int | None = None,
+    rerun: str | None = None,
 ) -> str:
-    """`pr-<repo id>-<number>-<sha12>`, or `pr-<repo id>-<number>-c<comment id>` for `/review` commands."""
+    """`pr-<repo id>-<number>-<sha12>`, or `pr-<repo id>-<number>-c<comment id>` for `/review` commands,
+    or `pr-<repo id>-<number>-<sha12>-r<digest>` for a GitHub "Re-run" (`rerun`: `rerun_suffix`)."""
+    if rerun is not None:
+        if not head_sha:
+            raise ValueError("a re-run ReviewJob needs a head SHA")
+        return f"pr-{repository_id}-{pr_number}-{head_sha[:SHORT_SHA].lower()}-{rerun}"
     if comment_id is not None:
         return f"pr-{repository_id}-{pr_number}-c{comment_id}"
     if not head_sha:
@@ -47,6 +64,11 @@ def reviewjob_labels(repository_id: int, pr_number: int, head_sha: str | None) -
 def pull_request_selector(repository_id: int, pr_number: int) -> str:
     """The equality selector of every ReviewJob of one pull request (the labels above)."""
     return f"{LABEL_PULL_REQUEST}={pr_number},{LABEL_REPOSITORY_ID}={repository_id}"
+
+
+def head_selector(repository_id: int, head_sha: str) -> str:
+    """The equality selector of every ReviewJob of one head of one repository (any pull request)."""
+    return f"{LABEL_SHA}={head_sha[:SHORT_SHA].lower()},{LABEL_REPOSITORY_ID}={repository_id}"
 
 
 def pod_name(reviewjob: str, attempt: int) -> str:

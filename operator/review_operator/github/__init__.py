@@ -12,11 +12,12 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     await get_pull_head(gh, job) -> str
     gh = factory.for_token() -> RepoClient                      # PAT mode, no ReviewJob needed
     await fetch_pull(gh, owner, name, number) -> PullInfo        # title, body, SHAs, author, repo id
-    await post_review(gh, job, result: ReviewResult, *, head_sha: str) -> PostOutcome
+    await post_review(gh, job, result: ReviewResult, *, head_sha: str, check_run_id=None) -> PostOutcome
         # PostOutcome.status: posted | already_posted | superseded; review_id, review_url,
         # summary_comment_id, inline_comments, body_findings, check_run_id, current_head_sha
     await post_failure_note(gh, job, phase, reason, message) -> PostOutcome
-    await start_check_run(gh, job, head_sha) -> int            # when settings.check_runs
+    await show_check_run(gh, job, head_sha, status=, title=, summary=, conclusion=, run_id=,
+                         only_existing=) -> int | None          # when settings.check_runs
     await react(gh, job, comment_id, "eyes" | "rocket" | "confused") -> None   # idempotent
     await load_repo_config(gh, owner, name, base_sha) -> (RepoConfig, problems)
         # `.github/review-operator.yaml` at the BASE; missing → defaults; unusable → defaults + problems
@@ -36,7 +37,7 @@ from review_operator.github.auth import (
     mint_checkout_token,
 )
 from review_operator.github.checkout import CheckoutRequest, checkout, git_url_for
-from review_operator.github.checks import start as start_check_run
+from review_operator.github.checks import show as show_check_run
 from review_operator.github.errors import (
     CheckoutError,
     GitHubError,
@@ -84,5 +85,5 @@ __all__ = [
     "post_failure_note",
     "post_review",
     "react",
-    "start_check_run",
+    "show_check_run",
 ]

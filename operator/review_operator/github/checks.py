@@ -1,20 +1,31 @@
-"""Optional check run per ReviewJob (queued → in progress → completed), found by its `external_id`.
+"""Optional check run per ReviewJob (queued → in progress → completed), found by its `external_id`
+(the ReviewJob's name) among our App's runs named `review-operator`.
 
-Enabled by `REVIEWOP_GITHUB_CHECK_RUNS`; the posting token then carries `checks: write`.
+Enabled by `REVIEWOP_GITHUB_CHECK_RUNS`; the posting token then carries `checks: write`. The
+controller decides when each status is shown (`controller/decide/checkrun.py`); a posted review
+completes its run here, with the findings as annotations.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from review_operator.api.models import ReviewJob
 from review_operator.api.result import ReviewResult, Severity
+from review_operator.builders.names import CHECK_RUN_NAME
 from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key
+from review_operator.github.conclusion import (
+    Conclusion,
+    action_required_threshold,
+    conclusion_for,
+    details_url,
+)
+from review_operator.github.errors import GitHubNotFound
 from review_operator.github.format import safe
 
-CHECK_NAME = "review-operator"
+CHECK_NAME = CHECK_RUN_NAME
 MAX_ANNOTATIONS = 50  # GitHub's limit per request
 _LEVEL = {
     Severity.CRITICAL: "failure",
@@ -40,16 +51,40 @@ async def find(gh: RepoClient, job: ReviewJob, head_sha: str) -> int | None:
     return None
 
 
-async def _upsert(gh: RepoClient, job: ReviewJob, head_sha: str, fields: dict[str, Any]) -> int:
+async def _upsert(
+    gh: RepoClient,
+    job: ReviewJob,
+    head_sha: str,
+    fields: dict[str, Any],
+    *,
+    run_id: int | None = None,
+    only_existing: bool = False,
+) -> int | None:
+    """Updates the run (`run_id` when known: one request; else found by its external id first) or
+    creates it once with `fields`; with `only_existing`, a run that was never created stays so (None)."""
     owner, repo = job.spec.repository.owner, job.spec.repository.name
-    existing = await find(gh, job, head_sha)
-    if existing is not None:
+    url = details_url(gh.settings, job.metadata.namespace, job_key(job))
+    if url is not None:
+        fields = {**fields, "details_url": url}
+
+    async def update(existing: int) -> None:
         await gh.before_write()
         await call(
             "update check run",
             lambda: gh.github.rest.checks.async_update(owner, repo, existing, data=fields),  # type: ignore[call-overload]
         )
-        return existing
+
+    if run_id is not None:
+        try:
+            await update(run_id)
+            return run_id
+        except GitHubNotFound:
+            pass  # the remembered run is gone (deleted with its commit): look it up as if unknown
+    if only_existing:
+        found = await find(gh, job, head_sha)
+        if found is not None:
+            await update(found)
+        return found
     body = {"name": CHECK_NAME, "head_sha": head_sha, "external_id": job_key(job), **fields}
 
     async def create() -> int:
@@ -59,20 +94,49 @@ async def _upsert(gh: RepoClient, job: ReviewJob, head_sha: str, fields: dict[st
         )
         return int(resp.parsed_data.id)
 
-    run_id, _ = await create_once(gh, "check run", lambda: find(gh, job, head_sha), create)
-    return run_id
-
-
-async def start(gh: RepoClient, job: ReviewJob, head_sha: str, *, queued: bool = False) -> int:
-    """Shows the review as queued or in progress (creating the check run once, then updating it)."""
-    return await _upsert(gh, job, head_sha, {"status": "queued" if queued else "in_progress"})
+    # The look-up before the create (create_once) also finds a run to update: one GET, then one write.
+    result, created = await create_once(gh, "check run", lambda: find(gh, job, head_sha), create)
+    if not created:
+        await update(result)
+    return result
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def complete(gh: RepoClient, job: ReviewJob, head_sha: str, result: ReviewResult) -> int:
+def _output(title: str, summary: str) -> dict[str, Any]:
+    return {"title": safe(title)[:255] or CHECK_NAME, "summary": safe(summary)[:60_000] or title}
+
+
+async def show(
+    gh: RepoClient,
+    job: ReviewJob,
+    head_sha: str,
+    *,
+    status: Literal["queued", "in_progress", "completed"],
+    title: str,
+    summary: str,
+    conclusion: Conclusion | None = None,
+    run_id: int | None = None,
+    only_existing: bool = False,
+) -> int | None:
+    """Shows the review as queued, in progress, or completed with `conclusion` (required then);
+    returns the run's id (None: `only_existing` and there was none). One request when `run_id` is
+    known, else a look-up first (never a second run: `create_once`)."""
+    if (status == "completed") != (conclusion is not None):
+        raise ValueError("a conclusion goes with status completed, and only with it")
+    fields: dict[str, Any] = {"status": status, "output": _output(title, summary)}
+    if conclusion is not None:
+        fields |= {"conclusion": conclusion, "completed_at": _now()}
+    return await _upsert(gh, job, head_sha, fields, run_id=run_id, only_existing=only_existing)
+
+
+async def complete(
+    gh: RepoClient, job: ReviewJob, head_sha: str, result: ReviewResult, run_id: int | None = None
+) -> int:
+    """Completes the run of a posted review, its findings as annotations; the conclusion from
+    them and `REVIEWOP_GITHUB_CHECK_ACTION_REQUIRED_SEVERITY` (`conclusion.conclusion_for`)."""
     annotations = [
         {
             "path": f.path,
@@ -84,16 +148,13 @@ async def complete(gh: RepoClient, job: ReviewJob, head_sha: str, result: Review
         }
         for f in result.findings[:MAX_ANNOTATIONS]
     ]
+    conclusion = conclusion_for(action_required_threshold(gh.settings), result.findings)
     output = {
         "title": f"{len(result.findings)} findings",
         "summary": safe(result.summary)[:60_000] or "Review completed.",
         "annotations": annotations,
     }
-    fields = {"status": "completed", "conclusion": "neutral", "completed_at": _now(), "output": output}
-    return await _upsert(gh, job, head_sha, fields)
-
-
-async def fail(gh: RepoClient, job: ReviewJob, head_sha: str, text: str) -> int:
-    output = {"title": "Review failed", "summary": safe(text)[:60_000]}
-    fields = {"status": "completed", "conclusion": "neutral", "completed_at": _now(), "output": output}
-    return await _upsert(gh, job, head_sha, fields)
+    fields = {"status": "completed", "conclusion": conclusion, "completed_at": _now(), "output": output}
+    done = await _upsert(gh, job, head_sha, fields, run_id=run_id)
+    assert done is not None
+    return done

@@ -186,6 +186,7 @@ async def post_review(
     *,
     head_sha: str,
     request_changes_severity: Severity | Literal["settings"] | None = "settings",
+    check_run_id: int | None = None,
 ) -> PostOutcome:
     """Posts one review (inline comments on diff lines, the rest in the body) and the summary comment.
 
@@ -193,6 +194,7 @@ async def post_review(
     second one, and only refreshes the summary. A moved head returns SUPERSEDED and posts nothing.
     `request_changes_severity`: the bar for REQUEST_CHANGES (None: always a comment); by default the
     cluster's settings, else the repository's effective one (`builders.repo_settings`).
+    With check runs on, the review's run is completed too (`check_run_id`: its id, when known).
     """
     threshold = (
         request_changes_threshold(gh.settings)
@@ -227,7 +229,8 @@ async def post_review(
         provenance=provenance(job, result),
     )
     comment_id = await upsert_summary(gh, job, summary)
-    check_run_id = await checks.complete(gh, job, head_sha, result) if gh.settings.check_runs else None
+    if gh.settings.check_runs:
+        check_run_id = await checks.complete(gh, job, head_sha, result, check_run_id)
     return PostOutcome(
         status,
         review_id=review.id,
@@ -294,7 +297,5 @@ async def post_failure_note(
     key = job_key(job)
     head = job.status.head_sha or job.spec.pull_request.head_sha
     comment_id = await upsert_summary(gh, job, format_failure_summary(key, head, phase, reason, message))
-    check_run_id = None
-    if gh.settings.check_runs and head:
-        check_run_id = await checks.fail(gh, job, head, f"{phase}: {reason}")
-    return PostOutcome(PostStatus.POSTED, summary_comment_id=comment_id, check_run_id=check_run_id)
+    # The check run (when on) is completed by the controller's check-run bookkeeping, for every ending.
+    return PostOutcome(PostStatus.POSTED, summary_comment_id=comment_id)

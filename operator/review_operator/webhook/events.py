@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from review_operator.api.models import (
     Cancel,
     CancelReason,
     ObjectMeta,
+    Overrides,
     Phase,
     PullRequest,
     Repository,
@@ -28,7 +29,13 @@ from review_operator.api.models import (
     TriggerEvent,
 )
 from review_operator.api.scrub import clip_token_shapes
-from review_operator.builders.names import LABEL_FORCE, reviewjob_labels, reviewjob_name
+from review_operator.builders.names import (
+    CHECK_RUN_NAME,
+    LABEL_FORCE,
+    rerun_suffix,
+    reviewjob_labels,
+    reviewjob_name,
+)
 from review_operator.config import WebhookSettings
 from review_operator.webhook import payloads
 
@@ -50,6 +57,7 @@ class Policy:
     trusted: frozenset[str]
     allowed_repositories: frozenset[str]  # lowercase owner/name; empty allows every repository
     review_drafts: bool = False
+    app_id: int | None = None  # our GitHub App: only its check runs and suites can be re-run
 
     @classmethod
     def from_settings(cls, settings: WebhookSettings) -> Policy:
@@ -57,7 +65,12 @@ class Policy:
             trusted=frozenset(a.upper() for a in settings.webhook_trusted_associations),
             allowed_repositories=frozenset(r.lower() for r in settings.webhook_allowed_repositories),
             review_drafts=settings.webhook_review_drafts,
+            app_id=settings.webhook_github_app_id,
         )
+
+    def ours(self, app: payloads.App | None) -> bool:
+        """Whether a check run or suite is our App's (any App's when its id is not configured)."""
+        return self.app_id is None or (app is not None and app.id == self.app_id)
 
     def allows(self, full_name: str) -> bool:
         return not self.allowed_repositories or full_name.lower() in self.allowed_repositories
@@ -95,7 +108,23 @@ class InvalidDelivery:
     reason: str
 
 
-Decision = Pong | Create | CancelReviews | Ignore | InvalidDelivery
+@dataclass(frozen=True)
+class Rerun:
+    """GitHub's "Re-run" of our check run (or suite): review this head again, forced. Which pull
+    request it is comes from the ReviewJob the run was created for (`external_id`, which is its
+    name), else from the payload's pull requests (empty for a fork's), else from the ReviewJobs
+    of this head."""
+
+    repository_id: int
+    full_name: str
+    head_sha: str
+    pr_numbers: tuple[int, ...]
+    external_id: str | None
+    trigger: Trigger
+    installation_id: int | None
+
+
+Decision = Pong | Create | CancelReviews | Rerun | Ignore | InvalidDelivery
 
 
 @dataclass(frozen=True)
@@ -132,7 +161,10 @@ def command_verdict(
             (
                 s.metadata.creation_timestamp
                 for s in siblings
-                if s.spec.trigger.force and s.metadata.creation_timestamp
+                # Its own name is a redelivery of this very request: a duplicate, not a second one.
+                if s.spec.trigger.force
+                and s.metadata.creation_timestamp
+                and s.metadata.name != job.metadata.name
             ),
             default=None,
         )
@@ -174,6 +206,10 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         if event == "issue_comment":
             comment = payloads.IssueCommentEvent.model_validate(payload)
             return _issue_comment(comment, delivery_id, policy, now)
+        if event == "check_run":
+            return _check_run(payloads.CheckRunEvent.model_validate(payload), delivery_id, policy)
+        if event == "check_suite":
+            return _check_suite(payloads.CheckSuiteEvent.model_validate(payload), delivery_id, policy)
     except ValidationError as exc:
         # Field locations only: error messages could quote the (untrusted) input.
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
@@ -306,3 +342,97 @@ def _create(
         labels[LABEL_FORCE] = "true"
     meta = ObjectMeta(name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id), labels=labels)
     return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)
+
+
+def _check_run(ev: payloads.CheckRunEvent, delivery_id: str, policy: Policy) -> Decision:
+    run = ev.check_run
+    if ev.action != "rerequested":
+        return Ignore(f"check_run action {shown(ev.action)!r} is not handled")
+    if run.name != CHECK_RUN_NAME or not policy.ours(run.app):
+        return Ignore("not a check run of this App")
+    if not policy.allows(ev.repository.full_name):
+        return Ignore("repository is not in the allow-list")
+    # No author_association gate: GitHub lets only people with write access re-run a check.
+    return _rerun(
+        ev, TriggerEvent.CHECK_RUN, run.head_sha, run.pull_requests, run.external_id or None, delivery_id
+    )
+
+
+def _check_suite(ev: payloads.CheckSuiteEvent, delivery_id: str, policy: Policy) -> Decision:
+    suite = ev.check_suite
+    if ev.action != "rerequested":
+        return Ignore(f"check_suite action {shown(ev.action)!r} is not handled")
+    if not policy.ours(suite.app):
+        return Ignore("not a check suite of this App")
+    if not policy.allows(ev.repository.full_name):
+        return Ignore("repository is not in the allow-list")
+    return _rerun(ev, TriggerEvent.CHECK_SUITE, suite.head_sha, suite.pull_requests, None, delivery_id)
+
+
+def _rerun(
+    ev: payloads.CheckRunEvent | payloads.CheckSuiteEvent,
+    event: TriggerEvent,
+    head_sha: str,
+    pulls: list[payloads.PullRequestRef],
+    external_id: str | None,
+    delivery_id: str,
+) -> Rerun:
+    trigger = Trigger(
+        event=event, action=ev.action, delivery_id=delivery_id, sender=ev.sender.login, force=True
+    )
+    return Rerun(
+        repository_id=ev.repository.id,
+        full_name=ev.repository.full_name,
+        head_sha=head_sha,
+        pr_numbers=tuple(p.number for p in pulls),
+        external_id=external_id,
+        trigger=trigger,
+        installation_id=ev.installation.id if ev.installation else None,
+    )
+
+
+def rerun_template(rerun: Rerun, candidates: list[ReviewJob]) -> ReviewJob | None:
+    """The ReviewJob a Re-run repeats: one of this repository (and, when the payload names them, of
+    one of its pull requests), of this head if any is, the newest first; None: nothing to repeat."""
+    mine = [
+        c
+        for c in candidates
+        if c.spec.repository.id == rerun.repository_id
+        and (not rerun.pr_numbers or c.spec.pull_request.number in rerun.pr_numbers)
+    ]
+    epoch = datetime.min.replace(tzinfo=UTC)
+
+    def rank(job: ReviewJob) -> tuple[bool, datetime, str]:
+        head = job.spec.pull_request.head_sha or job.status.head_sha
+        return head == rerun.head_sha, job.metadata.creation_timestamp or epoch, job.metadata.name
+
+    return max(mine, key=rank, default=None)
+
+
+def rerun_of(template: ReviewJob, rerun: Rerun) -> Create:
+    """A forced review of the re-run head, of the template's pull request (its title, body, author
+    and base as the webhook recorded them). Named after the delivery: a redelivery is a duplicate."""
+    pr = template.spec.pull_request
+    same_head = (pr.head_sha or template.status.head_sha) == rerun.head_sha
+    spec = template.spec.model_copy(
+        update={
+            "pull_request": pr.model_copy(
+                update={
+                    "head_sha": rerun.head_sha,
+                    # Another head's base may not be this one's: leave it to be resolved.
+                    "base_sha": pr.base_sha if same_head else None,
+                }
+            ),
+            "installation_id": rerun.installation_id or template.spec.installation_id,
+            "trigger": rerun.trigger,
+            "overrides": Overrides(),  # the webhook never sets any
+            "cancel": None,
+        }
+    )
+    labels = reviewjob_labels(rerun.repository_id, pr.number, rerun.head_sha)
+    labels[LABEL_FORCE] = "true"
+    name = reviewjob_name(
+        rerun.repository_id, pr.number, rerun.head_sha, rerun=rerun_suffix(rerun.trigger.delivery_id)
+    )
+    meta = ObjectMeta(name=name, labels=labels)
+    return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=rerun.repository_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from review_operator.api.models import ReviewJob, TriggerEvent
-from review_operator.builders.names import pull_request_selector
+from review_operator.builders.names import head_selector, pull_request_selector
 from review_operator.k8s.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events, intake
@@ -32,6 +33,7 @@ from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 
 log = logging.getLogger("review_operator.webhook")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a ReviewJob name (a check run's external id)
 
 
 @dataclass
@@ -44,7 +46,8 @@ class _Answer:
 
 
 async def _repeated_command(hook: Webhook, decision: events.Create) -> _Answer | None:
-    """A `/review` answered by the one already waiting or running, or a `/review force` too soon."""
+    """A `/review` answered by the one already waiting or running, or a forced review (`/review
+    force`, a GitHub Re-run) too soon after the last one on the PR."""
     job = decision.job
     listed = await hook.jobs.list(
         pull_request_selector(decision.repository_id, job.spec.pull_request.number), hook.timeout
@@ -69,7 +72,8 @@ async def _repeated_command(hook: Webhook, decision: events.Create) -> _Answer |
         answer = _answer(
             429,
             DeliveryOutcome.RATE_LIMITED,
-            reason=f"`/review force` was used on this pull request lately; again in {verdict.retry_after} s",
+            reason=f"a forced review (`/review force`, Re-run) of this pull request ran lately; "
+            f"again in {verdict.retry_after} s",
         )
         answer.headers["Retry-After"] = str(verdict.retry_after)
         return answer
@@ -197,6 +201,8 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
     try:
         if isinstance(decision, events.Create):
             return await _create(hook, decision)
+        if isinstance(decision, events.Rerun):
+            return await _rerun(hook, decision)
         marked = await cancel_pull_request(
             hook.jobs, decision.repository_id, decision.pr_number, decision.cancel, hook.timeout
         )
@@ -209,9 +215,43 @@ async def _execute(hook: Webhook, decision: events.Decision) -> _Answer:
     return _answer(200, DeliveryOutcome.ACCEPTED, reason="cancellation requested", reviewjobs=marked)
 
 
+async def _rerun(hook: Webhook, decision: events.Rerun) -> _Answer:
+    """GitHub's Re-run: a forced review of that head, of the pull request its ReviewJobs name."""
+    template = events.rerun_template(decision, await _rerun_candidates(hook, decision))
+    if template is None:
+        return _answer(
+            202,
+            DeliveryOutcome.IGNORED,
+            reason="no ReviewJob of this head is left to re-run; comment `/review force` on the pull request",
+        )
+    return await _create(hook, events.rerun_of(template, decision))
+
+
+async def _rerun_candidates(hook: Webhook, decision: events.Rerun) -> list[ReviewJob]:
+    """The ReviewJob the check run was created for (its external id), else this head's ReviewJobs
+    (of the payload's pull requests, when it names any)."""
+    if decision.external_id and _NAME.fullmatch(decision.external_id):
+        try:
+            return [ReviewJob.model_validate(await hook.jobs.get(decision.external_id, hook.timeout))]
+        except (NotFound, ValidationError):
+            pass  # gone after its TTL: this head's other ReviewJobs may still say which PR it is
+    if decision.pr_numbers:
+        selector = pull_request_selector(decision.repository_id, decision.pr_numbers[0])
+    else:
+        selector = head_selector(decision.repository_id, decision.head_sha)
+    found = []
+    for manifest in await hook.jobs.list(selector, hook.timeout):
+        try:
+            found.append(ReviewJob.model_validate(manifest))
+        except ValidationError:
+            continue
+    return found
+
+
 async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     name = decision.job.metadata.name
-    if decision.job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT:
+    trigger = decision.job.spec.trigger
+    if trigger.event is TriggerEvent.ISSUE_COMMENT or trigger.force:
         repeated = await _repeated_command(hook, decision)
         if repeated is not None:
             return repeated

@@ -90,3 +90,44 @@ class IssueCommentEvent(_Payload):
     repository: RepositoryPayload
     sender: User
     installation: Installation | None = None
+
+
+class App(_Payload):
+    id: int
+
+
+class PullRequestRef(_Payload):
+    number: int
+
+
+class CheckRunPayload(_Payload):
+    id: int
+    name: str
+    head_sha: str
+    external_id: str | None = None
+    app: App | None = None
+    # Empty for a pull request from a fork (GitHub lists only PRs whose head is in this repository).
+    pull_requests: list[PullRequestRef] = []
+
+
+class CheckSuitePayload(_Payload):
+    id: int
+    head_sha: str
+    app: App | None = None
+    pull_requests: list[PullRequestRef] = []
+
+
+class CheckRunEvent(_Payload):
+    action: str
+    check_run: CheckRunPayload
+    repository: RepositoryPayload
+    sender: User
+    installation: Installation | None = None
+
+
+class CheckSuiteEvent(_Payload):
+    action: str
+    check_suite: CheckSuitePayload
+    repository: RepositoryPayload
+    sender: User
+    installation: Installation | None = None

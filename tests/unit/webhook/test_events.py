@@ -10,7 +10,13 @@ import pytest
 from pydantic import SecretStr
 
 from review_operator.api.models import PR_BODY_MAX_CHARS, AuthorAssociation, CancelReason, TriggerEvent
-from review_operator.builders.names import LABEL_PULL_REQUEST, LABEL_REPOSITORY_ID, LABEL_SHA
+from review_operator.builders.names import (
+    LABEL_FORCE,
+    LABEL_PULL_REQUEST,
+    LABEL_REPOSITORY_ID,
+    LABEL_SHA,
+    rerun_suffix,
+)
 from review_operator.config import WebhookSettings
 from review_operator.webhook import events
 from review_operator.webhook.events import (
@@ -23,6 +29,7 @@ from review_operator.webhook.events import (
     decide,
 )
 from tests.harness.controlplane import REPO_ROOT
+from tests.integration import webhook_helpers
 from tests.integration.webhook_helpers import HEAD_SHA, example, managed_user_pull_request, review_comment
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -204,7 +211,7 @@ def test_ping_is_answered() -> None:
     assert isinstance(_decide("ping", example("ping")), Pong)
 
 
-@pytest.mark.parametrize("event", ["push", "issues", "check_run", "star", ""])
+@pytest.mark.parametrize("event", ["push", "issues", "workflow_run", "star", ""])
 def test_unknown_events_are_ignored(event: str) -> None:
     assert isinstance(_decide(event, {"action": "created"}), Ignore)
 
@@ -320,3 +327,103 @@ def test_every_webhook_setting_is_documented_in_the_readme() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     for name in WebhookSettings.model_fields:
         assert f"`REVIEWOP_{name.upper()}`" in readme, name
+
+
+# -- GitHub's Re-run (check_run / check_suite `rerequested`) --------------------------------------
+
+OUR_APP = Policy(
+    trusted=frozenset({"OWNER"}), allowed_repositories=frozenset(), app_id=webhook_helpers.APP_ID
+)
+
+
+def test_rerequested_check_run_of_ours_is_a_forced_rerun_of_its_head() -> None:
+    payload = webhook_helpers.rerequested(external_id=f"pr-186853002-2-{HEAD_SHA[:12]}")
+    decision = _decide("check_run", payload, OUR_APP)
+    assert isinstance(decision, events.Rerun)
+    assert (decision.repository_id, decision.head_sha, decision.pr_numbers) == (186853002, HEAD_SHA, (2,))
+    assert decision.external_id == f"pr-186853002-2-{HEAD_SHA[:12]}"
+    assert decision.trigger.event is TriggerEvent.CHECK_RUN and decision.trigger.force is True
+    assert (decision.trigger.action, decision.trigger.delivery_id) == ("rerequested", DELIVERY)
+    assert decision.installation_id == 957387
+
+
+def test_rerequested_check_suite_of_ours_names_its_pull_requests() -> None:
+    decision = _decide("check_suite", webhook_helpers.rerequested("check_suite"), OUR_APP)
+    assert isinstance(decision, events.Rerun)
+    assert decision.trigger.event is TriggerEvent.CHECK_SUITE and decision.external_id is None
+    assert (decision.head_sha, decision.pr_numbers) == (HEAD_SHA, (2,))
+    assert decision.trigger.sender == "octocoders-linter[bot]"
+
+
+@pytest.mark.parametrize(
+    ("event", "changes", "why"),
+    [
+        ("check_run", {"app_id": 99}, "not a check run of this App"),
+        ("check_run", {"name": "lint"}, "not a check run of this App"),
+        ("check_suite", {"app_id": 99}, "not a check suite of this App"),
+    ],
+)
+def test_rerequests_of_other_apps_or_checks_are_ignored(
+    event: str, changes: dict[str, Any], why: str
+) -> None:
+    decision = _decide(event, webhook_helpers.rerequested(event, **changes), OUR_APP)
+    assert isinstance(decision, Ignore) and decision.reason == why
+
+
+def test_rerequests_outside_the_allow_list_and_other_actions_are_ignored() -> None:
+    listed = Policy(
+        trusted=frozenset(), allowed_repositories=frozenset({"acme/api"}), app_id=webhook_helpers.APP_ID
+    )
+    refused = _decide("check_run", webhook_helpers.rerequested(), listed)
+    assert isinstance(refused, Ignore) and "allow-list" in refused.reason
+    for event in ("check_run", "check_suite"):
+        payload = webhook_helpers.rerequested(event)
+        payload["action"] = "completed"
+        assert isinstance(_decide(event, payload, OUR_APP), Ignore)
+
+
+def test_without_a_configured_app_id_any_run_named_review_operator_counts() -> None:
+    decision = _decide("check_run", webhook_helpers.rerequested(app_id=99), POLICY)
+    assert isinstance(decision, events.Rerun)
+
+
+def _stored(name: str, head: str | None, number: int = 2, created: int = 0) -> Any:
+    create = _decide("pull_request", example("pull_request", "opened"))
+    assert isinstance(create, Create)
+    job = create.job
+    pr = job.spec.pull_request.model_copy(update={"head_sha": head, "number": number})
+    meta = job.metadata.model_copy(
+        update={"name": name, "creation_timestamp": datetime(2026, 1, 1, 0, 0, created, tzinfo=UTC)}
+    )
+    return job.model_copy(update={"metadata": meta, "spec": job.spec.model_copy(update={"pull_request": pr})})
+
+
+def test_the_rerun_repeats_the_newest_review_of_that_head_of_the_named_pull_request() -> None:
+    decision = _decide("check_run", webhook_helpers.rerequested(), OUR_APP)
+    assert isinstance(decision, events.Rerun)
+    older_head = _stored("pr-186853002-2-old", "a" * 40, created=9)
+    same_head = _stored("pr-186853002-2-ec26", HEAD_SHA, created=1)
+    other_pr = _stored("pr-186853002-3-ec26", HEAD_SHA, number=3, created=5)
+    template = events.rerun_template(decision, [older_head, same_head, other_pr])
+    assert template is same_head
+    assert events.rerun_template(decision, [other_pr]) is None
+
+
+def test_a_rerun_is_a_forced_review_named_after_its_delivery() -> None:
+    decision = _decide("check_run", webhook_helpers.rerequested(pull_numbers=()), OUR_APP)
+    assert isinstance(decision, events.Rerun) and decision.pr_numbers == ()
+    template = _stored("pr-186853002-2-ec26c3e57ca3", HEAD_SHA)
+    created = events.rerun_of(template, decision)
+    job = created.job
+    assert job.metadata.name == f"pr-186853002-2-{HEAD_SHA[:12]}-{rerun_suffix(DELIVERY)}"
+    assert job.metadata.labels[LABEL_FORCE] == "true"
+    assert job.metadata.labels[LABEL_SHA] == HEAD_SHA[:12]
+    assert job.spec.trigger.force is True and job.spec.trigger.event is TriggerEvent.CHECK_RUN
+    assert job.spec.pull_request.head_sha == HEAD_SHA
+    assert job.spec.pull_request.title == template.spec.pull_request.title
+    assert job.spec.pull_request.base_sha == template.spec.pull_request.base_sha
+    again = events.rerun_of(template, decision)
+    assert again.job.metadata.name == job.metadata.name  # a redelivery is a duplicate
+    other = decide("check_run", "another-delivery", webhook_helpers.rerequested(), OUR_APP, NOW)
+    assert isinstance(other, events.Rerun)
+    assert events.rerun_of(template, other).job.metadata.name != job.metadata.name

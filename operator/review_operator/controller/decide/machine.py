@@ -118,8 +118,8 @@ def _held(job: ReviewJob, paused: Pause | None) -> Hold | None:
 
 def _configured(job: ReviewJob, skip: str | None) -> Finish | None:
     """An automatic review the repository's configuration turns off (`mode: manual`, a skipped
-    author); a `/review` command is the manual trigger, so it always runs."""
-    if skip is None or job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT:
+    author); a `/review` command or a GitHub "Re-run" is a manual trigger, so it always runs."""
+    if skip is None or job.spec.trigger.event.on_request:
         return None
     return Finish(job, Phase.CANCELLED, Reason.SKIPPED_BY_CONFIG, skip, note_on_pr=False)
 

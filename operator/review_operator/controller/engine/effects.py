@@ -50,6 +50,7 @@ from review_operator.controller.decide.steps import (
     TokenRefused,
 )
 from review_operator.controller.engine.audit import audit
+from review_operator.controller.engine.checkruns import CheckRuns
 from review_operator.controller.engine.clock import Clock
 from review_operator.controller.engine.configuration import repo_settings
 from review_operator.controller.engine.events import EventRecorder
@@ -109,6 +110,9 @@ class Effects:
         # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
         self.lanes = Lanes(clock=clock)
         self.events = EventRecorder(kube, self.lanes, clock)
+        # The review's check run on GitHub (when on), beside the work like Events.
+        check_runs = github is not None and settings.post_reviews and github.settings.check_runs
+        self.checks = CheckRuns(github, check_runs, self.lanes, metrics)
         self._queue_writes = asyncio.Semaphore(QUEUE_WRITES)
 
     async def _status(self, job: ReviewJob, patch: dict[str, Any]) -> ReviewJob:
@@ -293,11 +297,14 @@ class Effects:
             repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
             result = step.result if repo is None else with_config_problems(step.result, repo.problems)
             head = job_head(job) or ""
+            run_id = await self.checks.settle(job)  # posting completes the check run
             if repo is None:
-                outcome = await post_review(gh, job, result, head_sha=head)
+                outcome = await post_review(gh, job, result, head_sha=head, check_run_id=run_id)
             else:
                 bar = repo.request_changes_severity
-                outcome = await post_review(gh, job, result, head_sha=head, request_changes_severity=bar)
+                outcome = await post_review(
+                    gh, job, result, head_sha=head, request_changes_severity=bar, check_run_id=run_id
+                )
         except Unauthorized as exc:
             self.metrics.posting_failed("unauthorized")
             return PostRefused(step, str(exc))
@@ -309,6 +316,7 @@ class Effects:
             return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
         if outcome.status is PostStatus.SUPERSEDED:
             return PostMoved(step, outcome.current_head_sha or "")
+        self.checks.completed(job, outcome.check_run_id)
         posted = {
             "state": PostingState.POSTED.value,
             "attempts": attempts,

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide import checkrun
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.steps import (
     Cleanup,
@@ -67,6 +68,7 @@ class Executor:
         """Cancels the work in flight beside the passes (standing by)."""
         for task in [*self.posting.values(), *self.background]:
             task.cancel()
+        self.effects.checks.cancel_all()
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -129,6 +131,7 @@ class Executor:
                 self._post_in_background(step, now)
                 return
             found = await self._do(step, now)
+            self.effects.checks.show(step.job, checkrun.for_step(step))  # done: the check run follows
             if found is None:
                 return
             step = decide(found, now, self.settings, self.rng)

@@ -24,6 +24,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide import checkrun
 from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED, day_start, next_day
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.plan import Observed, plan_pass
@@ -232,6 +233,8 @@ class Engine:
                 await self._read_finished(now)
         paused = self._paused(now)
         planned = plan_pass(observed, now, self.settings, self.rng, paused)
+        for job in observed.jobs:  # a running pod shows its review in progress (once: see CheckRuns)
+            self.effects.checks.show(job, checkrun.for_pod(job, observed.pods.get(job.status.pod_name or "")))
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
             claimed = await self._claim_all(self._admissible(now), now)
@@ -398,6 +401,7 @@ class Engine:
         if name in self.executor.posting:
             return  # its ending is being posted; the pod is on its way out
         now = self.clock.now()
+        self.effects.checks.show(job, checkrun.for_pod(job, pod))
         step = decide(PodSeen(job, pod), now, self.settings, self.rng)
         if step is None:
             if deleted and job.status.phase is Phase.RUNNING and job.status.pod_name == meta.get("name"):
