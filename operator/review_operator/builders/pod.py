@@ -37,6 +37,7 @@ RUN_DIR = f"{WORKSPACE}/run"
 NON_ROOT_UID = 65532
 TMP = "/tmp"  # noqa: S108 - an emptyDir mounted per pod, not a shared host directory
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"  # Karpenter's consolidation and drift leave the pod alone
 
 
 def effective_limits(job: ReviewJob, settings: ControllerSettings) -> ReviewLimits:
@@ -103,7 +104,7 @@ def _env(values: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _pod_metadata(job: ReviewJob, attempt: int, settings: ControllerSettings) -> dict[str, Any]:
-    annotations = {SAFE_TO_EVICT: "false"}
+    annotations = {SAFE_TO_EVICT: "false", DO_NOT_DISRUPT: "true"}
     for key, value in job.metadata.annotations.items():
         if any(key.startswith(prefix) for prefix in settings.pod_annotation_passthrough):
             annotations[key] = value

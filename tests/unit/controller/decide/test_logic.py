@@ -352,6 +352,7 @@ def test_review_pod_is_sandboxed_and_carries_no_secret_value() -> None:
     assert manifest["metadata"]["name"] == "rj-a1"
     assert manifest["metadata"]["ownerReferences"][0]["controller"] is True
     assert manifest["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    assert manifest["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
     assert spec["restartPolicy"] == "Never"
     assert spec["automountServiceAccountToken"] is False
     assert spec["activeDeadlineSeconds"] == settings.pod_deadline_seconds
