@@ -90,9 +90,8 @@ def review_rejected(breaker: Breaker, now: datetime) -> Breaker:
 
 def cooled(breaker: Breaker, now: datetime, cooldown_seconds: float, probing: bool) -> Breaker:
     """Without a probe, a breaker a review opened half-opens once the cool-down is over."""
-    if breaker.state is not State.OPEN or probing or breaker.cause is not Cause.REVIEW:
-        return breaker
-    if breaker.since is not None and now - breaker.since < timedelta(seconds=cooldown_seconds):
+    at = half_opens_at(breaker, cooldown_seconds, probing)
+    if at is None or now < at:
         return breaker
     return Breaker(State.HALF_OPEN, breaker.cause, breaker.since)
 
