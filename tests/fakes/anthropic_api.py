@@ -7,6 +7,8 @@ tool_use blocks, message_delta with usage and stop_reason, message_stop), or wit
 (`limit`, `has_more`, `first_id`, `last_id`). With `reject_key` set, every request is refused as the
 real API refuses a bad key (401 `authentication_error`). Every request is recorded so tests can
 assert what the CLI sent: the tools offered, the prompt, and that no secret left the runner.
+Source for the models list and the error body: Anthropic's API reference ("List Models",
+`GET /v1/models`, and "Errors": `{"type": "error", "error": {"type": "authentication_error", ...}}`).
 """
 
 from __future__ import annotations

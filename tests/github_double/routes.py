@@ -244,7 +244,9 @@ async def update_comment(
 async def create_reaction(
     d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
 ) -> web.Response:
-    """GitHub answers 200 with the existing reaction when this user already left the same one."""
+    """GitHub answers 200 with the existing reaction when this user already left the same one.
+    Source: the OpenAPI description's "Create reaction for an issue comment" (200 "Reaction exists",
+    201 "Reaction created"); `pull_requests: write` or `issues: write` per GitHub's permission docs."""
     comment_id = int(params["comment_id"])
     for pull in d.pulls.values():
         same_repo = (pull.repo.owner, pull.repo.name) == (params["owner"], params["repo"])
