@@ -115,7 +115,9 @@ async def test_kubelet_deadline_sigterms_the_runner_which_writes_its_result_in_t
             got = await asyncio.to_thread(get_pod, plane, ns, name)
             if got["status"].get("phase") == "Running" and model.requests and not running_logs:
                 running_logs = await asyncio.to_thread(logs, plane, ns, name, "review")
-            if got["status"].get("phase") in ("Succeeded", "Failed"):
+            # The kubelet writes the Failed phase as the deadline passes, before the container it
+            # then stops has its terminated state: wait for both.
+            if got["status"].get("phase") in ("Succeeded", "Failed") and terminated(got, "review"):
                 break
             await asyncio.sleep(0.5)
         assert got["spec"]["nodeName"] == NODE_NAME
