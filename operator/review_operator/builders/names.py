@@ -16,6 +16,8 @@ LABEL_PULL_REQUEST = f"{LABEL_PREFIX}/pull-request"
 LABEL_SHA = f"{LABEL_PREFIX}/sha"
 LABEL_REVIEWJOB = f"{LABEL_PREFIX}/reviewjob"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
+# Set once a ReviewJob is final (its pod and Secret gone): the controller lists and watches only the rest.
+LABEL_FINISHED = f"{LABEL_PREFIX}/finished"
 LABEL_FORCE = f"{LABEL_PREFIX}/force"  # `/review force` ReviewJobs: the webhook rate-limits them per PR
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

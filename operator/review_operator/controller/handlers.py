@@ -15,6 +15,7 @@ import kopf
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.builders.names import LABEL_COMPONENT
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
+from review_operator.controller.engine.loop import ACTIVE_SELECTOR
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -68,6 +69,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # changing at once would otherwise keep thousands of workers (and their memory) alive.
     queueing = getattr(settings, "queueing", None) or settings.batching  # renamed in kopf 1.4x
     queueing.idle_timeout = 0.5
+    # Only the active ReviewJobs are watched (filtered by the API server): a week of finished ones
+    # under the TTL would otherwise each cost a worker and an event at every start and re-list.
+    settings.watching.label_selectors[GROUP, PLURAL] = ACTIVE_SELECTOR
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.persistence.progress_storage = NoProgress()
 

@@ -72,3 +72,9 @@ def test_startup_installs_it() -> None:
     handlers.configure(settings=settings)
     assert isinstance(settings.persistence.diffbase_storage, handlers.NoDiffBase)
     assert settings.scanning.disabled
+    # Finished ReviewJobs are filtered out by the API server, not after kopf has a worker for each.
+    # (`collect` is what kopf's watch-stream joins into its labelSelector parameter.)
+    selectors = settings.watching.label_selectors
+    reviewjobs = kopf.Resource("review-operator.dev", "v1alpha1", "reviewjobs", kind="ReviewJob")
+    assert list(selectors.collect(reviewjobs)) == ["!review-operator.dev/finished"]
+    assert list(selectors.collect(kopf.Resource("", "v1", "pods", kind="Pod"))) == []

@@ -27,7 +27,12 @@ from review_operator.api.reasons import Reason
 from review_operator.api.repo_config import with_config_problems
 from review_operator.api.result import ReviewResult
 from review_operator.api.scrub import scrub_token_shapes
-from review_operator.builders.names import checkout_secret_name, pod_name, pull_request_selector
+from review_operator.builders.names import (
+    LABEL_FINISHED,
+    checkout_secret_name,
+    pod_name,
+    pull_request_selector,
+)
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
@@ -278,7 +283,7 @@ class Effects:
         async with self.lanes.bookkeeping(not_after):
             await objects.delete_secret(self.kube, ns, checkout_secret_name(job.metadata.name))
         async with self.lanes.bookkeeping(not_after):
-            labels = {"review-operator.dev/finished": "true"}
+            labels = {LABEL_FINISHED: "true"}
             await objects.label_reviewjob(self.kube, ns, job.metadata.name, labels)
 
     # -- posting -------------------------------------------------------------------------------

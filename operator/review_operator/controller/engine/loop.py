@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob
-from review_operator.builders.names import LABEL_COMPONENT, LABEL_REVIEWJOB
+from review_operator.builders.names import LABEL_COMPONENT, LABEL_FINISHED, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide import checkrun
@@ -52,8 +52,8 @@ from review_operator.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
 
-ACTIVE_SELECTOR = "!review-operator.dev/finished"
-FINISHED_SELECTOR = "review-operator.dev/finished=true"
+ACTIVE_SELECTOR = f"!{LABEL_FINISHED}"
+FINISHED_SELECTOR = f"{LABEL_FINISHED}=true"
 POD_SELECTOR = f"{LABEL_COMPONENT}={REVIEW_POD_COMPONENT}"
 GC_PERIOD = timedelta(seconds=60)
 MIN_PASS_GAP = 0.5
@@ -380,6 +380,8 @@ class Engine:
     def job_changed(self, event: str | None, body: dict[str, Any]) -> None:
         """A ReviewJob changed: a pass is needed only for what our own writes did not already say."""
         meta = body.get("metadata") or {}
+        if event == "DELETED" and LABEL_FINISHED in (meta.get("labels") or {}):
+            return  # it left the watched set (ACTIVE_SELECTOR) when our cleanup labelled it finished
         generation = int(meta.get("generation") or 0)
         news = self.ledger.tells_news(meta.get("name", ""), generation, meta.get("uid"))
         if event == "DELETED" or news:

@@ -113,6 +113,21 @@ async def test_a_deleted_pod_asks_for_a_pass_only_while_its_review_runs_on_it(
     assert await waited(d) == (0 if kicked else pytest.approx(d.settings.resync_seconds))
 
 
+@pytest.mark.parametrize(
+    ("labels", "kicked"),
+    [
+        ({}, True),  # deleted while active (by hand, or by the API server's cascade)
+        ({"review-operator.dev/finished": "true"}, False),  # left the watched set: our cleanup's label
+    ],
+)
+async def test_a_reviewjob_leaving_the_watch_asks_for_a_pass_only_when_it_was_not_finished(
+    labels: dict[str, str], kicked: bool
+) -> None:
+    d = engine(job(Phase.SUCCEEDED))
+    d.job_changed("DELETED", {"metadata": {"name": "j1", "uid": "uid-j1", "generation": 1, "labels": labels}})
+    assert await waited(d) == (0 if kicked else pytest.approx(d.settings.resync_seconds))
+
+
 class FlakyKube:
     """An API server that fails the first LIST, then answers with nothing stored."""
 
