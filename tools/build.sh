@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test/dev control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl), kwok, helm and promtool, and the real node's parts (kubelet, kube-proxy,
-# containerd with its runc shim and ctr, CoreDNS) from the Go modules pinned under tools/*/go.mod.
+# containerd with its runc shim and ctr, CoreDNS) and Karpenter with its kwok cloud provider
+# (karpenter-kwok) from the Go modules pinned under tools/*/go.mod.
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -37,6 +38,8 @@ build() {
     (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "$@")
     # go names a binary after its package path; etcd's is .../server/v3
     if [ -f "$tmp/server" ]; then mv "$tmp/server" "$tmp/etcd"; fi
+    # Karpenter's kwok provider is package sigs.k8s.io/karpenter/kwok: not kwok itself
+    if [ "$name" = karpenter ]; then mv "$tmp/kwok" "$tmp/karpenter-kwok"; fi
     touch "$tmp/.complete"
     rm -rf "$key"
     mv "$tmp" "$key"
@@ -63,8 +66,9 @@ helm=$(version_of helm helm.sh/helm/v3)
 promtool=$(version_of promtool github.com/prometheus/prometheus)
 containerd=$(version_of containerd github.com/containerd/containerd/v2)
 coredns=$(version_of coredns github.com/coredns/coredns)
+karpenter=$(version_of karpenter sigs.k8s.io/karpenter)
 
-want=${*:-etcd kubernetes kwok helm node containerd coredns promtool}
+want=${*:-etcd kubernetes kwok helm node containerd coredns promtool karpenter}
 for tool in $want; do
   case $tool in
     etcd)
@@ -100,6 +104,12 @@ for tool in $want; do
     promtool)
       build promtool promtool "$promtool" "-X github.com/prometheus/common/version.Version=$promtool" \
         github.com/prometheus/prometheus/cmd/promtool
+      ;;
+    karpenter)
+      # Karpenter core with its kwok cloud provider (nodes it launches are kwok's fake nodes). Its
+      # CRDs are vendored, with this version noted, in tests/harness/karpenter-crds/.
+      build karpenter karpenter "$karpenter" "-X sigs.k8s.io/karpenter/pkg/operator.Version=$karpenter" \
+        sigs.k8s.io/karpenter/kwok
       ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
   esac

@@ -192,7 +192,8 @@ def classify_stuck(
         return Verdict(
             Kind.FINAL,
             Reason.UNSCHEDULABLE,
-            f"No node could run the review pod for {int(pending_age)} s: "
+            f"No node could run the review pod within the pending timeout ({int(pending_timeout_s)} s; "
+            f"waited {int(pending_age)} s): "
             f"{_one_line(scheduled.get('message', ''))}",
             Phase.FAILED,
         )

@@ -224,6 +224,7 @@ def test_unschedulable_only_after_the_pending_timeout() -> None:
     late = classify_stuck(pending, T0 + timedelta(seconds=61), T0, 60, 600)
     assert (late.kind, late.reason) == (Kind.FINAL, Reason.UNSCHEDULABLE)
     assert "0/3 nodes available" in late.message
+    assert "within the pending timeout (60 s; waited 61 s)" in late.message  # what an autoscaler had
     running = {"status": {"phase": "Running"}}
     assert classify_stuck(running, T0 + timedelta(seconds=601), T0, 60, 600).reason is Reason.RUNNING_DEADLINE
 
