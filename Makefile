@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-tools: host-packages ## build (or reuse cached) etcd, kube-*, kubectl, kwok, helm, promtool, Karpenter (kwok provider) and the real node's kubelet, kube-proxy, containerd, CoreDNS into .cache/bin
+tools: host-packages ## build (or reuse cached) etcd, kube-*, kubectl, kwok, helm, promtool, Karpenter (kwok provider), the real node's kubelet, kube-proxy, containerd, CoreDNS and Traefik into .cache/bin
 	bash tools/build.sh
 
 host-packages: ## install the Debian packages the image and the real node need (podman, runc, CNI plugins, ...; as root)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the test/dev control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), kwok, helm and promtool, and the real node's parts (kubelet, kube-proxy,
-# containerd with its runc shim and ctr, CoreDNS) and Karpenter with its kwok cloud provider
-# (karpenter-kwok) from the Go modules pinned under tools/*/go.mod.
+# kube-scheduler, kubectl), kwok, helm and promtool, the real node's parts (kubelet, kube-proxy,
+# containerd with its runc shim and ctr, CoreDNS), Traefik (the real-node tests' ingress
+# controller) and Karpenter with its kwok cloud provider (karpenter-kwok) from the Go modules
+# pinned under tools/*/go.mod.
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -25,17 +26,23 @@ version_of() {
 
 # build NAME MODULE_DIR VERSION LDFLAGS PACKAGE... : builds the packages into a keyed cache
 # directory (atomically: a half-finished build never looks complete) and links them into .cache/bin.
+# $build_flags (e.g. -modfile) is passed to go build.
+build_flags=""
 build() {
   local name=$1 dir=$2 version=$3 ldflags=$4
   shift 4
   local key="$cache/$name-$version-$go_version"
-  # A wrapper module with its own main package (coredns) is keyed by that source too.
-  if compgen -G "$here/$dir/*.go" >/dev/null; then key+="-$(cat "$here/$dir"/*.go | sha256sum | cut -c1-8)"; fi
+  # A wrapper module with Go source of its own (coredns's main package, traefik's stand-ins) is
+  # keyed by that source too.
+  local sources
+  sources=$(cd "$here/$dir" && find . -name '*.go' | LC_ALL=C sort)
+  if [ -n "$sources" ]; then key+="-$(cd "$here/$dir" && cat $sources | sha256sum | cut -c1-8)"; fi
   if [ ! -f "$key/.complete" ]; then
     echo "building $name $version with $go_version (cached at $key)" >&2
     local start=$SECONDS tmp
     tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
-    (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "$@")
+    # shellcheck disable=SC2086 # build_flags is a list of words
+    (cd "$here/$dir" && go build -trimpath $build_flags -ldflags "-s -w $ldflags" -o "$tmp/" "$@")
     # go names a binary after its package path; etcd's is .../server/v3
     if [ -f "$tmp/server" ]; then mv "$tmp/server" "$tmp/etcd"; fi
     # Karpenter's kwok provider is package sigs.k8s.io/karpenter/kwok: not kwok itself
@@ -67,8 +74,25 @@ promtool=$(version_of promtool github.com/prometheus/prometheus)
 containerd=$(version_of containerd github.com/containerd/containerd/v2)
 coredns=$(version_of coredns github.com/coredns/coredns)
 karpenter=$(version_of karpenter sigs.k8s.io/karpenter)
+traefik=$(version_of traefik github.com/traefik/traefik/v3)
 
-want=${*:-etcd kubernetes kwok helm node containerd coredns promtool karpenter}
+# traefik_modfile DIR -> a go.mod for tools/traefik whose lego module is a copy in DIR with
+# tools/traefik/overlay/lego_dns_providers.go in place of its generated DNS-provider factory: that
+# file imports every DNS provider's cloud SDK, several of which the Go module proxy does not serve
+# (and go build -overlay may not replace files in the module cache).
+traefik_modfile() {
+  local work=$1 lego
+  lego=$(cd "$here/traefik" && go list -m -f '{{.Dir}}' github.com/go-acme/lego/v5)
+  cp -r "$lego" "$work/lego"
+  chmod -R u+w "$work/lego"
+  cp "$here/traefik/overlay/lego_dns_providers.go" "$work/lego/providers/dns/zz_gen_dns_providers.go"
+  cp "$here/traefik/go.mod" "$here/traefik/go.sum" "$work/"
+  go mod edit -replace "github.com/go-acme/lego/v5=$work/lego" \
+    -replace "github.com/traefik/traefik/dynamic/ext=$here/traefik/ext" "$work/go.mod"
+  echo "$work/go.mod"
+}
+
+want=${*:-etcd kubernetes kwok helm node containerd coredns promtool karpenter traefik}
 for tool in $want; do
   case $tool in
     etcd)
@@ -92,6 +116,14 @@ for tool in $want; do
     coredns)
       # tools/coredns/main.go: CoreDNS with only the plugins the harness's Corefile uses.
       build coredns coredns "$coredns" "" .
+      ;;
+    traefik)
+      work=$(mktemp -d)
+      (cd "$here/traefik" && go mod download github.com/go-acme/lego/v5)
+      build_flags="-modfile=$(traefik_modfile "$work")" build traefik traefik "$traefik" \
+        "-X github.com/traefik/traefik/v3/pkg/version.Version=$traefik -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$build_date" \
+        github.com/traefik/traefik/v3/cmd/traefik
+      rm -rf "$work"
       ;;
     kwok)
       build kwok kwok "$kwok" "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$k8s" \

@@ -9,15 +9,21 @@ they were before the node started.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import CRD_FILE
+from tests.github_double.fixtures import AppKey, app_key, openapi  # noqa: F401 - pytest fixtures
+from tests.github_double.openapi import OpenAPI
 from tests.harness import hostnet
 from tests.harness.controlplane import ControlPlane, FakeNode
 from tests.harness.realnode import Images, RealNode
+
+if TYPE_CHECKING:
+    from tests.realnode.product import Product
 
 
 @dataclass
@@ -49,3 +55,17 @@ def real_cluster() -> Iterator[RealCluster]:
     after = hostnet.fingerprint(dirs)
     assert problems == [], problems
     assert after == before, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+
+
+@pytest.fixture(scope="session")
+async def product(
+    real_cluster: RealCluster,
+    openapi: OpenAPI,  # noqa: F811 - the imported fixture
+    app_key: AppKey,  # noqa: F811 - the imported fixture
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Product]:
+    """The chart installed once for the run (tests/realnode/product.py)."""
+    from tests.realnode.product import install_product  # it imports this module
+
+    async with install_product(real_cluster, openapi, app_key, tmp_path_factory) as installed:
+        yield installed

@@ -1,90 +1,24 @@
 """The chart on the real node: a signed delivery becomes one review, posted once, from a real pod.
 
-One release (module scope) in a PodSecurity-restricted namespace; the tests change the controller's
-settings with `helm upgrade` where they need a smaller memory limit or a shorter agent timeout.
+One release (the session fixture `product`, shared with the ingress tests) in a PodSecurity-restricted
+namespace; the tests change the controller's settings with `helm upgrade` where they need a smaller
+memory limit or a shorter agent timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import AsyncIterator
 
 import pytest
-import yaml
 
-from tests.fakes.anthropic_api import FakeAnthropicAPI, text, tool
+from tests.fakes.anthropic_api import text, tool
 from tests.fakes.runner_harness import review_json
-from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
-    APP_ID,
-    BASE_FILES,
-    HEAD_FILES,
-    INSTALLATION_ID,
-    AppKey,
-    app_key,
-    assert_no_secrets,
-    openapi,
-)
-from tests.github_double.git import build_repo
-from tests.github_double.openapi import OpenAPI
-from tests.github_double.server import GitHubDouble
-from tests.harness import hostnet
-from tests.harness.chart import CHART, RELEASE, chart_values, helm
+from tests.harness.chart import RELEASE
 from tests.harness.realnode import NODE_NAME
-from tests.realnode.conftest import RealCluster
-from tests.realnode.pods import restricted_namespace
-from tests.realnode.product import MODEL_KEY, Product
+from tests.realnode.product import Product
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-async def product(
-    real_cluster: RealCluster,
-    openapi: OpenAPI,  # noqa: F811 - the imported fixture
-    app_key: AppKey,  # noqa: F811 - the imported fixture
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Product]:
-    plane = real_cluster.plane
-    root = tmp_path_factory.mktemp("git")
-    built = await asyncio.to_thread(build_repo, root, "octo-org", "widgets", BASE_FILES, HEAD_FILES)
-    double = await GitHubDouble(openapi, root, APP_ID, app_key.public_pem).start(hostnet.HOST_IP)
-    repo = double.add_repo("octo-org", "widgets", 90001, built.bare, INSTALLATION_ID)
-    model = FakeAnthropicAPI()
-    await model.start(hostnet.HOST_IP)
-    ns = restricted_namespace(plane, "product")
-    webhook_secret = os.urandom(16).hex()
-    plane.kubectl("create", "secret", "generic", "review-operator-webhook", "-n", ns,
-                  f"--from-literal=secret={webhook_secret}")  # fmt: skip
-    plane.kubectl("create", "secret", "generic", "review-operator-github-app", "-n", ns,
-                  f"--from-file=private-key.pem={app_key.path}")  # fmt: skip
-    plane.kubectl("create", "secret", "generic", "review-operator-model", "-n", ns,
-                  f"--from-literal=ANTHROPIC_API_KEY={MODEL_KEY}")  # fmt: skip
-    values_file = tmp_path_factory.mktemp("values") / "values.yaml"
-    values_file.write_text(
-        yaml.safe_dump(chart_values(real_cluster.images, double.url, APP_ID, model.base_url))
-    )
-    await asyncio.to_thread(
-        helm, plane.kubeconfig, "install", RELEASE, str(CHART), "-n", ns, "-f", str(values_file), "--wait",
-        "--timeout", "180s",
-    )  # fmt: skip
-    product = Product(real_cluster, ns, double, model, app_key, webhook_secret, repo, built, values_file)
-    try:
-        yield product
-    finally:
-        logs = await asyncio.to_thread(product.controller_logs) + await asyncio.to_thread(
-            product.webhook_logs
-        )
-        events = plane.kubectl("get", "events", "-n", ns, "-o", "json", check=False).stdout
-        await asyncio.to_thread(helm, plane.kubeconfig, "uninstall", RELEASE, "-n", ns, "--wait")
-        await double.stop()
-        await model.stop()
-    assert double.violations == [], double.violations
-    for text_ in (logs, events):
-        assert_no_secrets(text_, double, app_key)
-        assert MODEL_KEY not in text_
-        assert webhook_secret not in text_
 
 
 async def test_chart_pods_run_on_the_real_node_restricted_with_probes_passing(product: Product) -> None:

@@ -29,6 +29,7 @@ from review_operator.k8s.errors import AlreadyExists, Conflict, Invalid, KubeErr
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
 from review_operator.webhook import events, intake
 from review_operator.webhook.cancel import cancel_pull_request
+from review_operator.webhook.forwarded import forwarded_client
 from review_operator.webhook.signature import Verifier, well_formed
 from review_operator.webhook.state import WEBHOOK, Webhook
 
@@ -111,6 +112,10 @@ async def handle_delivery(request: web.Request) -> web.StreamResponse:
             "outcome": answer.outcome.value,
             "status": answer.status,
             "latency_ms": round(seconds * 1000, 2),
+            # Who sent it, as far as this pod can tell: the TCP peer (an ingress controller, when
+            # one is in front) and the client address that ingress forwarded. Logged, never trusted.
+            "peer": request.remote or "",
+            "client": forwarded_client(request.headers),
         }
         log.info("delivery", extra={"fields": fields})
     response = web.json_response(answer.body, status=answer.status, headers=answer.headers)
