@@ -21,6 +21,9 @@ from tests.harness import hostnet
 
 CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-NWPLCY-", "KUBE-POD-FW-")
 IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-")
+# The API server's default NodePort range, which kube-router's firewall lets reach the node from any
+# pod (its rule "allow LOCAL TCP traffic to node ports").
+NODE_PORTS = (30000, 32767)
 SYNCED = "sync iptables took"  # logged (-v 1) after each full sync of the policies
 
 
@@ -38,6 +41,7 @@ def args(kubeconfig: Path, node_name: str, service_cidr: str, health_port: int) 
         "--enable-ipv4=true",
         "--enable-ipv6=false",
         f"--service-cluster-ip-range={service_cidr}",
+        f"--service-node-port-range={NODE_PORTS[0]}-{NODE_PORTS[1]}",
         f"--health-port={health_port}",
         "--metrics-port=0",
         "--v=1",

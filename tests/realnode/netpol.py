@@ -76,13 +76,16 @@ def reached(result: str) -> bool:
     return result.startswith(REACHED)
 
 
-def listener_pod(name: str, image: str, labels: dict[str, str], ports: list[int]) -> dict[str, Any]:
+def listener_pod(
+    name: str, image: str, labels: dict[str, str], ports: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A pod with `labels` accepting TCP connections on the container `ports` (named as given)."""
     pod = restricted_pod(name, image, [], memory="128Mi")
     pod["metadata"]["labels"] = labels
     main = pod["spec"]["containers"][0]
     main.pop("args")
-    main["command"] = ["python3", "-c", LISTEN, *map(str, ports)]
-    main["ports"] = [{"containerPort": p, "protocol": "TCP"} for p in ports]
+    main["command"] = ["python3", "-c", LISTEN, *(str(p["containerPort"]) for p in ports)]
+    main["ports"] = ports
     pod["spec"]["terminationGracePeriodSeconds"] = 1
     return pod
 

@@ -69,16 +69,15 @@ def render_chart(plane_kubeconfig: Any, release_ns: str, work_ns: str) -> list[d
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
-def pod_template_labels(docs: list[dict[str, Any]], component: str) -> tuple[dict[str, str], int]:
-    """The labels and first container port of the chart's Deployment of `component`."""
+def chart_pod(docs: list[dict[str, Any]], component: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The pod labels and the container ports of the chart's Deployment of `component`."""
     for doc in docs:
         if (
             doc["kind"] == "Deployment"
             and doc["metadata"]["labels"].get("app.kubernetes.io/component") == component
         ):
             template = doc["spec"]["template"]
-            ports = template["spec"]["containers"][0].get("ports", [{"containerPort": 0}])
-            return dict(template["metadata"]["labels"]), int(ports[0]["containerPort"])
+            return dict(template["metadata"]["labels"]), list(template["spec"]["containers"][0]["ports"])
     raise AssertionError(f"the chart renders no {component} Deployment")
 
 
@@ -162,18 +161,21 @@ def _build(
     plane, image = cluster.plane, cluster.images.app
     docs = render_chart(plane.kubeconfig, net_ns["release"], net_ns["work"])
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    webhook_labels, webhook_port = pod_template_labels(docs, "webhook")
-    controller_labels, _ = pod_template_labels(docs, "controller")
+    webhook_labels, webhook_ports = chart_pod(docs, "webhook")
+    webhook_port = int(webhook_ports[0]["containerPort"])
+    controller_labels, _ = chart_pod(docs, "controller")
     labels = {
         "review": review_pod_labels(),
         "webhook": webhook_labels,
         "controller": controller_labels,
         "other": {"app": "np-other"},
     }
-    ports = {"review": [LISTEN_PORT], "webhook": [webhook_port, SIDE_PORT], "controller": [LISTEN_PORT]}
+    listen = [{"name": "listen", "containerPort": LISTEN_PORT, "protocol": "TCP"}]
+    side = {"name": "side", "containerPort": SIDE_PORT, "protocol": "TCP"}
     homes = {"review": "work", "webhook": "release", "controller": "release", "other": "other"}
+    ports = {"webhook": [*webhook_ports, side]}  # the chart's named port, which its Service targets
     pods = {
-        name: (net_ns[home], netpol.listener_pod(name, image, labels[name], ports.get(name, [LISTEN_PORT])))
+        name: (net_ns[home], netpol.listener_pod(name, image, labels[name], ports.get(name, listen)))
         for name, home in homes.items()
     }
     webhook_service = next(
@@ -192,6 +194,8 @@ def _build(
         ips[key] = plane.kubectl("get", "service", name, "-n", ns, "-o", "jsonpath={.spec.clusterIP}").stdout
     node = json.loads(plane.kubectl("get", "node", NODE_NAME, "-o", "json").stdout)
     kubelet_port = int(node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"])
+    for port in (plane.apiserver_port, kubelet_port):  # kube-router lets pods reach NodePorts on the node
+        assert not kuberouter.NODE_PORTS[0] <= port <= kuberouter.NODE_PORTS[1], f"{port} is a NodePort"
     sources = {name: (ns, name) for name, (ns, _) in pods.items()}
     return Net(policies, labels), sources, targets(ips, plane.apiserver_port, kubelet_port, webhook_port)
 
