@@ -26,10 +26,11 @@ from pathlib import Path
 BRIDGE = "rop-br0"
 HOST_IP = "10.85.0.1"
 POD_SUBNET = "10.85.0.0/24"
-# An address outside every private range (TEST-NET-1, RFC 5737: documentation only, never routed) that
-# stands for a server outside the cluster (the model API) when a test adds it to the bridge.
-OUTSIDE_IP = "192.0.2.1"
-OUTSIDE_SUBNET = "192.0.2.0/24"
+# An address outside every private range (TEST-NET-3, RFC 5737: documentation only, never routed;
+# a machine may use TEST-NET-1 itself) that stands for a server outside the cluster (the model API)
+# when a test adds it to the bridge; `add_outside_address` refuses when any interface uses its range.
+OUTSIDE_IP = "203.0.113.1"
+OUTSIDE_SUBNET = "203.0.113.0/24"
 # Settings that kubelet (vm.overcommit_memory, kernel.panic*, kernel.keys.*), kube-proxy
 # (route_localnet, bridge-nf-call-*, conntrack) and the bridge plugin (ip_forward) are known to write.
 SYSCTLS = (

@@ -5,7 +5,7 @@ work namespaces are set (they are per install). The defaults fit this cluster as
 DNS runs as pods labelled `k8s-app: kube-dns` in kube-system (CoreDNS as a pod here, see
 `netpol.coredns_manifests`), `httpsCIDRs` 0.0.0.0/0 minus `deniedCIDRs` (10.0.0.0/8 holds the pod
 network, the Service network and the API server on the node's bridge address), and the model API
-stands outside every denied range at TEST-NET-1's 192.0.2.1 on the bridge (the host's own address:
+stands outside every denied range at TEST-NET-3's 203.0.113.1 on the bridge (the host's own address:
 nothing leaves the machine).
 
 Pods carry the labels the product gives them (review pods: the controller's pod builder; webhook and
