@@ -163,8 +163,9 @@ def coredns_manifests(image: str) -> list[dict[str, Any]]:
             "tolerations": [TOLERATION],
             "terminationGracePeriodSeconds": 1,
             "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 65532,
+                # uid 0 (with every capability dropped) only to read the binary below /root's cache,
+                # which is not searchable by others.
+                "runAsUser": 0,
                 "seccompProfile": {"type": "RuntimeDefault"},
                 # Port 53 without a capability (a namespaced, "safe" sysctl).
                 "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}],
