@@ -222,6 +222,7 @@ def _wait_synced(cluster: RealCluster, net: Net, sources: dict[str, tuple[str, s
 @pytest.fixture(scope="module")
 async def net(real_cluster: RealCluster) -> AsyncIterator[Net]:
     cluster, plane = real_cluster, real_cluster.plane
+    begin = time.monotonic()
     ipsets_before = hostnet.ipsets()
     hostnet.add_outside_address()
     model = FakeAnthropicAPI()
@@ -242,8 +243,11 @@ async def net(real_cluster: RealCluster) -> AsyncIterator[Net]:
             await asyncio.to_thread(plane.apply, policy)
         net.sync_seconds = await asyncio.to_thread(_wait_synced, cluster, net, sources)
         net.after = await asyncio.to_thread(_probe_all, cluster, sources, wanted)
+        print(f"netpol setup {time.monotonic() - begin:.1f} s (kube-router's first sync "
+              f"{net.firewall_seconds:.1f} s, policies synced in {net.sync_seconds:.1f} s)")  # fmt: skip
         yield net
     finally:
+        begin = time.monotonic()
         problems = await asyncio.to_thread(cluster.node.stop_firewall)
         for ns in namespaces:
             plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
@@ -252,6 +256,7 @@ async def net(real_cluster: RealCluster) -> AsyncIterator[Net]:
             listener.close()
         await model.stop()
         hostnet.remove_outside_address()
+        print(f"netpol teardown {time.monotonic() - begin:.1f} s")
     # Nothing of kube-router's is left: no chain, no ipset (the session's fingerprint checks the rest).
     assert problems == [], problems
     assert kuberouter.chains(kuberouter.filter_table()) == []
