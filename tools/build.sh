@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the test/dev control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl), kwok, helm and promtool, the real node's parts (kubelet, kube-proxy,
-# containerd with its runc shim and ctr, CoreDNS), Traefik (the real-node tests' ingress
-# controller) and Karpenter with its kwok cloud provider (karpenter-kwok) from the Go modules
-# pinned under tools/*/go.mod.
+# containerd with its runc shim and ctr, CoreDNS, kube-router's network-policy firewall), Traefik
+# (the real-node tests' ingress controller) and Karpenter with its kwok cloud provider
+# (karpenter-kwok) from the Go modules pinned under tools/*/go.mod.
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -73,6 +73,7 @@ helm=$(version_of helm helm.sh/helm/v3)
 promtool=$(version_of promtool github.com/prometheus/prometheus)
 containerd=$(version_of containerd github.com/containerd/containerd/v2)
 coredns=$(version_of coredns github.com/coredns/coredns)
+kuberouter=$(version_of kube-router github.com/cloudnativelabs/kube-router/v2)
 karpenter=$(version_of karpenter sigs.k8s.io/karpenter)
 traefik=$(version_of traefik github.com/traefik/traefik/v3)
 
@@ -92,7 +93,7 @@ traefik_modfile() {
   echo "$work/go.mod"
 }
 
-want=${*:-etcd kubernetes kwok helm node containerd coredns promtool karpenter traefik}
+want=${*:-etcd kubernetes kwok helm node containerd coredns kube-router promtool karpenter traefik}
 for tool in $want; do
   case $tool in
     etcd)
@@ -124,6 +125,12 @@ for tool in $want; do
         "-X github.com/traefik/traefik/v3/pkg/version.Version=$traefik -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$build_date" \
         github.com/traefik/traefik/v3/cmd/traefik
       rm -rf "$work"
+      ;;
+    kube-router)
+      # The real node's NetworkPolicy engine (run with only its firewall; tests/harness/netpol.py).
+      build kube-router kube-router "$kuberouter" \
+        "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kuberouter -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=$build_date" \
+        github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
       ;;
     kwok)
       build kwok kwok "$kwok" "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$k8s" \

@@ -139,14 +139,15 @@ class FakeAnthropicAPI:
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1") -> str:
-        """Listens on `host` (loopback, or the real node's bridge address for pods to reach)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listens on `host` (loopback, or the real node's bridge address for pods to reach), on
+        `port` (default: a free one)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # A short shutdown timeout: scripted delays must not hold up the end of a test.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, 0)
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
         server = site._server
         assert server is not None

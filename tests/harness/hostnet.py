@@ -7,9 +7,10 @@ packets and drops everything else that enters or leaves the bridge, and no masqu
 anywhere but the bridge's own address.
 
 `HostState.snapshot()` records, before anything starts, the kernel settings kubelet, kube-proxy and
-the CNI plugins rewrite, and the iptables rules of both families; `restore()` puts them back, removes
-the bridge and its veths, unmounts whatever is still mounted below the node's directories (deepest
-first) and removes the cgroups the kubelet created.
+the CNI plugins rewrite, the iptables rules of both families and the ipsets (kube-router's network
+policy firewall keeps its peers in ipsets); `restore()` puts them back, destroys the ipsets made
+since, removes the bridge and its veths, unmounts whatever is still mounted below the node's
+directories (deepest first) and removes the cgroups the kubelet created.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,11 @@ from pathlib import Path
 BRIDGE = "rop-br0"
 HOST_IP = "10.85.0.1"
 POD_SUBNET = "10.85.0.0/24"
+# An address outside every private range (TEST-NET-3, RFC 5737: documentation only, never routed;
+# a machine may use TEST-NET-1 itself) that stands for a server outside the cluster (the model API)
+# when a test adds it to the bridge; `add_outside_address` refuses when any interface uses its range.
+OUTSIDE_IP = "203.0.113.1"
+OUTSIDE_SUBNET = "203.0.113.0/24"
 # Settings that kubelet (vm.overcommit_memory, kernel.panic*, kernel.keys.*), kube-proxy
 # (route_localnet, bridge-nf-call-*, conntrack) and the bridge plugin (ip_forward) are known to write.
 SYSCTLS = (
@@ -85,6 +92,7 @@ class HostState:
 
     sysctls: dict[str, str] = field(default_factory=dict)
     rules: dict[str, str] = field(default_factory=dict)
+    ipsets: list[str] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
     cgroup_root: str = ""
 
@@ -97,6 +105,7 @@ class HostState:
                 state.sysctls[key] = value
         for tool in IPTABLES:
             state.rules[tool] = rules(tool)
+        state.ipsets = ipset_names()
         return state
 
     def restore(self) -> list[str]:
@@ -111,6 +120,8 @@ class HostState:
             run(f"{tool}-restore", input_text=saved, check=False)
             if rules(tool) != saved:
                 problems.append(f"{tool} rules differ from before the node started")
+        # After the rules: a set that a rule still references cannot be destroyed.
+        problems += destroy_ipsets(set(ipset_names()) - set(self.ipsets))
         for key, value in self.sysctls.items():
             write_sysctl(key, value)
             if read_sysctl(key) != value:
@@ -136,8 +147,31 @@ def rules(tool: str) -> str:
     return "\n".join(blocks)
 
 
+def ipset_names() -> list[str]:
+    """The host's ipsets by name (none when the ipset tool is not installed)."""
+    if shutil.which("ipset") is None:
+        return []
+    return sorted(run("ipset", "list", "-n").split())
+
+
+def ipsets() -> list[str]:
+    """Every ipset with its type and members (`ipset save`, sorted), for the fingerprint."""
+    if shutil.which("ipset") is None:
+        return []
+    return sorted(run("ipset", "save").splitlines())
+
+
+def destroy_ipsets(names: set[str]) -> list[str]:
+    problems = []
+    for name in sorted(names):
+        result = subprocess.run(["ipset", "destroy", name], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            problems.append(f"ipset destroy {name}: {result.stderr.strip()}")
+    return problems
+
+
 def fingerprint(dirs: list[Path]) -> dict[str, object]:
-    """What a test run must leave as it found: settings, rules, links, mounts below `dirs`."""
+    """What a test run must leave as it found: settings, rules, ipsets, links, mounts below `dirs`."""
     roots = [str(d) for d in dirs]
     mounts = [
         line.split()[4]
@@ -147,6 +181,7 @@ def fingerprint(dirs: list[Path]) -> dict[str, object]:
     return {
         "sysctls": {key: read_sysctl(key) for key in SYSCTLS},
         "rules": {tool: rules(tool) for tool in IPTABLES},
+        "ipsets": ipsets(),
         "links": sorted(
             line.split(":")[1].strip().split("@")[0] for line in run("ip", "-o", "link").splitlines()
         ),
@@ -161,6 +196,17 @@ def create_bridge() -> None:
     run("ip", "link", "add", BRIDGE, "type", "bridge")
     run("ip", "addr", "add", f"{HOST_IP}/24", "dev", BRIDGE)
     run("ip", "link", "set", BRIDGE, "up")
+
+
+def add_outside_address() -> None:
+    """`OUTSIDE_IP` on the bridge: pods reach it through their gateway, as they would a server
+    outside the cluster; it is the host's own address, so nothing leaves the machine."""
+    check_subnet_free(OUTSIDE_SUBNET)
+    run("ip", "addr", "add", f"{OUTSIDE_IP}/32", "dev", BRIDGE)
+
+
+def remove_outside_address() -> None:
+    run("ip", "addr", "del", f"{OUTSIDE_IP}/32", "dev", BRIDGE, check=False)
 
 
 def remove_bridge() -> None:

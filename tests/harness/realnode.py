@@ -11,7 +11,8 @@ state) plus a short state directory under /run (unix socket paths are limited to
 why it cannot run here, if it cannot.
 
 Use: `node.prepare()` (bridge, fence) → `ControlPlane(address=HOST_IP).start()` → `node.start(plane)`
-→ … → `node.stop()` → `plane.stop()` → `node.restore()`.
+→ … → `node.stop()` → `plane.stop()` → `node.restore()`. NetworkPolicies are enforced only between
+`node.start_firewall(plane)` and `node.stop_firewall()` (kube-router's firewall, tests/harness/kuberouter.py).
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ from typing import IO
 
 import yaml
 
-from tests.harness import hostnet
-from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, binary, free_port, stop_groups
+from tests.harness import hostnet, kuberouter
+from tests.harness.controlplane import (
+    REPO_ROOT,
+    SERVICE_CIDR,
+    ComponentError,
+    ControlPlane,
+    binary,
+    free_port,
+    stop_groups,
+)
 
 NODE_NAME = "reviewop-node"
 NODE_LABEL = "review-operator.dev/real-node"
@@ -41,7 +50,13 @@ CLUSTER_DNS = "10.96.0.10"
 CGROUP_ROOT = "/reviewop"
 CNI_BIN = Path("/usr/lib/cni")
 IMAGES_FILE = REPO_ROOT / ".cache" / "images.json"
-HOST_PACKAGES = {"runc": "runc", "iptables": "iptables", "conntrack": "conntrack", "ip": "iproute2"}
+HOST_PACKAGES = {
+    "runc": "runc",
+    "iptables": "iptables",
+    "conntrack": "conntrack",
+    "ip": "iproute2",
+    "ipset": "ipset",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class RealNode:
     host: hostnet.HostState | None = None
     start_seconds: float = 0.0
     import_seconds: float = 0.0
+    ipsets_before_firewall: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +111,15 @@ class RealNode:
                 return f"{exe} is missing: apt-get install {package} (`make host-packages`)"
         if not (CNI_BIN / "bridge").exists():
             return "CNI plugins are missing: apt-get install containernetworking-plugins"
-        for name in ("containerd", "containerd-shim-runc-v2", "ctr", "kubelet", "kube-proxy", "coredns"):
+        for name in (
+            "containerd",
+            "containerd-shim-runc-v2",
+            "ctr",
+            "kubelet",
+            "kube-proxy",
+            "coredns",
+            "kube-router",
+        ):
             if not (REPO_ROOT / ".cache" / "bin" / name).exists():
                 return f"{name} is not built: run `make tools`"
         if not IMAGES_FILE.exists():
@@ -134,6 +158,8 @@ class RealNode:
     def stop(self, plane: ControlPlane | None = None) -> None:
         """Deletes the node's pods (so kubelet stops their containers), then stops every process and
         kills whatever is left in the node's cgroups (containers, shims)."""
+        if any(p.name == "kube-router" for p in self.procs):
+            self.stop_firewall()
         if plane is not None and any(p.name == "kubelet" for p in self.procs):
             plane.kubectl(
                 "delete",
@@ -150,6 +176,29 @@ class RealNode:
             proc.log.close()
         self.procs.clear()
         self._kill_leftovers()
+
+    def start_firewall(self, plane: ControlPlane) -> float:
+        """Starts kube-router's network-policy firewall; returns once its first full sync is done
+        (its chains are in the filter table), with the seconds that took."""
+        begin = time.monotonic()
+        self.ipsets_before_firewall = hostnet.ipset_names()
+        self._spawn("kube-router", kuberouter.args(plane.kubeconfig, NODE_NAME, SERVICE_CIDR, free_port()))
+
+        def synced() -> bool:
+            logged = kuberouter.SYNCED in self.log_path("kube-router").read_text(errors="replace")
+            return logged and "KUBE-ROUTER-FORWARD" in kuberouter.chains(kuberouter.filter_table())
+
+        self._wait("kube-router (first policy sync)", synced, 60, "kube-router")
+        return time.monotonic() - begin
+
+    def stop_firewall(self) -> list[str]:
+        """Stops kube-router and removes its chains and ipsets; returns what is left (nothing)."""
+        running = [p for p in self.procs if p.name == "kube-router"]
+        stop_groups([p.popen for p in running], grace=10)
+        for proc in running:
+            proc.log.close()
+            self.procs.remove(proc)
+        return kuberouter.remove(self.ipsets_before_firewall)
 
     def ctr(self, *args: str) -> str:
         cmd = [binary("ctr"), "--address", str(self.socket), "--namespace", "k8s.io", *args]
