@@ -24,7 +24,7 @@ from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
 from review_operator.runner.args import add_runner_arguments, overrides
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
-from review_operator.runner.diff import Selection, parse_unified_diff, right_side_only
+from review_operator.runner.diff import Selection, right_side_only
 from review_operator.runner.guard import AuditTrail, Roots, make_hooks
 from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
 from review_operator.runner.procs import stop_children
@@ -33,6 +33,7 @@ from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
     PullRequestMeta,
     WorkspaceError,
+    changed_paths,
     git_diff,
     has_commit,
     prepare_context,
@@ -87,9 +88,8 @@ async def _scope(settings: RunnerSettings) -> tuple[str, str, frozenset[str] | N
         return "", f"the previously reviewed commit {since[:12]} could not be fetched; reviewed in full", None
     if not settings.base_sha:
         return since, "", None
-    changed = await asyncio.to_thread(git_diff, settings.checkout, settings.base_sha, settings.head_sha)
-    paths = {p for f in parse_unified_diff(changed) for p in (f.path, f.old_path)}
-    return since, "", frozenset(paths)
+    paths = await asyncio.to_thread(changed_paths, settings.checkout, settings.base_sha, settings.head_sha)
+    return since, "", paths
 
 
 async def _prepare(settings: RunnerSettings, context_dir: Path) -> Prepared:

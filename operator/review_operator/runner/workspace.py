@@ -53,6 +53,27 @@ def has_commit(checkout: Path, sha: str, *, timeout_s: float = 30) -> bool:
         return False
 
 
+def changed_paths(checkout: Path, base: str, head: str, *, timeout_s: float = 120) -> frozenset[str]:
+    """Every path `git diff base...head` touches (a rename as both its old and its new path)."""
+    cmd = [
+        *_git(checkout),
+        "diff",
+        "--no-ext-diff",
+        "--no-renames",
+        "--name-only",
+        "-z",
+        f"{base}...{head}",
+        "--",
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
+    if proc.returncode != 0:
+        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
+    return frozenset(p for p in proc.stdout.decode(errors="replace").split("\0") if p)
+
+
 def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120, two_dot: bool = False) -> str:
     """`git diff base...head` (or, `two_dot`, `git diff base head`: an incremental review's delta)
     with every repository-controlled hook into git switched off."""
