@@ -66,3 +66,15 @@ def test_review_full_and_the_setting_off_never_ask_github_and_review_in_full() -
         comparison=Comparison.AHEAD,
     )
     assert (off.mode, off.reason) == (ScopeMode.FULL, "Disabled")
+
+
+def test_a_retry_that_decides_a_full_review_clears_the_earlier_attempts_since() -> None:
+    from review_operator.api.models import ReviewScope
+    from review_operator.controller.decide import status
+    from tests.factories import T0
+
+    full = ReviewScope(mode=ScopeMode.FULL, reason="ForcePushed")
+    patch = status.pod_created(reviewjob(sha=HEAD), "rj-a2", T0, full)
+    # A merge patch keeps what it does not name: `since` must be written as null, not left out.
+    assert patch["scope"]["mode"] == "Full" and "since" in patch["scope"] and patch["scope"]["since"] is None
+    assert "scope" not in status.pod_created(reviewjob(sha=HEAD), "rj-a1", T0, None)
