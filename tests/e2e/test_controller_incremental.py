@@ -98,7 +98,8 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     )
 
     # `/review full` of a head already reviewed: forced, whole; a command's base comes from GitHub.
-    command = {"commentId": 4711, "force": True, "full": True}
+    comment = stack.double.add_comment(pull, "/review full", login="dev")
+    command = {"commentId": comment, "force": True, "full": True}
     status, env, summary = await review(stack, "full", pull, command=command)
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "FullRequested")
     assert status["scope"]["baseSha"] == pull.base_sha

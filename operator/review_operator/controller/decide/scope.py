@@ -58,13 +58,13 @@ def decide_scope(
         return _full("FullRequested", "`/review full` asked for the whole pull request.", base)
     if comparison is Comparison.UNKNOWN:
         about = f"`{last_reviewed[:12]}` (our last review)" if last_reviewed else "our last review"
-        message = f"GitHub could not say how {about} relates to this head: full review."
+        message = f"GitHub could not say how {about} relates to this head."
         return _full("Unknown", message, base)
     if last_reviewed is None:
         return _full("FirstReview", "The first review of this pull request covers all of it.", base)
     short = last_reviewed[:12]
     if last_reviewed == head or comparison is Comparison.IDENTICAL:
-        return _full("SameHead", f"`{short}` was reviewed before; reviewed again in full.", base)
+        return _full("SameHead", f"`{short}` was reviewed before; reviewed again, all of it.", base)
     if comparison is Comparison.AHEAD:
         message = f"Incremental: only the commits since the review of `{short}`."
         return ReviewScope(
@@ -75,13 +75,10 @@ def decide_scope(
             base_sha=base,
         )
     if comparison in (Comparison.BEHIND, Comparison.DIVERGED):
-        message = (
-            f"The previously reviewed commit `{short}` is not in this head's history (force-push): "
-            "full review."
-        )
+        message = f"The previously reviewed commit `{short}` is not in this head's history (a force-push)."
         return _full("ForcePushed", message, base)
     if comparison is Comparison.GONE:
-        message = f"The previously reviewed commit `{short}` no longer exists on GitHub: full review."
+        message = f"The previously reviewed commit `{short}` no longer exists on GitHub."
         return _full("EarlierCommitGone", message, base)
-    message = f"GitHub was not asked how `{short}` (our last review) relates to this head: full review."
+    message = f"GitHub was not asked how `{short}` (our last review) relates to this head."
     return _full("Unknown", message, base)
