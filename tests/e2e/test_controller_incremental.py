@@ -50,7 +50,9 @@ async def review(
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]], str]:
     """Runs one review to its end: (its status, its pod's environment, the summary comment)."""
     annotations = {SIM + "duration": "2s", SIM + "message": result_since(since)}
-    await asyncio.to_thread(on.reviewjob, name, pull.repo, pull.number, annotations, sha, command)
+    await asyncio.to_thread(
+        on.reviewjob, name, pull.repo, pull.number, annotations, sha, command, command is None
+    )
     await on.wait(lambda: bool(pod_env(on, name)), 30, f"{name}'s pod")
     env = pod_env(on, name)
     status = (await on.wait_final([name]))[name]["status"]

@@ -209,7 +209,11 @@ async def test_checkout_also_fetches_the_last_reviewed_head_and_goes_on_without_
     )
     _, token_file = await mint_to_file(world, tmp_path)
     workspace = tmp_path / "workspace" / "repo"
-    result = await run_checkout(world, token_file, workspace, "--since-sha", built.head_sha, head=head)
+    # No base (a command's without GitHub's answer): no deepening fetches the earlier head by chance.
+    no_base = ("--base-sha", "")
+    result = await run_checkout(
+        world, token_file, workspace, *no_base, "--since-sha", built.head_sha, head=head
+    )
     assert result.code == 0, result.stderr
     git(workspace, "cat-file", "-e", f"{built.head_sha}^{{commit}}")
     assert "+print('pushed')" in git(workspace, "diff", built.head_sha, head)
