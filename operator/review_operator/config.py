@@ -169,6 +169,14 @@ class RunnerSettings(BaseSettings):
     pr_number: Annotated[int, Field(description="Pull request number.", ge=0)] = 0
     head_sha: Annotated[str, Field(description="Head commit under review.")] = ""
     base_sha: Annotated[str, Field(description="Base commit; the diff is `git diff base...head`.")] = ""
+    since_sha: Annotated[
+        str,
+        Field(
+            description="Incremental review: the head of the last review posted on the PR (an ancestor of "
+            "head); the diff is then `git diff since head`. Empty: a full review.",
+            pattern=r"^(?:[0-9a-f]{40})?$",
+        ),
+    ] = ""
     pr_title: Annotated[str, Field(description="PR title (untrusted: shown to the model as data only).")] = ""
     pr_body: Annotated[str, Field(description="PR body (untrusted: shown to the model as data only).")] = ""
     checkout: Annotated[
@@ -465,6 +473,14 @@ class ControllerSettings(CommonSettings):
     ] = 60.0
     post_reviews: Annotated[
         bool, Field(description="Post reviews to GitHub; false records results in status only.")
+    ] = True
+    incremental_reviews: Annotated[
+        bool,
+        Field(
+            description="A push to a PR that already has our review is reviewed incrementally: only the "
+            "commits since that review's head (a force-push that dropped it, or `/review full`, gets a full "
+            "review). false: every review is of the whole PR."
+        ),
     ] = True
     health_port: Annotated[int, Field(description="Port of /healthz (kopf liveness).", ge=0, le=65535)] = 8080
     metrics_port: Annotated[int, Field(description="Port of /metrics.", ge=0, le=65535)] = 9090

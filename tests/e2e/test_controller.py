@@ -59,6 +59,7 @@ class Stack:
         annotations: dict[str, str] | None = None,
         sha: str | None = None,
         command: dict[str, Any] | None = None,
+        base: bool = True,
     ) -> dict[str, Any]:
         """A push's ReviewJob (of `sha`, by default the PR's head), or with `command` (the trigger's
         extra fields, e.g. commentId and force) a `/review` command's, whose head is resolved later."""
@@ -84,6 +85,8 @@ class Stack:
             installation_id=INSTALLATION_ID,
             typed=True,
         )
+        if not base:  # as the webhook records a `/review` command: GitHub is asked for the base
+            del body["spec"]["pullRequest"]["baseSha"]
         if command is not None:
             del body["spec"]["pullRequest"]["headSha"]
             body["spec"]["trigger"] = {

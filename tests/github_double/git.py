@@ -181,3 +181,43 @@ def blob(bare: Path, sha: str) -> bytes:
     return subprocess.run(
         ["git", "cat-file", "blob", sha], cwd=bare, env=_GIT_ENV, capture_output=True, check=True
     ).stdout
+
+
+def commit_on(bare: Path, parent: str, files: dict[str, str | None], message: str, branch: str) -> str:
+    """A new commit in the bare repo: `parent`'s tree with `files` written (None deletes one), on
+    `branch` (moved there, forced: a push, or a force-push when `parent` is not the branch's tip)."""
+    index = bare / f"index-{branch.replace('/', '-')}"
+    env = {**_GIT_ENV, "GIT_INDEX_FILE": str(index)}
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=bare, env=env, input=stdin, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    run("read-tree", parent)
+    for path, text in files.items():
+        if text is None:
+            run("update-index", "--force-remove", "--", path)
+            continue
+        blob_sha = run("hash-object", "-w", "--stdin", stdin=text)
+        run("update-index", "--add", "--cacheinfo", f"100644,{blob_sha},{path}")
+    tree = run("write-tree")
+    sha = run("commit-tree", tree, "-p", parent, "-m", message)
+    run("update-ref", f"refs/heads/{branch}", sha)
+    index.unlink(missing_ok=True)
+    return sha
+
+
+def compare(bare: Path, base: str, head: str) -> tuple[str, list[str], int] | None:
+    """(merge base, the commits of base..head oldest first, behind_by) of `base...head` as GitHub's
+    compare reports it; None when either commit is missing or they share no history."""
+    if resolve_commit(bare, base) is None or resolve_commit(bare, head) is None:
+        return None
+    proc = subprocess.run(
+        ["git", "merge-base", base, head], cwd=bare, env=_GIT_ENV, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        return None
+    ahead = git("rev-list", "--reverse", f"{base}..{head}", cwd=bare).split()
+    behind = int(git("rev-list", "--count", f"{head}..{base}", cwd=bare))
+    return proc.stdout.strip(), ahead, behind

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from tests.github_double import server as s
 from tests.github_double.contents import get_content
-from tests.github_double.git import diff_lines
+from tests.github_double.git import compare, diff_lines, pull_files
 
 Handler = Any
 
@@ -386,6 +386,57 @@ async def list_check_runs(
     return web.json_response({"total_count": len(runs), "check_runs": _page(request, runs)})
 
 
+def _compare_status(ahead: int, behind: int) -> str:
+    if ahead and behind:
+        return "diverged"
+    if ahead:
+        return "ahead"
+    return "behind" if behind else "identical"
+
+
+async def compare_commits(
+    d: GitHubDouble, request: web.Request, op: Operation, params: dict[str, str], body: Any, grant: Grant
+) -> web.Response:
+    """GET /repos/{owner}/{repo}/compare/{base}...{head}: GitHub's example with this repository's answer.
+    `status` is how head relates to base (ahead: base is an ancestor of head; behind; diverged;
+    identical); 404 when a commit does not exist (GitHub also keeps force-pushed-away commits for a
+    while, and compares them: `diverged` or `behind`). Commits are paged (`per_page`), and the files
+    (of merge base...head) come on the first page only, as GitHub documents for this endpoint."""
+    repo = d.repo_for(params["owner"], params["repo"])
+    if repo is None:
+        return s._error(404, "Not Found")
+    if not d.allowed(grant, repo, "contents", "read"):
+        in_scope = grant.repository_ids is None or repo.id in grant.repository_ids
+        return s._error(403 if in_scope else 404, "Resource not accessible by integration")
+    base, _, head = request.path.rsplit("/", 1)[-1].partition("...")
+    answer = compare(repo.bare, base, head)
+    if answer is None:
+        return s._error(404, "Not Found")
+    merge_base, commits, behind = answer
+    ahead = len(commits)
+    data = d.openapi.example("GET", op.template, "200")
+    commit = data["commits"][0]
+    page = int(request.query.get("page", "1"))
+    per_page = int(request.query.get("per_page", "250"))
+    paged = commits[(page - 1) * per_page : page * per_page]
+    data.update(
+        status=_compare_status(ahead, behind),
+        ahead_by=ahead,
+        behind_by=behind,
+        total_commits=ahead,
+        base_commit=dict(data["base_commit"], sha=base),
+        merge_base_commit=dict(data["merge_base_commit"], sha=merge_base),
+        commits=[dict(commit, sha=sha) for sha in paged],
+        files=[dict(data["files"][0], **f) for f in pull_files(repo.bare, merge_base, head)]
+        if page == 1
+        else [],
+    )
+    for f in data["files"]:
+        if f["patch"] is None:
+            f.pop("patch")
+    return web.json_response(data)
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/app"): get_app,
     ("POST", "/app/installations/{installation_id}/access_tokens"): mint_token,
@@ -401,4 +452,5 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"): update_check_run,
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"): list_check_runs,
     ("GET", "/repos/{owner}/{repo}/contents/{path}"): get_content,
+    ("GET", "/repos/{owner}/{repo}/compare/{base}...{head}"): compare_commits,
 }

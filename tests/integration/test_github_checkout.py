@@ -15,7 +15,7 @@ import pytest
 from review_operator.github import make_github
 from tests.github_double import fixtures
 from tests.github_double.fixtures import World, make_job, settings_for
-from tests.github_double.git import build_repo
+from tests.github_double.git import build_repo, commit_on
 
 pytestmark = pytest.mark.integration
 openapi, app_key, world = fixtures.openapi, fixtures.app_key, fixtures.world
@@ -33,6 +33,8 @@ async def run_checkout(
 ) -> Run:
     env = {
         "PATH": os.environ["PATH"],
+        # This checkout's code, also when the virtualenv was installed from another one.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "operator"),
         "HOME": str(workspace.parent),
         "REVIEWOP_GITHUB_API_URL": world.double.url,
         "REVIEWOP_CHECKOUT_REPOSITORY": "octo-org/hello-world",
@@ -195,3 +197,28 @@ async def test_checkout_in_process_leaves_the_environment_untouched(world: World
     assert dict(os.environ) == before
     assert not any(token in v for v in os.environ.values())
     assert git(tmp_path / "ws", "rev-parse", "HEAD") == world.built.head_sha
+
+
+async def test_checkout_also_fetches_the_last_reviewed_head_and_goes_on_without_it_when_gone(
+    world: World, tmp_path: Path
+) -> None:
+    # Issue 20 item 2: an incremental review diffs since..head, so the earlier head must be there.
+    built = world.built
+    head = await asyncio.to_thread(
+        commit_on, built.bare, built.head_sha, {"app.py": "print('pushed')\n"}, "second push", "feature"
+    )
+    _, token_file = await mint_to_file(world, tmp_path)
+    workspace = tmp_path / "workspace" / "repo"
+    # No base (a command's without GitHub's answer): no deepening fetches the earlier head by chance.
+    no_base = ("--base-sha", "")
+    result = await run_checkout(
+        world, token_file, workspace, *no_base, "--since-sha", built.head_sha, head=head
+    )
+    assert result.code == 0, result.stderr
+    git(workspace, "cat-file", "-e", f"{built.head_sha}^{{commit}}")
+    assert "+print('pushed')" in git(workspace, "diff", built.head_sha, head)
+
+    gone = tmp_path / "gone" / "repo"
+    result = await run_checkout(world, token_file, gone, "--since-sha", "0123456789" * 4, head=head)
+    assert result.code == 0, result.stderr  # best effort: the runner then reviews the whole PR
+    assert git(gone, "rev-parse", "HEAD") == head

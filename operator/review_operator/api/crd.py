@@ -159,6 +159,8 @@ def _printer_columns() -> list[dict[str, Any]]:
         col("Phase", "string", ".status.phase"),
         col("Reason", "string", ".status.reason"),
         col("Cost", "number", ".status.spend.totalCostUsd", description="Model spend of all attempts, USD"),
+        # `-o wide`: whether the review covers the whole PR or the commits since our last review.
+        col("Scope", "string", ".status.scope.mode", description="Full or Incremental", priority=1),
         col("Age", "date", ".metadata.creationTimestamp"),
     ]
 

@@ -204,6 +204,51 @@ class Trigger(_Model):
             "the webhook)."
         ),
     ] = None
+    full: Annotated[
+        bool | None,
+        _f(
+            "`/review full`: review the whole pull request, never only the commits since our last "
+            "review (forced like `/review force`)."
+        ),
+    ] = None
+
+
+class ScopeMode(StrEnum):
+    FULL = "Full"
+    INCREMENTAL = "Incremental"
+
+
+class ReviewScope(_Model):
+    """What part of the pull request a review covers: all of it, or the commits pushed since the
+    head of our last review posted on it (decided when its pod is created)."""
+
+    mode: Annotated[ScopeMode, _f("Full: the PR's whole diff; Incremental: only `since..head`.")]
+    since: Annotated[
+        str | None,
+        _f(
+            "Incremental: the head of our last review posted on the PR (an ancestor of this head, as "
+            "GitHub's compare answered).",
+            pattern=SHA_PATTERN,
+        ),
+    ] = None
+    base_sha: Annotated[
+        str | None,
+        _f(
+            "The PR's base commit as GitHub answered when the review started (a `/review` command's "
+            "spec has none).",
+            alias="baseSha",
+            pattern=SHA_PATTERN,
+        ),
+    ] = None
+    reason: Annotated[
+        str,
+        _f(
+            "Why this scope: Incremental, FirstReview, SameHead, FullRequested, ForcePushed, "
+            "EarlierCommitGone, Disabled or Unknown.",
+            pattern=REASON_PATTERN,
+        ),
+    ]
+    message: Annotated[str, _f("The reason in words (shown in the PR's summary).", max_length=512)] = ""
 
 
 class Overrides(_Model):
@@ -415,6 +460,10 @@ class ReviewJobStatus(_Model):
         datetime | None, _f("Earliest time of the next retry.", alias="nextAttemptAt")
     ] = None
     result: Annotated[ResultSummary | None, _f("What the review produced.")] = None
+    scope: Annotated[
+        ReviewScope | None,
+        _f("What the current attempt reviews: the whole PR or the commits since our last review."),
+    ] = None
     spend: Annotated[Spend, _f("Model spend per attempt and in total.")] = Field(default_factory=Spend)
     posting: Annotated[Posting, _f("Posting state.")] = Field(default_factory=Posting)
     observed_generation: Annotated[

@@ -106,6 +106,10 @@ class ReviewResult(_Wire):
     # A digest, never the text: what the model was asked can be matched later against the prompts
     # that a runner version produces, while the audit log holds no PR-authored text.
     prompt_sha256: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{64})?$")] = ""
+    # Incremental review: the commit the reviewed diff started from (`git diff since head`); empty for a
+    # full review. `full_reason`: why the runner reviewed the whole PR although asked for a delta.
+    since_sha: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40})?$")] = ""
+    full_reason: Annotated[str, Field(max_length=300)] = ""
 
 
 def prompt_digest(system: str, user: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.api.models import API_VERSION, KIND, ReviewJob, ReviewScope, ScopeMode
 from review_operator.builders.env import runner_env, runner_settings
 from review_operator.builders.limits import ReviewLimits, cap_limits
 from review_operator.builders.names import (
@@ -139,22 +139,35 @@ def _volumes(job: ReviewJob, settings: ControllerSettings, with_checkout_token: 
     return volumes
 
 
+def base_sha(job: ReviewJob, scope: ReviewScope | None) -> str:
+    """The PR's base: the push's, else what GitHub answered when the review started ('' unknown)."""
+    return job.spec.pull_request.base_sha or (scope.base_sha if scope else None) or ""
+
+
+def since_sha(scope: ReviewScope | None) -> str:
+    """The head of our last review, when only the commits since it are reviewed ('' for a full review)."""
+    return (scope.since or "") if scope is not None and scope.mode is ScopeMode.INCREMENTAL else ""
+
+
 def _checkout_container(
     job: ReviewJob,
     head_sha: str,
     settings: ControllerSettings,
     github_api_url: str,
     with_checkout_token: bool,
+    scope: ReviewScope | None,
 ) -> dict[str, Any]:
     """The init container: the only one that sees the repository token."""
     env = {
         "REVIEWOP_CHECKOUT_REPOSITORY": job.spec.repository.full_name,
         "REVIEWOP_CHECKOUT_HEAD_SHA": head_sha,
-        "REVIEWOP_CHECKOUT_BASE_SHA": job.spec.pull_request.base_sha or "",
+        "REVIEWOP_CHECKOUT_BASE_SHA": base_sha(job, scope),
         "REVIEWOP_CHECKOUT_WORKSPACE": CHECKOUT_DIR,
         "REVIEWOP_CHECKOUT_TIMEOUT_SECONDS": str(settings.checkout_timeout_seconds),
         "REVIEWOP_GITHUB_API_URL": github_api_url,
     }
+    if since := since_sha(scope):
+        env["REVIEWOP_CHECKOUT_SINCE_SHA"] = since  # fetched too, so the runner can diff since..head
     mounts: list[dict[str, Any]] = [
         {"name": "workspace", "mountPath": WORKSPACE},
         {"name": "tmp", "mountPath": TMP},
@@ -179,7 +192,11 @@ def _checkout_container(
 
 
 def review_runner_settings(
-    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None = None
+    job: ReviewJob,
+    head_sha: str,
+    settings: ControllerSettings,
+    repo_values: Mapping[str, Any] | None = None,
+    scope: ReviewScope | None = None,
 ) -> RunnerSettings:
     """What the runner in the review pod is told: the pull request and the effective limits, then
     what the repository's configuration file decided (`RepoReviewSettings.runner_values`: its
@@ -191,11 +208,13 @@ def review_runner_settings(
     optional: dict[str, Any] = {"pr_body": pr.body} if pr.body else {}
     if settings.max_thinking_tokens:
         optional["max_thinking_tokens"] = settings.max_thinking_tokens
+    if since := since_sha(scope):
+        optional["since_sha"] = since
     values: dict[str, Any] = dict(
         repo=job.spec.repository.full_name,
         pr_number=pr.number,
         head_sha=head_sha,
-        base_sha=pr.base_sha or "",
+        base_sha=base_sha(job, scope),
         pr_title=pr.title,
         checkout=CHECKOUT_DIR,
         work_dir=RUN_DIR,
@@ -209,13 +228,17 @@ def review_runner_settings(
 
 
 def _review_env(
-    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None
+    job: ReviewJob,
+    head_sha: str,
+    settings: ControllerSettings,
+    repo_values: Mapping[str, Any] | None,
+    scope: ReviewScope | None,
 ) -> list[dict[str, Any]]:
     """Operator-supplied extras first; the runner's own settings win over them. The model key comes
     from a Secret reference, never as a value."""
     values = {
         **settings.review_env,
-        **runner_env(review_runner_settings(job, head_sha, settings, repo_values)),
+        **runner_env(review_runner_settings(job, head_sha, settings, repo_values, scope)),
         "HOME": "/home/review",
         "TMPDIR": TMP,
     }
@@ -227,7 +250,11 @@ def _review_env(
 
 
 def _review_container(
-    job: ReviewJob, head_sha: str, settings: ControllerSettings, repo_values: Mapping[str, Any] | None
+    job: ReviewJob,
+    head_sha: str,
+    settings: ControllerSettings,
+    repo_values: Mapping[str, Any] | None,
+    scope: ReviewScope | None,
 ) -> dict[str, Any]:
     resources = {
         "requests": {
@@ -246,7 +273,7 @@ def _review_container(
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["runner"],
-        "env": _review_env(job, head_sha, settings, repo_values),
+        "env": _review_env(job, head_sha, settings, repo_values, scope),
         "volumeMounts": [
             {"name": "workspace", "mountPath": WORKSPACE},
             {"name": "home", "mountPath": "/home/review"},
@@ -283,10 +310,11 @@ def build_review_pod(
     github_api_url: str,
     with_checkout_token: bool,
     repo_values: Mapping[str, Any] | None = None,
+    scope: ReviewScope | None = None,
 ) -> dict[str, Any]:
     """The review pod of one attempt. Deterministic: the same inputs give the same manifest.
     `repo_values`: what the repository's configuration decided for the runner (see
-    `builders.repo_settings`)."""
+    `builders.repo_settings`); `scope`: the whole PR, or the commits since our last review."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -299,9 +327,9 @@ def build_review_pod(
             "enableServiceLinks": False,
             "securityContext": _pod_security_context(),
             "initContainers": [
-                _checkout_container(job, head_sha, settings, github_api_url, with_checkout_token)
+                _checkout_container(job, head_sha, settings, github_api_url, with_checkout_token, scope)
             ],
-            "containers": [_review_container(job, head_sha, settings, repo_values)],
+            "containers": [_review_container(job, head_sha, settings, repo_values, scope)],
             "volumes": _volumes(job, settings, with_checkout_token),
             **_placement(settings),
         },

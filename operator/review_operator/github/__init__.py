@@ -19,6 +19,9 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     await show_check_run(gh, job, head_sha, status=, title=, summary=, conclusion=, run_id=,
                          only_existing=) -> int | None          # when settings.check_runs
     await react(gh, job, comment_id, "eyes" | "rocket" | "confused") -> None   # idempotent
+    await last_reviewed_head(gh, job) -> str | None   # commit of our newest review on the PR
+    await compare_status(gh, job, base, head) -> str | None   # ahead|behind|diverged|identical; None: 404
+    await pull_base(gh, job) -> str | None   # the PR's base commit now
     await load_repo_config(gh, owner, name, base_sha) -> (RepoConfig, problems)
         # `.github/review-operator.yaml` at the BASE; missing → defaults; unusable → defaults + problems
     await fetch_repo_config(gh, owner, name, base_sha) -> str | None   # raw text; RepoConfigUnreadable
@@ -47,6 +50,7 @@ from review_operator.github.errors import (
     Transient,
     Unauthorized,
 )
+from review_operator.github.history import compare_status, last_reviewed_head, pull_base
 from review_operator.github.posting import (
     PostOutcome,
     PostStatus,
@@ -75,15 +79,18 @@ __all__ = [
     "Transient",
     "Unauthorized",
     "checkout",
+    "compare_status",
     "fetch_pull",
     "fetch_repo_config",
     "get_pull_head",
     "git_url_for",
+    "last_reviewed_head",
     "load_repo_config",
     "make_github",
     "mint_checkout_token",
     "post_failure_note",
     "post_review",
+    "pull_base",
     "react",
     "show_check_run",
 ]

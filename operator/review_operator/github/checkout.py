@@ -56,6 +56,10 @@ class CheckoutRequest:
     # 1 in review pods. None fetches the full history of both commits, so `git diff base...head`
     # finds their merge base (the local one-shot review uses it).
     depth: int | None = 1
+    # Incremental review: the head of the last review, fetched too (depth 1: the runner diffs the two
+    # trees; GitHub's compare already said it is an ancestor). Best effort: a commit that cannot be had
+    # any more leaves the runner to review the whole PR, and say so.
+    since_sha: str | None = None
 
 
 def git_url_for(api_url: str, owner: str, name: str) -> str:
@@ -210,11 +214,25 @@ def _fetch_and_checkout(req: CheckoutRequest, token: str | None) -> None:
     git.run([*fetch, req.git_url, *wants], env=authed, what="git fetch", watch=objects)
     if req.depth and len(wants) == 2:
         _deepen_to_merge_base(git, req, base_fetch, wants, plain, authed)
+    if req.since_sha and req.since_sha not in wants:
+        _fetch_since(git, req, fetch, authed, objects)
     _check_size(objects, req.max_bytes, "the fetched commits")
     _check_tree_size(git, req, plain)
     # Still watched: .gitattributes filters (eol, working-tree-encoding) may write more than the blobs.
     git.run(["checkout", "-q", "--detach", req.head_sha], env=plain, what="git checkout", watch=req.workspace)
     _check_size(req.workspace, req.max_bytes, "the checkout and its objects")
+
+
+def _fetch_since(
+    git: _Git, req: CheckoutRequest, fetch: list[str], env: dict[str, str], objects: Path
+) -> None:
+    assert req.since_sha is not None
+    try:
+        git.run([*fetch, req.git_url, req.since_sha], env=env, what="git fetch (since)", watch=objects)
+    except CheckoutError as exc:
+        if exc.reason != "CommitNotFound":
+            raise
+        log.warning("the last reviewed commit %s is gone: the runner reviews in full", req.since_sha[:12])
 
 
 DEEPEN_STEPS = (50, 500, 5000)
@@ -262,7 +280,7 @@ def checkout(req: CheckoutRequest) -> None:
 
     On failure the workspace is emptied, so a half-fetched tree never reaches the review container.
     """
-    for sha in (req.head_sha, req.base_sha):
+    for sha in (req.head_sha, req.base_sha, req.since_sha):
         if sha is not None and not SHA.match(sha):
             raise CheckoutError("commit ids must be 40 lowercase hex characters")
     token = req.token_file.read_text().strip() if req.token_file else None

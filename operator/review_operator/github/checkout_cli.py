@@ -38,6 +38,11 @@ def add_checkout_arguments(parser: argparse.ArgumentParser) -> None:
     add("--repository", default=_env("REPOSITORY"), help="OWNER/NAME [$REVIEWOP_CHECKOUT_REPOSITORY]")
     add("--head-sha", default=_env("HEAD_SHA"), help="commit to check out [$REVIEWOP_CHECKOUT_HEAD_SHA]")
     add("--base-sha", default=_env("BASE_SHA"), help="base commit, fetched too [$REVIEWOP_CHECKOUT_BASE_SHA]")
+    add(
+        "--since-sha",
+        default=_env("SINCE_SHA"),
+        help="incremental review: the last reviewed head, fetched too [$REVIEWOP_CHECKOUT_SINCE_SHA]",
+    )
     add("--workspace", default=_env("WORKSPACE", "/workspace/repo"), help="empty target directory")
     add(
         "--token-file",
@@ -70,6 +75,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 git_url=url,
                 head_sha=args.head_sha,
                 base_sha=args.base_sha or None,
+                since_sha=args.since_sha or None,
                 workspace=Path(args.workspace),
                 token_file=Path(args.token_file) if args.token_file else None,
                 max_bytes=args.max_bytes,

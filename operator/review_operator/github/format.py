@@ -37,9 +37,17 @@ def _key(job_key: str) -> str:
     return _KEY_SAFE.sub("-", job_key.lower())
 
 
+_REVIEW_MARKER_PREFIX = "<!-- review-operator:review job="
+
+
 def review_marker(job_key: str) -> str:
     """Hidden marker on the review itself: lets a restarted poster find what it already posted."""
-    return f"<!-- review-operator:review job={_key(job_key)} -->"
+    return f"{_REVIEW_MARKER_PREFIX}{_key(job_key)} -->"
+
+
+def has_any_review_marker(body: str | None) -> bool:
+    """Whether a review carries the marker of some ReviewJob (a review this operator posted)."""
+    return body is not None and _REVIEW_MARKER_PREFIX in body
 
 
 def job_marker(job_key: str) -> str:
@@ -114,12 +122,23 @@ class Provenance:
     base_sha: str | None = None  # the reviewed range starts here (None: unknown, the head alone)
     attempts: int = 1
     total_cost_usd: float | None = None  # every attempt's spend, this one's included (None: this one's)
+    since_sha: str | None = None  # incremental: only `since..head` was reviewed
+    full_because: str = ""  # a full review: why (the first review, a force-push, `/review full`, …)
 
 
 def _range(base_sha: str | None, head_sha: str) -> str:
     if base_sha:
         return f"commits `{base_sha[:12]}..{head_sha[:12]}`"
     return f"commit `{head_sha[:12]}`"
+
+
+def _scope(about: Provenance, head_sha: str) -> str:
+    """Which commits the review covered: `since..head` of an incremental review, else the PR's range."""
+    if about.since_sha:
+        since = about.since_sha[:12]
+        return f"commits `{since}..{head_sha[:12]}` (incremental since the review of `{since}`)"
+    why = safe(about.full_because.strip().rstrip("."))
+    return _range(about.base_sha, head_sha) + (f" (full review: {why})" if why else " (full review)")
 
 
 def _cost(result: ReviewResult, provenance: Provenance) -> str:
@@ -156,7 +175,7 @@ def format_summary(
         SUMMARY_MARKER,
         "## review-operator",
         "",
-        f"Reviewed {_range(about.base_sha, head_sha)}"
+        f"Reviewed {_scope(about, head_sha)}"
         + (f" — [see the review]({review_url})" if review_url else "")
         + ".",
         "",

@@ -86,7 +86,7 @@ async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
     return diff_index(await call("list pull request files", files))
 
 
-async def _ours(gh: RepoClient, user: SimpleUser | None) -> bool:
+async def is_ours(gh: RepoClient, user: SimpleUser | None) -> bool:
     """Markers count only on objects our own App wrote: anyone else could paste one to suppress a review.
 
     "Ours" is the App's bot account (`<slug>[bot]`, from `GET /app`), not any bot: another App or a
@@ -110,7 +110,7 @@ async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
         async for r in gh.github.rest.paginate(
             gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
         ):
-            if has_review_marker(r.body, key) and await _ours(gh, r.user):
+            if has_review_marker(r.body, key) and await is_ours(gh, r.user):
                 return _Review(r.id, r.html_url)
         return None
 
@@ -131,7 +131,7 @@ async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
             per_page=100,
         ):
             body = None if isinstance(c.body, Unset) else c.body
-            if is_summary(body) and await _ours(gh, c.user):
+            if is_summary(body) and await is_ours(gh, c.user):
                 return int(c.id)
         return None
 
@@ -172,10 +172,16 @@ def provenance(job: ReviewJob, result: ReviewResult) -> Provenance:
     those recorded in status, and this one's (once: a post retried after a delay is the same attempt)."""
     attempt = max(1, job.status.attempts)
     earlier = sum(a.cost_usd for a in job.status.spend.attempts if a.attempt != attempt)
+    scope = job.status.scope
+    # What the runner reviewed is its result's word; why a review was full, the controller's (or the
+    # runner's, when it could not have the earlier commit).
+    because = result.full_reason or ("" if scope is None else scope.message)
     return Provenance(
-        base_sha=job.spec.pull_request.base_sha,
+        base_sha=job.spec.pull_request.base_sha or (None if scope is None else scope.base_sha),
         attempts=attempt,
         total_cost_usd=round(earlier + result.cost_usd, 6),
+        since_sha=result.since_sha or None,
+        full_because="" if result.since_sha else because,
     )
 
 

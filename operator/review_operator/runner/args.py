@@ -14,6 +14,7 @@ _ARGS: tuple[tuple[str, str, type, str], ...] = (
     ("--pr", "pr_number", int, "pull request number"),
     ("--base", "base_sha", str, "base commit SHA"),
     ("--head", "head_sha", str, "head commit SHA"),
+    ("--since", "since_sha", str, "incremental review: the head of the last review (diff since..head)"),
     ("--title", "pr_title", str, "PR title (untrusted data)"),
     ("--body", "pr_body", str, "PR body (untrusted data)"),
     ("--checkout", "checkout", str, "git checkout to review"),

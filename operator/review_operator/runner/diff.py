@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
@@ -87,6 +87,13 @@ class Selection:
     @property
     def patch(self) -> str:
         return "".join(f.patch for f in self.reviewed)
+
+
+def right_side_only(selection: Selection) -> Selection:
+    """The selection with no LEFT line commentable: in an incremental review's delta a deleted line is
+    numbered as in the earlier reviewed commit, which is not the base GitHub numbers LEFT lines by."""
+    reviewed = [replace(f, left=frozenset()) for f in selection.reviewed]
+    return Selection(reviewed=reviewed, skipped=list(selection.skipped))
 
 
 def _strip_prefix(raw: str) -> str:

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +24,7 @@ from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
 from review_operator.runner.args import add_runner_arguments, overrides
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
-from review_operator.runner.diff import Selection
+from review_operator.runner.diff import Selection, right_side_only
 from review_operator.runner.guard import AuditTrail, Roots, make_hooks
 from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
 from review_operator.runner.procs import stop_children
@@ -32,7 +33,9 @@ from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
     PullRequestMeta,
     WorkspaceError,
+    changed_paths,
     git_diff,
+    has_commit,
     prepare_context,
     system_prompt,
     user_prompt,
@@ -69,7 +72,28 @@ def _facts(state: RunState) -> RunFacts:
     )
 
 
-async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
+@dataclass(frozen=True)
+class Prepared:
+    selection: Selection
+    since: str = ""  # the delta `since..head` was reviewed ('' : the whole PR)
+    full_reason: str = ""  # asked for a delta, reviewed the whole PR: why
+
+
+async def _scope(settings: RunnerSettings) -> tuple[str, str, frozenset[str] | None]:
+    """(since, why not incremental, the PR's own paths) for this review."""
+    since = settings.since_sha
+    if not since or since == settings.head_sha:
+        return "", "", None
+    if not await asyncio.to_thread(has_commit, settings.checkout, since):
+        return "", f"the previously reviewed commit {since[:12]} could not be fetched; reviewed in full", None
+    if not settings.base_sha:
+        return since, "", None
+    paths = await asyncio.to_thread(changed_paths, settings.checkout, settings.base_sha, settings.head_sha)
+    return since, "", paths
+
+
+async def _prepare(settings: RunnerSettings, context_dir: Path) -> Prepared:
+    since, full_reason, only_paths = await _scope(settings)
     pr = PullRequestMeta(
         settings.repo,
         settings.pr_number,
@@ -77,9 +101,11 @@ async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
         settings.head_sha,
         settings.pr_title,
         settings.pr_body,
+        since_sha=since,
     )
-    diff_text = await asyncio.to_thread(git_diff, settings.checkout, pr.base_sha, pr.head_sha)
-    return prepare_context(
+    start = since or pr.base_sha
+    diff_text = await asyncio.to_thread(git_diff, settings.checkout, start, pr.head_sha, two_dot=bool(since))
+    selection = prepare_context(
         context_dir,
         pr,
         diff_text,
@@ -88,12 +114,14 @@ async def _prepare(settings: RunnerSettings, context_dir: Path) -> Selection:
         skip_globs=settings.skip_globs,
         include_globs=settings.include_globs,
         ignore_globs=settings.ignore_globs,
+        only_paths=only_paths,
     )
+    return Prepared(right_side_only(selection) if since else selection, since, full_reason)
 
 
 async def _run_guarded(
     settings: RunnerSettings,
-    selection: Selection,
+    prepared: Prepared,
     stopper: Stopper,
     progress: Progress,
     environ: Mapping[str, str],
@@ -114,7 +142,14 @@ async def _run_guarded(
         stderr=lambda line: progress({"event": "cli_stderr", "line": progress.scrubber.clip(line, 500)}),
         environ=environ,
     )
-    prompt = user_prompt(context_dir, selection, settings.pr_title, settings.pr_body)
+    prompt = user_prompt(
+        context_dir,
+        prepared.selection,
+        settings.pr_title,
+        settings.pr_body,
+        since=prepared.since,
+        head=settings.head_sha,
+    )
     state = RunState(prompt_sha256=prompt_digest(system, prompt))
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
@@ -136,20 +171,28 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
 
     with Stopper().armed(settings.timeout_seconds) as stopper:
         try:
-            selection = await _prepare(settings, settings.work_dir / "context")
+            prepared = await _prepare(settings, settings.work_dir / "context")
         except (WorkspaceError, OSError) as exc:
             return ReviewResult(
                 outcome=ResultOutcome.CHECKOUT_FAILED,
                 error=progress.scrubber.clip(str(exc), 1000),
                 duration_ms=elapsed_ms(),
             )
-        progress({"event": "diff", "files": len(selection.reviewed), "skipped": len(selection.skipped)})
+        selection = prepared.selection
+        progress(
+            {
+                "event": "diff",
+                "files": len(selection.reviewed),
+                "skipped": len(selection.skipped),
+                "since": prepared.since,
+            }
+        )
         if stopper.reason:
             return ReviewResult(outcome=ResultOutcome.TIMEOUT, error=stopper.reason, duration_ms=elapsed_ms())
-        state, audit = await _run_guarded(settings, selection, stopper, progress, environ)
+        state, audit = await _run_guarded(settings, prepared, stopper, progress, environ)
     if stopper.reason and state.result is None:
         state.stopped = Classified(ResultOutcome.TIMEOUT, stopper.reason)
-    return assemble(
+    result = assemble(
         _facts(state),
         stopped=state.stopped,
         selection=selection,
@@ -162,6 +205,8 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         prompt_sha256=state.prompt_sha256,
         model=settings.model,
     )
+    scope = {"since_sha": prepared.since, "full_reason": prepared.full_reason}
+    return result.model_copy(update=scope)
 
 
 def _write_result(path: Path, message: str, progress: Progress) -> None:

@@ -36,10 +36,47 @@ class PullRequestMeta:
     head_sha: str
     title: str = ""
     body: str = ""
+    since_sha: str = ""  # incremental: the diff is `since..head`
 
 
-def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120) -> str:
-    """`git diff base...head` with every repository-controlled hook into git switched off."""
+def _git(checkout: Path) -> list[str]:
+    return ["git", "-c", "core.quotePath=false", "-c", f"safe.directory={checkout}", "-C", str(checkout)]
+
+
+def has_commit(checkout: Path, sha: str, *, timeout_s: float = 30) -> bool:
+    """Whether the checkout holds commit `sha` (the checkout fetches an incremental review's earlier
+    head on a best-effort basis)."""
+    cmd = [*_git(checkout), "cat-file", "-e", f"{sha}^{{commit}}"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def changed_paths(checkout: Path, base: str, head: str, *, timeout_s: float = 120) -> frozenset[str]:
+    """Every path `git diff base...head` touches (a rename as both its old and its new path)."""
+    cmd = [
+        *_git(checkout),
+        "diff",
+        "--no-ext-diff",
+        "--no-renames",
+        "--name-only",
+        "-z",
+        f"{base}...{head}",
+        "--",
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
+    if proc.returncode != 0:
+        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
+    return frozenset(p for p in proc.stdout.decode(errors="replace").split("\0") if p)
+
+
+def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120, two_dot: bool = False) -> str:
+    """`git diff base...head` (or, `two_dot`, `git diff base head`: an incremental review's delta)
+    with every repository-controlled hook into git switched off."""
     if not (checkout / ".git").exists():
         raise WorkspaceError(f"no git checkout at {checkout}")
     cmd = [
@@ -55,7 +92,7 @@ def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120) ->
         "--no-ext-diff",
         "--no-textconv",
         "-M",
-        f"{base}...{head}",
+        *([base, head] if two_dot else [f"{base}...{head}"]),
         "--",
     ]
     try:
@@ -78,12 +115,18 @@ def prepare_context(
     skip_globs: list[str],
     include_globs: list[str] | None = None,
     ignore_globs: list[str] | None = None,
+    only_paths: frozenset[str] | None = None,
 ) -> Selection:
     """Writes the reviewable diff and the PR metadata; returns what was selected and skipped.
 
-    Files the repository's configuration leaves out are not in the written diff at all."""
+    Files the repository's configuration leaves out are not in the written diff at all. `only_paths`
+    (an incremental review): files outside the PR's own changes are left out too (a merge of the base
+    branch since the last review brings changes that are not the PR's)."""
+    files = parse_unified_diff(diff_text)
+    if only_paths is not None:
+        files = [f for f in files if f.path in only_paths or f.old_path in only_paths]
     selection = select_files(
-        parse_unified_diff(diff_text),
+        files,
         max_files=max_files,
         max_lines=max_lines,
         extra_skip_globs=skip_globs,
@@ -97,6 +140,7 @@ def prepare_context(
         "number": pr.number,
         "base_sha": pr.base_sha,
         "head_sha": pr.head_sha,
+        **({"incremental_since_sha": pr.since_sha} if pr.since_sha else {}),
         "title": pr.title,
         "body": pr.body,
         "files_in_diff": [f.path for f in selection.reviewed],
@@ -182,10 +226,30 @@ def pull_request_text(title: str, body: str) -> str:
     )
 
 
-def user_prompt(context_dir: Path, selection: Selection, title: str = "", body: str = "") -> str:
+def incremental_text(since: str, head: str) -> str:
+    """What an incremental review's first message adds: which commits the diff covers."""
+    return (
+        f"This is an incremental review of commits {since[:12]}..{head[:12]}: the pull request was "
+        f"reviewed at {since[:12]} before, and the diff holds only the changes since then (of the files "
+        "the pull request changes). Review those changes; read the rest of the checkout for context. "
+        "Comment on RIGHT-side lines only: deleted lines in this diff are numbered as in the earlier "
+        "commit, not as GitHub numbers them. "
+    )
+
+
+def user_prompt(
+    context_dir: Path,
+    selection: Selection,
+    title: str = "",
+    body: str = "",
+    *,
+    since: str = "",
+    head: str = "",
+) -> str:
     """The first message: where the data is, and the PR's own description, fenced as untrusted."""
     return (
-        f"Review the pull request. Its diff is in {context_dir / DIFF_FILE} and its metadata (title, "
+        (incremental_text(since, head) if since else "")
+        + f"Review the pull request. Its diff is in {context_dir / DIFF_FILE} and its metadata (title, "
         f"description, file lists; untrusted) in {context_dir / META_FILE}. {len(selection.reviewed)} "
         f"files are in scope; {len(selection.skipped)} were left out (lockfiles, generated, vendored, "
         "binary, over the size caps or excluded by the repository's configuration) and must not be "

@@ -44,7 +44,8 @@ CANCEL_ACTIONS = {
     "closed": CancelReason.PULL_REQUEST_CLOSED,
     "converted_to_draft": CancelReason.CONVERTED_TO_DRAFT,
 }
-COMMAND = re.compile(r"\s*/review(?:\s+(?P<force>force)\b)?(?:\s|$)")
+# `/review full` is forced too: its point is to review again what was reviewed (in part) already.
+COMMAND = re.compile(r"\s*/review(?:\s+(?:(?P<force>force)|(?P<full>full))\b)?(?:\s|$)")
 CANCEL_COMMAND = re.compile(r"\s*/cancel(?:\s|$)")
 MAX_DELIVERY_ID = 128
 _SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
@@ -288,7 +289,8 @@ def _issue_comment(
         delivery_id=delivery_id,
         sender=ev.sender.login,
         comment_id=comment.id,
-        force=True if command.group("force") else None,  # left out of the manifest unless forced
+        force=True if command.group("force") or command.group("full") else None,  # left out unless forced
+        full=True if command.group("full") else None,
     )
     return _create(
         repo,

@@ -74,6 +74,7 @@ def test_crd_names_and_printer_columns() -> None:
         "Phase",
         "Reason",
         "Cost",
+        "Scope",
         "Age",
     ]
     assert version["subresources"] == {"status": {}}

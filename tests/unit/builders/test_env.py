@@ -80,3 +80,38 @@ def test_the_controllers_own_environment_does_not_leak_into_the_pod(monkeypatch:
 def test_a_secret_is_never_written_as_a_plain_env_value() -> None:
     with pytest.raises(TypeError, match="secret"):
         runner_env(runner_settings(anthropic_api_key=SecretStr("sk-ant-example")))
+
+
+def test_an_incremental_scope_reaches_the_checkout_and_the_runner_and_a_full_one_does_not() -> None:
+    """Issue 20 item 2: the checkout fetches the earlier head and the runner diffs since..head; a
+    command's base (its spec has none) comes from the scope."""
+    from review_operator.api.models import ReviewScope, ScopeMode
+
+    def envs(scope: ReviewScope | None) -> tuple[dict[str, str], dict[str, str]]:
+        pod = build_review_pod(
+            reviewjob(), 1, SHA, ControllerSettings(), "https://api.github.com", True, scope=scope
+        )
+        init, review = pod["spec"]["initContainers"][0], pod["spec"]["containers"][0]
+        return (
+            {e["name"]: e["value"] for e in init["env"]},
+            {e["name"]: e.get("value", "") for e in review["env"]},
+        )
+
+    since, base = "e" * 40, "f" * 40
+    incremental = ReviewScope(mode=ScopeMode.INCREMENTAL, since=since, base_sha=base, reason="Incremental")
+    checkout, runner = envs(incremental)
+    assert checkout["REVIEWOP_CHECKOUT_SINCE_SHA"] == since and runner["REVIEWOP_RUNNER_SINCE_SHA"] == since
+    for full in (None, ReviewScope(mode=ScopeMode.FULL, base_sha=base, reason="ForcePushed")):
+        checkout, runner = envs(full)
+        assert "REVIEWOP_CHECKOUT_SINCE_SHA" not in checkout and "REVIEWOP_RUNNER_SINCE_SHA" not in runner
+    # A command's ReviewJob records no base: the scope's (GitHub's answer) is used; a push's wins.
+    assert reviewjob().spec.pull_request.base_sha is None
+    assert envs(incremental)[0]["REVIEWOP_CHECKOUT_BASE_SHA"] == base
+    job = reviewjob()
+    pull = job.spec.pull_request.model_copy(update={"base_sha": "d" * 40})
+    push = job.model_copy(update={"spec": job.spec.model_copy(update={"pull_request": pull})})
+    pod = build_review_pod(
+        push, 1, SHA, ControllerSettings(), "https://api.github.com", True, scope=incremental
+    )
+    init_env = {e["name"]: e["value"] for e in pod["spec"]["initContainers"][0]["env"]}
+    assert init_env["REVIEWOP_CHECKOUT_BASE_SHA"] == "d" * 40

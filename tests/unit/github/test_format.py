@@ -124,3 +124,21 @@ def test_summary_says_which_commits_files_and_model_and_what_every_attempt_cost(
 def test_a_model_name_cannot_smuggle_a_token_into_the_summary() -> None:
     text = format_summary("rj", _result(model=TOKEN), SHA, review_url=None, inline=0, outside_diff=0)
     assert TOKEN not in text
+
+
+def test_summary_names_an_incremental_range_or_why_the_review_was_full() -> None:
+    # Issue 20 item 2: which commits were reviewed, and since which review.
+    since, base = "5" * 40, "b" * 40
+    delta = Provenance(base_sha=base, since_sha=since, full_because="ignored when incremental")
+    text = format_summary("rj", _result(), SHA, review_url=None, inline=0, outside_diff=0, provenance=delta)
+    assert (
+        f"Reviewed commits `{since[:12]}..{SHA[:12]}` (incremental since the review of `{since[:12]}`)"
+        in text
+    )
+    assert "full review" not in text and "ignored" not in text
+    forced = Provenance(base_sha=base, full_because="The previously reviewed commit was force-pushed away.")
+    text = format_summary("rj", _result(), SHA, review_url=None, inline=0, outside_diff=0, provenance=forced)
+    assert (
+        f"Reviewed commits `{base[:12]}..{SHA[:12]}` (full review: The previously reviewed commit was "
+        "force-pushed away)"
+    ) in text

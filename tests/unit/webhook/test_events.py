@@ -179,6 +179,19 @@ def test_trusted_review_command_creates_a_reviewjob_named_after_the_comment() ->
 
 
 @pytest.mark.parametrize(
+    ("body", "force", "full"),
+    [("/review", None, None), ("/review force", True, None), ("/review full", True, True)],
+)
+def test_review_full_is_a_forced_command_that_asks_for_the_whole_pull_request(
+    body: str, force: bool | None, full: bool | None
+) -> None:
+    # Issue 20 item 2: `/review full` skips the incremental review (and, being forced, AlreadyReviewed).
+    decision = _decide("issue_comment", review_comment(body))
+    assert isinstance(decision, Create)
+    assert (decision.job.spec.trigger.force, decision.job.spec.trigger.full) == (force, full)
+
+
+@pytest.mark.parametrize(
     ("payload_factory", "why"),
     [
         (lambda: review_comment("/review", association="CONTRIBUTOR"), "not trusted"),

@@ -74,8 +74,9 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
             return Finish(
                 job, Phase.FAILED, Reason.HEAD_UNRESOLVED, "Could not resolve the PR's head commit."
             )
-        case StartFacts(job=job, actual_head=actual, siblings=siblings, repo=repo, skip=skip):
-            return start_check(job, actual, siblings) or _configured(job, skip) or CreatePod(job, repo)
+        case StartFacts(job=job, actual_head=actual, siblings=siblings, repo=repo, skip=skip, scope=scope):
+            checked = start_check(job, actual, siblings) or _configured(job, skip)
+            return checked or CreatePod(job, repo, scope)
         case TokenRefused(job=job, message=message):
             return Finish(job, Phase.FAILED, Reason.UNAUTHORIZED, f"GitHub: {message}")
         case CreateRefused(job=job, status=status, detail=detail):

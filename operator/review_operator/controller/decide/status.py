@@ -20,6 +20,7 @@ from review_operator.api.models import (
     ResultSummary,
     ReviewJob,
     ReviewJobStatus,
+    ReviewScope,
     Spend,
     Tokens,
     rfc3339,
@@ -108,8 +109,14 @@ def claimed(job: ReviewJob, attempt: int, pod: str, head_sha: str, now: datetime
     )
 
 
-def pod_created(job: ReviewJob, pod: str, now: datetime) -> dict[str, Any]:
-    return _patch(conditions=conditions_with(job, "PodCreated", True, "Created", f"Pod {pod} created.", now))
+def pod_created(job: ReviewJob, pod: str, now: datetime, scope: ReviewScope | None = None) -> dict[str, Any]:
+    """The pod exists; `scope`: what it reviews (recorded per attempt: a retry decides it again)."""
+    conditions = conditions_with(job, "PodCreated", True, "Created", f"Pod {pod} created.", now)
+    patch = _patch(conditions=conditions)
+    if scope is not None:
+        # Every field, absent ones as null: a merge patch must not keep an earlier attempt's `since`.
+        patch["scope"] = scope.model_dump(mode="json", by_alias=True)
+    return patch
 
 
 def retrying(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from review_operator.api.models import Phase, ReviewJob
+from review_operator.api.models import Phase, ReviewJob, ReviewScope
 from review_operator.api.result import ReviewResult
 from review_operator.builders.repo_settings import RepoReviewSettings
 
@@ -39,6 +39,7 @@ class CreatePod:
 
     job: ReviewJob
     repo: RepoReviewSettings | None = None  # what the repository's configuration file decided
+    scope: ReviewScope | None = None  # the whole PR or the commits since our last review (None: no GitHub)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class StartFacts:
     siblings: list[ReviewJob] = field(default_factory=list)
     repo: RepoReviewSettings | None = None  # the repository's configuration (None without GitHub)
     skip: str | None = None  # why the configuration skips automatic reviews of this PR, if it does
+    scope: ReviewScope | None = None  # full or incremental (None without GitHub: full)
 
 
 @dataclass(frozen=True)

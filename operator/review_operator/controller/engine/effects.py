@@ -19,6 +19,7 @@ from review_operator.api.models import (
     PostingState,
     Reaction,
     ReviewJob,
+    ReviewScope,
     TriggerEvent,
     after_status_write,
     rfc3339,
@@ -62,6 +63,7 @@ from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lanes import Lanes
 from review_operator.controller.engine.observer import parse_reviewjobs
+from review_operator.controller.engine.scope import review_scope
 from review_operator.github import (
     GitHubClientFactory,
     GitHubError,
@@ -176,20 +178,27 @@ class Effects:
         (a kept answer; None without GitHub), the PR's other ReviewJobs when they can matter, and
         the repository's configuration file at the base."""
         try:
-            # The `/review` comment's 👀 goes out beside the config read: no time on the start path.
-            (repo, skip), _ = await asyncio.gather(
-                self.repo_settings(job), self.acknowledge(job, acknowledge.on_start(job))
+            # The `/review` comment's 👀 and the scope's questions go out beside the config read: no
+            # time added on the start path.
+            (repo, skip), scope, _ = await asyncio.gather(
+                self.repo_settings(job), self._scope(job), self.acknowledge(job, acknowledge.on_start(job))
             )
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         if self.heads is None:
-            return StartFacts(job, None, repo=repo, skip=skip)
+            return StartFacts(job, None, repo=repo, skip=skip, scope=scope)
         is_command = job.spec.trigger.event is TriggerEvent.ISSUE_COMMENT
         actual = job.status.head_sha if is_command else await self.heads.current(job)
         if not is_command and (actual is None or actual == job_head(job)):
             # The head is this review's: its siblings cannot matter.
-            return StartFacts(job, actual, repo=repo, skip=skip)
-        return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip)
+            return StartFacts(job, actual, repo=repo, skip=skip, scope=scope)
+        return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip, scope=scope)
+
+    async def _scope(self, job: ReviewJob) -> ReviewScope | None:
+        """Full or incremental (None without GitHub: the runner then reviews the whole PR)."""
+        if self.github is None:
+            return None
+        return await review_scope(self.github, job, self.settings.incremental_reviews)
 
     async def repo_settings(self, job: ReviewJob) -> tuple[RepoReviewSettings | None, str | None]:
         if self.github is None:
@@ -203,23 +212,29 @@ class Effects:
         return [j for j in await parse_reviewjobs(listed) if j.metadata.name != job.metadata.name]
 
     async def create_pod(
-        self, job: ReviewJob, now: datetime, repo: RepoReviewSettings | None = None
+        self,
+        job: ReviewJob,
+        now: datetime,
+        repo: RepoReviewSettings | None = None,
+        scope: ReviewScope | None = None,
     ) -> TokenRefused | CreateRefused | None:
         """The checkout Secret (with GitHub) and the pod, then the PodCreated condition. A refusal
         comes back as an observation; an API server that cannot answer raises (the next pass
         tries again, until the claim's deadline)."""
         try:
             async with self.lanes.slot_work():
-                manifest = await self._create_pod(job, repo)
+                manifest = await self._create_pod(job, repo, scope)
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         except KubeError as exc:
             return CreateRefused(job, exc.status, exc.detail, exc)
         async with self.lanes.bookkeeping(self.lanes.deadline()):
-            await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now))
+            await self._status(job, status.pod_created(job, manifest["metadata"]["name"], now, scope))
         return None
 
-    async def _create_pod(self, job: ReviewJob, repo: RepoReviewSettings | None) -> dict[str, Any]:
+    async def _create_pod(
+        self, job: ReviewJob, repo: RepoReviewSettings | None, scope: ReviewScope | None
+    ) -> dict[str, Any]:
         head = job_head(job) or ""
         with_token = False
         if self.github is not None:
@@ -235,6 +250,7 @@ class Effects:
             self.github_api_url,
             with_checkout_token=with_token,
             repo_values=None if repo is None else repo.runner_values(),
+            scope=scope,
         )
         _, created = await objects.create_or_get_pod(self.kube, manifest)
         if not created:
