@@ -29,7 +29,7 @@ from tests.github_double.fixtures import (  # noqa: F401 - pytest fixtures
     assert_no_secrets,
     openapi,
 )
-from tests.github_double.git import build_repo
+from tests.github_double.git import build_repo, commit_on, pull_files
 from tests.github_double.openapi import OpenAPI
 from tests.github_double.server import GitHubDouble, Repo
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
@@ -376,9 +376,20 @@ async def test_a_pod_that_fits_no_node_ends_unschedulable(stack: Stack) -> None:
 
 async def test_newer_commit_supersedes_and_close_cancels_without_posting(stack: Stack) -> None:
     repo = stack.repos[1]
-    stack.reviewjob("old-sha", repo, 1, {SIM + "outcome": "Hold"}, sha="1" * 40)
+    pull = stack.double.pulls[(repo.id, 1)]
+    stack.reviewjob("old-sha", repo, 1, {SIM + "outcome": "Hold"})  # of the PR's head
     await stack.wait(lambda: stack.phases().get("old-sha") == "Running", 30, "old-sha running")
     pod_name = stack.get("old-sha")["status"]["podName"]
+    pods = client.CoreV1Api(stack.api)
+    # Its pod exists: the head check at its start is behind it (the head had not moved then).
+    await stack.wait(
+        lambda: pod_name in {p.metadata.name for p in pods.list_namespaced_pod(stack.namespace).items},
+        30,
+        "old-sha's pod",
+    )
+    # Then a push: GitHub's head moves, and its delivery records the new head's ReviewJob.
+    pushed = commit_on(repo.bare, pull.head_sha, {"app.py": "print('pushed')\n"}, "push", "pr-1")
+    pull.head_sha, pull.files = pushed, pull_files(repo.bare, pull.base_sha, pushed)
     stack.reviewjob("new-sha", repo, 1, {SIM + "duration": "100ms"})
     done = await stack.wait_final(["old-sha", "new-sha"])
     assert done["old-sha"]["status"]["phase"] == "Superseded"
