@@ -85,14 +85,16 @@ class Tally:
     models): the benchmark's observer must not load the API server it measures, and polling LISTs
     of thousands of ReviewJobs did (they cost more API-server CPU than the controller's own passes)."""
 
-    def __init__(self, api: client.ApiClient, ns: str, reached: Callable[[dict[str, Any]], bool]) -> None:
+    def __init__(
+        self, api: client.ApiClient, ns: str, reached: Callable[[dict[str, Any]], bool], selector: str = ""
+    ) -> None:
         self.reached, self.names = reached, set[str]()
         self._changed = threading.Condition()
         self._watch = watch.Watch()
-        self._thread = threading.Thread(target=self._run, args=(api, ns), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(api, ns, selector), daemon=True)
         self._thread.start()
 
-    def _run(self, api: client.ApiClient, ns: str) -> None:
+    def _run(self, api: client.ApiClient, ns: str, selector: str) -> None:
         crd = client.CustomObjectsApi(api)
         with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
             for event in self._watch.stream(
@@ -101,6 +103,7 @@ class Tally:
                 VERSION,
                 ns,
                 PLURAL,
+                label_selector=selector,
                 timeout_seconds=3600,
                 deserialize=False,
             ):
