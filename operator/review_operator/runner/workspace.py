@@ -43,6 +43,18 @@ def _git(checkout: Path) -> list[str]:
     return ["git", "-c", "core.quotePath=false", "-c", f"safe.directory={checkout}", "-C", str(checkout)]
 
 
+def _git_diff_output(cmd: list[str], timeout_s: float) -> str:
+    """A `git diff` command's output; its failure as a WorkspaceError."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
+    if proc.returncode != 0:
+        # Not cut here: the runner scrubs the message before it cuts it to the result's limit.
+        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode(errors="replace")
+
+
 def has_commit(checkout: Path, sha: str, *, timeout_s: float = 30) -> bool:
     """Whether the checkout holds commit `sha` (the checkout fetches an incremental review's earlier
     head on a best-effort basis)."""
@@ -65,13 +77,7 @@ def changed_paths(checkout: Path, base: str, head: str, *, timeout_s: float = 12
         f"{base}...{head}",
         "--",
     ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
-    if proc.returncode != 0:
-        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
-    return frozenset(p for p in proc.stdout.decode(errors="replace").split("\0") if p)
+    return frozenset(p for p in _git_diff_output(cmd, timeout_s).split("\0") if p)
 
 
 def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120, two_dot: bool = False) -> str:
@@ -80,13 +86,7 @@ def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120, tw
     if not (checkout / ".git").exists():
         raise WorkspaceError(f"no git checkout at {checkout}")
     cmd = [
-        "git",
-        "-c",
-        "core.quotePath=false",
-        "-c",
-        f"safe.directory={checkout}",
-        "-C",
-        str(checkout),
+        *_git(checkout),
         "diff",
         "--no-color",
         "--no-ext-diff",
@@ -95,14 +95,7 @@ def git_diff(checkout: Path, base: str, head: str, *, timeout_s: float = 120, tw
         *([base, head] if two_dot else [f"{base}...{head}"]),
         "--",
     ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise WorkspaceError(f"git diff failed: {type(exc).__name__}") from exc
-    if proc.returncode != 0:
-        # Not cut here: the runner scrubs the message before it cuts it to the result's limit.
-        raise WorkspaceError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout.decode(errors="replace")
+    return _git_diff_output(cmd, timeout_s)
 
 
 def prepare_context(
