@@ -407,6 +407,17 @@ def _restart(api: client.ApiClient, ns: str, proc: ControllerProcess, limit: int
         others.stop()
 
 
+def with_crd(plane: ControlPlane) -> client.ApiClient:
+    """Installs the ReviewJob CRD on a started control plane; a client for it."""
+    plane.kubectl(
+        "apply",
+        "-f",
+        str(Path(__file__).resolve().parents[2] / "crds" / "reviewjobs.review-operator.dev.yaml"),
+    )
+    plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
+    return config.new_client_from_config(config_file=str(plane.kubeconfig))
+
+
 def run() -> list[Figure]:
     n = int(os.environ.get("BENCH_CONTROLLER_N", "1000"))
     stored = int(os.environ.get("BENCH_CONTROLLER_STORED", "5000"))
@@ -417,13 +428,7 @@ def run() -> list[Figure]:
     nodes = tuple(FakeNode(f"bench-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
     # The Job controller runs only here: the same-run peer of the drain (tests/bench/job_peer.py).
     with ControlPlane(nodes=nodes, controllers=("job-controller",)) as plane:
-        plane.kubectl(
-            "apply",
-            "-f",
-            str(Path(__file__).resolve().parents[2] / "crds" / "reviewjobs.review-operator.dev.yaml"),
-        )
-        plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
-        api = config.new_client_from_config(config_file=str(plane.kubeconfig))
+        api = with_crd(plane)
         drains = [drain(plane, api, n, 20, t) for t in review_seconds]
         return [figure for figures in drains for figure in figures] + catch_up(plane, api, stored)
 

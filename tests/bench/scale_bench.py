@@ -21,10 +21,9 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 
 from review_operator.api.models import (
     GROUP,
@@ -37,7 +36,7 @@ from review_operator.api.models import (
     Spend,
     Tokens,
 )
-from tests.bench.controller_bench import Tally, _body, _env, _past_pending
+from tests.bench.controller_bench import Tally, _body, _env, _past_pending, with_crd
 from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import ControlPlane, FakeNode
 from tests.harness.stack import ControllerProcess
@@ -244,13 +243,7 @@ def run() -> list[Figure]:
     scales = [int(v) for v in os.environ.get("BENCH_SCALE_N", "1000,5000,20000").split(",")]
     nodes = tuple(FakeNode(f"scale-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
     with ControlPlane(nodes=nodes) as plane:
-        plane.kubectl(
-            "apply",
-            "-f",
-            str(Path(__file__).resolve().parents[2] / "crds" / "reviewjobs.review-operator.dev.yaml"),
-        )
-        plane.kubectl("wait", "--for=condition=Established", "crd/reviewjobs.review-operator.dev")
-        api = config.new_client_from_config(config_file=str(plane.kubeconfig))
+        api = with_crd(plane)
         finished = {n: measure(plane, api, n, n - n // 20) for n in scales}
         queued = {n: measure(plane, api, n, 0) for n in scales}
     return _figures("mostly finished (95 %)", finished) + _figures("all queued", queued)
