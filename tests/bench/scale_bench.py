@@ -1,9 +1,10 @@
 """Scale curve: what the controller costs as the stored ReviewJobs grow (`make bench`, issue #21 item 2).
 
 For each N in `BENCH_SCALE_N` (default 1000, 5000, 20000), two namespaces of stored work:
-- *mostly finished*, as in a busy week under the 7-day TTL: 95 % Succeeded a day ago (labelled
-  finished, as the controller labels them, with a result and a spend record of realistic size), 5 %
-  new; 20 of the new run (reviews that last an hour), the rest wait `Queued`;
+- *mostly finished*, as in a busy week under the 7-day TTL: 95 % Succeeded, spread over the last
+  seven days (labelled finished and with their day, as the controller labels them, with a result
+  and a spend record of realistic size), 5 % new; 20 of the new run (reviews that last an hour),
+  the rest wait `Queued`;
 - *all queued*: N new ReviewJobs, 20 of which run.
 A fresh controller is started on each; measured: catch-up (until every new ReviewJob is queued or
 started), its RSS, the mean LIST + parse time of a reconcile pass (its own histogram), the CPU it
@@ -36,6 +37,8 @@ from review_operator.api.models import (
     Spend,
     Tokens,
 )
+from review_operator.builders.names import LABEL_FINISHED, LABEL_FINISHED_DAY
+from review_operator.controller.decide.retention import day_label
 from tests.bench.controller_bench import Tally, _body, _env, _past_pending, with_crd
 from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import ControlPlane, FakeNode
@@ -43,14 +46,12 @@ from tests.harness.stack import ControllerProcess
 
 Figure = tuple[str, float, str]
 LIMIT = 20
-FINISHED_LABEL = "review-operator.dev/finished"
 SETTLE_S = float(os.environ.get("BENCH_SCALE_SETTLE_S", "30"))
 IDLE_S = float(os.environ.get("BENCH_SCALE_IDLE_S", "60"))
 
 
-def _finished_status(now: datetime) -> dict[str, Any]:
-    """A Succeeded review's status as the controller writes it (a day old: well inside the TTL)."""
-    done = now - timedelta(days=1)
+def _finished_status(done: datetime) -> dict[str, Any]:
+    """A Succeeded review's status as the controller writes it, finished at `done`."""
     tokens = Tokens(input=48_000, output=3_200, cache_read=120_000, cache_creation=9_000)
     status = ReviewJobStatus(
         phase=Phase.SUCCEEDED,
@@ -85,14 +86,17 @@ def _finished_status(now: datetime) -> dict[str, Any]:
 def _store(api: client.ApiClient, ns: str, n: int, finished: int) -> float:
     """Creates n ReviewJobs, the first `finished` of them Succeeded; the seconds it took."""
     crd = client.CustomObjectsApi(api)
-    status = _finished_status(datetime.now(UTC))
+    # Spread over the week the TTL keeps, each labelled with its day as the controller labels it.
+    ended = [datetime.now(UTC) - timedelta(days=d, hours=12) for d in range(7)]
+    statuses = [(day_label(done), _finished_status(done)) for done in ended]
     begin = time.monotonic()
 
     def work(indices: range) -> None:
         for i in indices:
             body = _body(i, "3600s")
+            day, status = statuses[i % len(statuses)]
             if i < finished:
-                body["metadata"]["labels"] = {FINISHED_LABEL: "true"}
+                body["metadata"]["labels"] = {LABEL_FINISHED: "true", LABEL_FINISHED_DAY: day}
             crd.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
             if i < finished:
                 name = body["metadata"]["name"]
@@ -153,7 +157,7 @@ def _delete_namespace(api: client.ApiClient, ns: str) -> None:
 
 
 def _new(obj: dict[str, Any]) -> bool:
-    return FINISHED_LABEL not in (obj["metadata"].get("labels") or {})
+    return LABEL_FINISHED not in (obj["metadata"].get("labels") or {})
 
 
 def measure(plane: ControlPlane, api: client.ApiClient, n: int, finished: int) -> dict[str, float]:
@@ -164,7 +168,7 @@ def measure(plane: ControlPlane, api: client.ApiClient, n: int, finished: int) -
     store_s = _store(api, ns, n, finished)
     # The observer watches only the new ones: its watch of 20000 stored (19000 finished) never
     # counted them (the bench's own client, not the controller: all were past Pending).
-    past_pending = Tally(api, ns, lambda o: _new(o) and _past_pending(o), selector=f"!{FINISHED_LABEL}")
+    past_pending = Tally(api, ns, lambda o: _new(o) and _past_pending(o), selector=f"!{LABEL_FINISHED}")
     env = _env(LIMIT, 2)
     port = int(env["REVIEWOP_METRICS_PORT"])
     proc = ControllerProcess(plane, ns, plane.workdir / f"bench-scale-{kind}-{n}.log", env)

@@ -658,6 +658,12 @@ async def test_the_daily_budget_stops_admissions_once_spent_and_queued_reviews_s
         stack.reviewjob(f"day-{i}", stack.repos[7], i + 1, {SIM + "duration": "200ms", SIM + "message": paid})
     done = await stack.wait_final(["day-0", "day-1"], timeout=90)
     assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}  # 0.3, then 0.6 ≥ 0.5
+    # Each carries the day it finished: the budget of a restarted controller reads only that day's.
+    day = "review-operator.dev/finished-day"
+    await stack.wait(lambda: day in stack.get("day-1")["metadata"].get("labels", {}), 30, "day-1 labelled")
+    for name in ("day-0", "day-1"):
+        job = stack.get(name)
+        assert job["metadata"]["labels"][day] == job["status"]["completionTime"][:10]
     await stack.wait(
         lambda: stack.get("day-2").get("status", {}).get("reason") == "DailyBudgetReached", 30, "day-2 held"
     )

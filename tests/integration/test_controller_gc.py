@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -12,18 +13,26 @@ from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide.retention import day_label
+from review_operator.controller.engine import loop
 from review_operator.controller.engine.loop import Engine
 from review_operator.k8s.aio import AsyncKube
 from review_operator.metrics import ControllerMetrics
 
 FINISHED = "review-operator.dev/finished"
+FINISHED_DAY = "review-operator.dev/finished-day"
 
 
-def _create(crd: client.CustomObjectsApi, ns: str, name: str, done: datetime | None) -> dict[str, Any]:
+def _create(
+    crd: client.CustomObjectsApi, ns: str, name: str, done: datetime | None, day: str = ""
+) -> dict[str, Any]:
+    labels = {FINISHED: "true"} if done else {}
+    if day:
+        labels[FINISHED_DAY] = day
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ReviewJob",
-        "metadata": {"name": name, "labels": {FINISHED: "true"} if done else {}},
+        "metadata": {"name": name, "labels": labels},
         "spec": {
             "repository": {"owner": "o", "name": "r", "id": 1},
             "pullRequest": {"number": 1, "headSha": "a" * 40, "author": "dev", "authorAssociation": "MEMBER"},
@@ -79,3 +88,59 @@ async def test_finished_reviewjobs_past_the_ttl_are_deleted_with_what_they_own(
         await asyncio.sleep(0.5)
     else:
         raise AssertionError("the owned Secret outlived its ReviewJob")
+
+
+async def test_gc_and_the_budget_read_only_the_days_they_need_a_page_at_a_time(
+    api_client: client.ApiClient, namespace: str, monkeypatch: Any
+) -> None:
+    """Finished ReviewJobs carry the day they finished: GC reads only the days past the TTL and the
+    boundary day (never the week kept under it), the daily budget only today's, each in pages; one
+    finished before the day label existed still expires."""
+    monkeypatch.setattr(loop, "FINISHED_PAGE", 2)
+    crd = client.CustomObjectsApi(api_client)
+    now = datetime.now(UTC)
+    ttl = timedelta(days=7)
+    ended = {
+        **{f"old-{i}": now - ttl - timedelta(days=2, hours=i) for i in range(3)},
+        "boundary-past": now - ttl - timedelta(minutes=1),
+        "boundary-kept": now - ttl + timedelta(minutes=1),
+        **{f"week-{i}": now - timedelta(days=i + 1) for i in range(3)},
+        **{f"today-{i}": now - timedelta(seconds=i + 1) for i in range(2)},
+    }
+    for name, done in ended.items():
+        _create(crd, namespace, name, done, day=day_label(done))
+    _create(crd, namespace, "legacy-old", now - ttl - timedelta(days=1))  # finished before the day label
+    for name in ("today-0", "today-1"):
+        attempt = {"attempt": 1, "costUsd": 0.25, "at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        patch = {"status": {"spend": {"attempts": [attempt], "totalCostUsd": 0.25}}}
+        crd.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, patch)
+    kube = AsyncKube(api_client.configuration, pool_size=2)
+    reads: list[tuple[dict[str, str], list[str]]] = []
+    request = kube.request
+
+    async def recording(method: str, path: str, *args: Any, **kwargs: Any) -> bytes:
+        answer = await request(method, path, *args, **kwargs)
+        if method == "GET" and path.endswith(PLURAL):
+            names = [i["metadata"]["name"] for i in json.loads(answer)["items"]]
+            reads.append((dict(kwargs.get("params") or {}), names))
+        return answer
+
+    monkeypatch.setattr(kube, "request", recording)
+    settings = ControllerSettings(
+        namespace=namespace, daily_budget_usd=100, finished_ttl_seconds=ttl.days * 86400
+    )
+    engine = Engine(settings, kube, ControllerMetrics(CollectorRegistry()))
+
+    await engine.collect_garbage(now)
+    await kube.close()
+
+    listed = cast(dict[str, Any], crd.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+    kept = {i["metadata"]["name"] for i in listed["items"]}
+    assert kept == {"boundary-kept", "week-0", "week-1", "week-2", "today-0", "today-1"}
+    seen = [name for _, names in reads for name in names]
+    # Nothing of the kept week was read but today's (by the budget) and the boundary day's.
+    assert not {n for n in seen if n.startswith("week-")}
+    assert seen.count("today-0") == 1 and seen.count("today-1") == 1
+    assert engine.spend.today(now) == 0.5
+    assert all(p["limit"] == "2" for p, _ in reads)
+    assert any(p.get("continue") for p, _ in reads)  # the 4 past the TTL took two pages

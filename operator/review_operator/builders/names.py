@@ -18,6 +18,9 @@ LABEL_REVIEWJOB = f"{LABEL_PREFIX}/reviewjob"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
 # Set once a ReviewJob is final (its pod and Secret gone): the controller lists and watches only the rest.
 LABEL_FINISHED = f"{LABEL_PREFIX}/finished"
+# With it, the UTC day it finished (YYYY-MM-DD): garbage collection and the daily budget read only the
+# days they need, not every finished ReviewJob of the week (`controller/decide/retention.py`).
+LABEL_FINISHED_DAY = f"{LABEL_PREFIX}/finished-day"
 LABEL_FORCE = f"{LABEL_PREFIX}/force"  # `/review force` ReviewJobs: the webhook rate-limits them per PR
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -106,11 +106,20 @@ async def record_event(
         log.warning("could not record event %s on %s: HTTP %s", reason, name, exc.status)
 
 
-async def list_reviewjobs_json(kube: AsyncKube, namespace: str, label_selector: str = "") -> bytes:
+async def list_reviewjobs_json(
+    kube: AsyncKube, namespace: str, label_selector: str = "", *, limit: int = 0, continue_: str = ""
+) -> bytes:
     """A consistent (quorum) read of ReviewJobs (admission depends on seeing every claim), as the raw
-    JSON body: the caller decodes only what it needs (all of it, or a few fields for GC)."""
-    params = {"labelSelector": label_selector} if label_selector else None
-    return await kube.request("GET", reviewjobs_path(namespace), params=params)
+    JSON body: the caller decodes only what it needs (all of it, or a few fields for GC). With
+    `limit`, one page of at most that many; `continue_` is the previous page's `metadata.continue`."""
+    params: dict[str, str] = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if limit:
+        params["limit"] = str(limit)
+    if continue_:
+        params["continue"] = continue_
+    return await kube.request("GET", reviewjobs_path(namespace), params=params or None)
 
 
 async def patch_reviewjob_status(

@@ -30,6 +30,7 @@ from review_operator.api.result import ReviewResult
 from review_operator.api.scrub import scrub_token_shapes
 from review_operator.builders.names import (
     LABEL_FINISHED,
+    LABEL_FINISHED_DAY,
     checkout_secret_name,
     pod_name,
     pull_request_selector,
@@ -37,7 +38,7 @@ from review_operator.builders.names import (
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
-from review_operator.controller.decide import acknowledge, status
+from review_operator.controller.decide import acknowledge, retention, status
 from review_operator.controller.decide.heads import job_head
 from review_operator.controller.decide.steps import (
     CreateRefused,
@@ -299,7 +300,8 @@ class Effects:
         async with self.lanes.bookkeeping(not_after):
             await objects.delete_secret(self.kube, ns, checkout_secret_name(job.metadata.name))
         async with self.lanes.bookkeeping(not_after):
-            labels = {LABEL_FINISHED: "true"}
+            done = job.status.completion_time or self.clock.now()
+            labels = {LABEL_FINISHED: "true", LABEL_FINISHED_DAY: retention.day_label(done)}
             await objects.label_reviewjob(self.kube, ns, job.metadata.name, labels)
 
     # -- posting -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.builders.names import LABEL_COMPONENT, LABEL_FINISHED, LABEL_REVIEWJOB
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
 from review_operator.config import ControllerSettings
-from review_operator.controller.decide import checkrun
+from review_operator.controller.decide import checkrun, retention
 from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED, day_start, next_day
 from review_operator.controller.decide.machine import decide
 from review_operator.controller.decide.plan import Observed, plan_pass
@@ -41,7 +42,7 @@ from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executo
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.ledger import Ledger
 from review_operator.controller.engine.model_health import ModelHealth
-from review_operator.controller.engine.observer import expired, parse_reviewjobs, spent_by_finished
+from review_operator.controller.engine.observer import FinishedPage, parse_reviewjobs, read_finished_page
 from review_operator.controller.engine.spending import DailySpend
 from review_operator.fence import Fence, NotLeading
 from review_operator.github import GitHubClientFactory
@@ -53,9 +54,9 @@ from review_operator.metrics import ControllerMetrics
 log = logging.getLogger(__name__)
 
 ACTIVE_SELECTOR = f"!{LABEL_FINISHED}"
-FINISHED_SELECTOR = f"{LABEL_FINISHED}=true"
 POD_SELECTOR = f"{LABEL_COMPONENT}={REVIEW_POD_COMPONENT}"
 GC_PERIOD = timedelta(seconds=60)
+FINISHED_PAGE = 500  # finished ReviewJobs per LIST page (GC and the daily budget)
 MIN_PASS_GAP = 0.5
 FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
@@ -422,18 +423,41 @@ class Engine:
 
         self.executor.spawn(run(), f"pod-step-{job.metadata.name}")
 
-    async def _read_finished(self, now: datetime) -> bytes:
-        """The finished ReviewJobs (for GC), counting today's spend among them when there is a budget."""
-        listed = await objects.list_reviewjobs_json(self.kube, self.settings.namespace, FINISHED_SELECTOR)
-        if self.spend.enabled:
-            self.spend.saw_finished(spent_by_finished(listed, day_start(now)), now)
-            self.metrics.daily_spend.set(self.spend.today(now))
-        return listed
+    async def _finished_pages(self, selector: str, now: datetime) -> AsyncIterator[FinishedPage]:
+        """Finished ReviewJobs, a page of `FINISHED_PAGE` at a time: however many there are, they are
+        never one body (Python keeps the memory of a large transient body for good)."""
+        ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
+        page_after = ""
+        while True:
+            listed = await objects.list_reviewjobs_json(
+                self.kube, self.settings.namespace, selector, limit=FINISHED_PAGE, continue_=page_after
+            )
+            page = read_finished_page(listed, now, day_start(now), ttl)
+            del listed
+            yield page
+            if not page.next:
+                return
+            page_after = page.next
+            await asyncio.sleep(0)
+
+    async def _read_finished(self, now: datetime) -> None:
+        """Today's spend of the ReviewJobs that finished today, for the daily budget."""
+        spent: dict[str, float] = {}
+        for selector in retention.spend_selectors(now):
+            async for page in self._finished_pages(selector, now):
+                spent.update(page.spent)
+        self.spend.saw_finished(spent, now)
+        self.metrics.daily_spend.set(self.spend.today(now))
 
     async def collect_garbage(self, now: datetime) -> None:
-        """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them)."""
-        ns = self.settings.namespace
-        listed = await self._read_finished(now)
+        """Deletes finished ReviewJobs older than the TTL (their pods and Secrets go with them); reads
+        only the days that can hold them (`decide/retention.py`)."""
         ttl = timedelta(seconds=self.settings.finished_ttl_seconds)
-        for name in expired(listed, now, ttl):
-            await objects.delete_reviewjob(self.kube, ns, name)
+        expired: list[str] = []
+        for selector in retention.expiry_selectors(now, ttl):
+            async for page in self._finished_pages(selector, now):
+                expired += page.expired
+        if self.spend.enabled:
+            await self._read_finished(now)
+        for name in expired:
+            await objects.delete_reviewjob(self.kube, self.settings.namespace, name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,25 +74,39 @@ class _Finished(BaseModel):
     status: _Done = Field(default_factory=_Done)
 
 
+class _ListMeta(BaseModel):
+    continue_: str = Field(default="", alias="continue")
+
+
 class _FinishedList(BaseModel):
+    metadata: _ListMeta = Field(default_factory=_ListMeta)
     items: list[_Finished] = Field(default_factory=list)
 
 
-def spent_by_finished(listed: bytes, since: datetime) -> dict[str, float]:
-    """What each finished ReviewJob's attempts recorded since `since` cost (only these fields are
-    decoded): the daily budget counts reviews that ended today too."""
-    return {
-        item.metadata.name: sum(
-            a.cost_usd for a in item.status.spend.attempts if a.at is not None and a.at >= since
-        )
-        for item in _FinishedList.model_validate_json(listed).items
-    }
+@dataclass(frozen=True)
+class FinishedPage:
+    """What one page of finished ReviewJobs says (decoded once, only the fields GC and the budget use)."""
+
+    spent: dict[str, float]  # each one's attempts' cost since the day began
+    expired: list[str]  # names of those completed more than the TTL ago
+    next: str  # the page after this one (the LIST's `metadata.continue`; empty: this was the last)
 
 
-def expired(listed: bytes, now: datetime, ttl: timedelta) -> list[str]:
-    """Names of finished ReviewJobs completed more than `ttl` ago (only the two fields are decoded)."""
-    return [
-        item.metadata.name
-        for item in _FinishedList.model_validate_json(listed).items
-        if item.status.completion_time is not None and now - item.status.completion_time > ttl
-    ]
+def read_finished_page(listed: bytes, now: datetime, since: datetime, ttl: timedelta) -> FinishedPage:
+    """Today's spend of each finished ReviewJob of the page (the daily budget counts reviews that ended
+    today too) and the names of those past the TTL."""
+    page = _FinishedList.model_validate_json(listed)
+    return FinishedPage(
+        spent={
+            item.metadata.name: sum(
+                a.cost_usd for a in item.status.spend.attempts if a.at is not None and a.at >= since
+            )
+            for item in page.items
+        },
+        expired=[
+            item.metadata.name
+            for item in page.items
+            if item.status.completion_time is not None and now - item.status.completion_time > ttl
+        ],
+        next=page.metadata.continue_,
+    )

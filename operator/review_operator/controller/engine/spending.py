@@ -40,7 +40,7 @@ class DailySpend:
                 self._by_job[job.metadata.name] = spent
 
     def saw_finished(self, spent: dict[str, float], now: datetime) -> None:
-        """Today's spend of the finished ReviewJobs (from `observer.spent_by_finished`)."""
+        """Today's spend of the finished ReviewJobs (from `observer.read_finished_page`)."""
         self._roll(now)
         self._by_job.update({name: value for name, value in spent.items() if value > 0})
         self.finished_read = True
