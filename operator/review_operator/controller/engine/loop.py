@@ -42,7 +42,12 @@ from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executo
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.ledger import Ledger
 from review_operator.controller.engine.model_health import ModelHealth
-from review_operator.controller.engine.observer import FinishedPage, parse_reviewjobs, read_finished_page
+from review_operator.controller.engine.observer import (
+    FinishedPage,
+    Parsed,
+    parse_reviewjobs,
+    read_finished_page,
+)
 from review_operator.controller.engine.spending import DailySpend
 from review_operator.fence import Fence, NotLeading
 from review_operator.github import GitHubClientFactory
@@ -113,6 +118,7 @@ class Engine:
         self._refill_due = False
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
         self.spend = DailySpend(settings.daily_budget_usd)
+        self._parsed = Parsed()  # the last pass's ReviewJobs: unchanged ones are not validated again
         # The model key's breaker (and its probe): a rejected key stops admissions until it works.
         self.model = ModelHealth(settings, metrics, self.effects.events, clock, self.kick)
 
@@ -214,7 +220,7 @@ class Engine:
         ns = self.settings.namespace
         listed = await objects.list_reviewjobs_json(self.kube, ns, ACTIVE_SELECTOR)
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
-        jobs = await parse_reviewjobs(listed)
+        jobs = await parse_reviewjobs(listed, self._parsed)
         heads = None if self.heads is None else await self.heads.of_conflicts(jobs)
         return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods}, heads=heads)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from review_operator.controller.engine.observer import PARSE_SLICE, parse_reviewjobs
+from review_operator.controller.engine.observer import PARSE_SLICE, Parsed, parse_reviewjobs
 
 
 def item(i: int) -> dict[str, Any]:
@@ -54,3 +54,31 @@ async def test_other_work_runs_between_slices() -> None:
     task.cancel()
     assert len(jobs) == n
     assert turns - before >= 3  # one turn of the loop per slice at least
+
+
+def listing(items: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"items": items}).encode()
+
+
+async def test_an_unchanged_reviewjob_is_not_validated_again_and_a_changed_one_is() -> None:
+    parsed = Parsed()
+    items = [{**item(i), "metadata": {**item(i)["metadata"], "uid": f"u{i}"}} for i in range(3)]
+    first = await parse_reviewjobs(listing(items), parsed)
+    items[1]["metadata"]["resourceVersion"] = "99"
+    items[1]["spec"]["pullRequest"]["number"] = 42
+    second = await parse_reviewjobs(listing(items), parsed)
+    assert second[0] is first[0] and second[2] is first[2]  # the same objects: not validated again
+    assert second[1] is not first[1] and second[1].spec.pull_request.number == 42
+    # Only the last LIST's are kept: one that left it is validated again when it comes back.
+    await parse_reviewjobs(listing(items[:1]), parsed)
+    third = await parse_reviewjobs(listing(items), parsed)
+    assert third[0] is first[0] and third[2] is not first[2]
+
+
+async def test_a_reviewjob_without_uid_or_version_is_always_validated() -> None:
+    parsed = Parsed()
+    bare = item(1)
+    bare["metadata"]["resourceVersion"] = ""
+    one = await parse_reviewjobs(listing([bare]), parsed)
+    two = await parse_reviewjobs(listing([bare]), parsed)
+    assert one[0] == two[0] and one[0] is not two[0]
