@@ -6,7 +6,8 @@ Starts its own control plane and the real `review-operator webhook` process on l
    1 and 2 alternate for `ROUNDS` rounds and the medians are compared (single rounds of about a
    second each swing by ±15 % on a shared two-core machine);
 3. p50/p99 latency of deliveries sent open-loop at 50 per second;
-4. the webhook process's RSS (current and peak) after the load.
+4. the webhook process's RSS (current and peak) after the load;
+5. two replicas behind one address at 200 deliveries/s for 60 s with 10 % duplicates (`webhook_scale`).
 Everything it starts is stopped; loops are bounded.
 """
 
@@ -35,6 +36,7 @@ from kubernetes import client, config
 from review_operator.k8s import reviewjobs
 from review_operator.webhook.events import Create, Policy, decide
 from review_operator.webhook.signature import sign
+from tests.bench import webhook_scale
 from tests.bench.procfs import cpu_seconds, status_kib
 from tests.harness.controlplane import REPO_ROOT, ControlPlane, free_port
 from tests.integration.webhook_helpers import example
@@ -211,13 +213,19 @@ def run() -> list[tuple[str, float, str]]:
                 rss = status_kib(proc.pid, "VmRSS") / 1024
                 peak = status_kib(proc.pid, "VmHWM") / 1024
             finally:
-                api.close()
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
+        rounds = iter(range(10, 100))
+        try:
+            at_scale = webhook_scale.run(
+                plane, api, workdir, _wait_ready, lambda: _raw_create_rate(api, next(rounds))
+            )
+        finally:
+            api.close()
     subprocess.run(["rm", "-rf", str(workdir)], check=False)
     raw_rate = figures["raw"]
     return [
@@ -242,6 +250,7 @@ def run() -> list[tuple[str, float, str]]:
             (f"webhook: CPU {name} (median)", round(statistics.median(v), 2), "ms")
             for name, v in _CPU.items()
         ),
+        *at_scale,
     ]
 
 
