@@ -1,8 +1,9 @@
 """`make bench`: runs every benchmark, prints the figures and writes docs/benchmarks.md.
 
 Benchmarks are not tests: they print measurements (with ratios against a baseline measured in the
-same run) and never fail on speed. Set BENCH_ONLY=runner,webhook,controller,scale to run a subset: the
-other sections of docs/benchmarks.md (and any written by hand, such as the targets table) are kept.
+same run) and never fail on speed. Set BENCH_ONLY=runner,webhook,controller,scale,mix,realnode to
+run a subset: the other sections of docs/benchmarks.md (and any written by hand, such as the
+targets table) are kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import controller_bench, realnode_bench, runner_bench, scale_bench, webhook_bench
+from tests.bench import controller_bench, mix_bench, realnode_bench, runner_bench, scale_bench, webhook_bench
 
 Figure = tuple[str, float, str]
 SUITES: dict[str, Callable[[], list[Figure]]] = {
@@ -21,6 +22,7 @@ SUITES: dict[str, Callable[[], list[Figure]]] = {
     "webhook": webhook_bench.run,
     "controller": controller_bench.run,
     "scale": scale_bench.run,
+    "mix": mix_bench.run,
     "realnode": realnode_bench.run,
 }
 OUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
