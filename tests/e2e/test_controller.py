@@ -734,6 +734,8 @@ async def test_the_repository_config_at_the_base_decides_how_a_pr_is_reviewed(
     # The review's summary names the file's problem (and the review ran with the default for it).
     await stack.wait(lambda: bool(stack.reviews_on(repos[1], 1)), 30, "the instructed review posted")
     assert any("maxTurnz" in r["body"] for r in stack.reviews_on(repos[1], 1))
+    # The file at that base was read once: before the pod; the post took what was read.
+    assert stack.double.count("GET", r"/repos/octo-org/instructed/contents/") == 1
 
 
 @pytest.mark.controller_env(

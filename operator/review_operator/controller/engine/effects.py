@@ -59,7 +59,7 @@ from review_operator.controller.decide.steps import (
 from review_operator.controller.engine.audit import audit
 from review_operator.controller.engine.checkruns import CheckRuns
 from review_operator.controller.engine.clock import Clock
-from review_operator.controller.engine.configuration import repo_settings
+from review_operator.controller.engine.configuration import ReadConfigs, repo_settings
 from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lanes import Lanes
@@ -115,6 +115,8 @@ class Effects:
         self.on_written = on_written
         # Told (by ReviewJob name) when a pod ended Unauthorized from the model: the breaker opens.
         self.on_key_rejected = on_key_rejected
+        # Configuration files read at a commit: a review reads its own before the pod and at posting.
+        self.read_configs = ReadConfigs()
         # Slot work (an ending's status, a claim, a pod) goes before bookkeeping (cleanup, Events).
         self.lanes = Lanes(clock=clock)
         self.events = EventRecorder(kube, self.lanes, clock)
@@ -204,7 +206,7 @@ class Effects:
     async def repo_settings(self, job: ReviewJob) -> tuple[RepoReviewSettings | None, str | None]:
         if self.github is None:
             return None, None
-        return await repo_settings(self.github, self.settings, job)
+        return await repo_settings(self.github, self.settings, job, self.read_configs)
 
     async def _siblings(self, job: ReviewJob) -> list[ReviewJob]:
         """Every ReviewJob of the same pull request, finished ones included."""
