@@ -1,0 +1,47 @@
+"""When a watch saw each pod of a namespace created and succeed: the clock of the drain peers."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from kubernetes import client, watch
+from urllib3.exceptions import ProtocolError
+
+
+class PodTimes:
+    """Watches the pods of `ns` (plain JSON, no models) from construction until `stop()`: the
+    monotonic time of each creation and of each first `Succeeded`, in the order seen."""
+
+    def __init__(self, api: client.ApiClient, ns: str, expected: int) -> None:
+        self.created: list[float] = []
+        self.finished: list[float] = []
+        self.expected = expected
+        self._done = threading.Event()
+        self._watch = watch.Watch()
+        core = client.CoreV1Api(api)
+        threading.Thread(target=self._run, args=(core, ns), daemon=True).start()
+
+    def _run(self, core: client.CoreV1Api, ns: str) -> None:
+        seen_done: set[str] = set()
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
+            for event in self._watch.stream(
+                core.list_namespaced_pod, ns, timeout_seconds=3600, deserialize=False
+            ):
+                obj, now = event["object"], time.monotonic()
+                name, phase = obj["metadata"]["name"], (obj.get("status") or {}).get("phase")
+                if event["type"] == "ADDED":
+                    self.created.append(now)
+                elif phase == "Succeeded" and name not in seen_done:
+                    seen_done.add(name)
+                    self.finished.append(now)
+                    if len(seen_done) >= self.expected:
+                        self._done.set()
+
+    def wait_all_succeeded(self, timeout: float) -> None:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"{len(self.finished)} of {self.expected} pods succeeded")
+
+    def stop(self) -> None:
+        self._watch.stop()
