@@ -9,7 +9,8 @@ controller (kube-controller-manager) creates each Job's pod, and marks the Job c
 the pod; Kueue then marks its Workload finished, which frees the quota for the next. The drain ends
 when the N-th pod has succeeded, as the Job peer's does. Dispatch latency is measured as every peer's
 is (tests/bench/dispatch.py): the i-th pod finished → the (L+i)-th pod created, so here it spans both
-controllers. CPU and RSS are Kueue's own process (start-up included, as for review-operator), and
+controllers; Kueue's own share (a Workload seen finished → the next seen admitted, paired the same way)
+is given beside it. CPU and RSS are Kueue's own process (start-up included, as for review-operator), and
 kube-controller-manager's CPU in the same span is given beside it.
 
 Kueue expresses one limit here, the ClusterQueue's pod quota; a per-repository limit would need one
@@ -27,7 +28,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.bench.dispatch import dispatch_latencies, percentile_ms
-from tests.bench.podwatch import PodTimes
+from tests.bench.podwatch import PodTimes, WorkloadTimes
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kueue import Kueue, install_crds, pod_requests, queues, suspended_job
@@ -61,6 +62,7 @@ def kueue_drain(
     install_crds(plane)
     plane.apply(queues(ns, ns, limit, pod_requests(pod)))
     pods = PodTimes(api, ns, n)
+    workloads = WorkloadTimes(api, ns)
     _create_jobs(api, ns, pod, n, ns)
     kueue = Kueue(plane, plane.workdir / ns)
     kcm = _controller_manager(plane)
@@ -78,10 +80,13 @@ def kueue_drain(
     finally:
         kueue.stop()
         pods.stop()
+        workloads.stop()
     # The Workloads are owned by their Jobs: the garbage collector deletes them with the Jobs.
     client.BatchV1Api(api).delete_collection_namespaced_job(ns, propagation_policy="Background")
     ideal = math.ceil(n / limit) * review_s
     latencies = dispatch_latencies(pods.created, pods.finished, limit)
+    # Kueue's own share: the i-th Workload finished (its Job complete) → the (L+i)-th admitted.
+    admissions = dispatch_latencies(workloads.admitted, workloads.finished, limit)
     first = pods.created[0] - begin if pods.created else math.nan
     return [
         ("peer Kueue (ClusterQueue of L pods, N suspended Jobs): drain", elapsed, "s"),
@@ -89,6 +94,12 @@ def kueue_drain(
         ("peer Kueue: start → first pod created", first, "s"),
         ("peer Kueue: dispatch latency p50", percentile_ms(latencies, 0.50), "ms"),
         ("peer Kueue: dispatch latency p99", percentile_ms(latencies, 0.99), "ms"),
+        (
+            "peer Kueue: of which Kueue's own: Workload finished → next Workload admitted, p50",
+            percentile_ms(admissions, 0.50),
+            "ms",
+        ),
+        ("peer Kueue: Workload finished → next admitted, p99", percentile_ms(admissions, 0.99), "ms"),
         ("peer Kueue: Kueue CPU per review (whole drain, start-up included)", cpu_s / n * 1000, "ms"),
         ("peer Kueue: Kueue RSS at the end of the drain", rss_mib, "MiB"),
         (

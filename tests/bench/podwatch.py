@@ -1,10 +1,12 @@
-"""When a watch saw each pod of a namespace created and succeed: the clock of the drain peers."""
+"""When a watch saw each pod of a namespace created and succeed (the clock of the drain peers), and
+when it saw each of Kueue's Workloads admitted and finished (Kueue's own share of a dispatch)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from typing import Any
 
 from kubernetes import client, watch
 from urllib3.exceptions import ProtocolError
@@ -42,6 +44,50 @@ class PodTimes:
     def wait_all_succeeded(self, timeout: float) -> None:
         if not self._done.wait(timeout):
             raise TimeoutError(f"{len(self.finished)} of {self.expected} pods succeeded")
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+
+def condition_true(obj: dict[str, Any], kind: str) -> bool:
+    """Whether an object's status has a condition of type `kind` with status "True"."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+class WorkloadTimes:
+    """Watches Kueue's Workloads of `ns` until `stop()`: the monotonic time each was first seen with
+    its quota reserved (admitted: Kueue then unsuspends its Job) and first seen finished (its Job
+    complete: the quota is free again), in the order seen."""
+
+    def __init__(self, api: client.ApiClient, ns: str) -> None:
+        self.admitted: list[float] = []
+        self.finished: list[float] = []
+        self._watch = watch.Watch()
+        crd = client.CustomObjectsApi(api)
+        threading.Thread(target=self._run, args=(crd, ns), daemon=True).start()
+
+    def _run(self, crd: client.CustomObjectsApi, ns: str) -> None:
+        admitted: set[str] = set()
+        finished: set[str] = set()
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
+            for event in self._watch.stream(
+                crd.list_namespaced_custom_object,
+                "kueue.x-k8s.io",
+                "v1beta2",
+                ns,
+                "workloads",
+                timeout_seconds=3600,
+                deserialize=False,
+            ):
+                obj, now = event["object"], time.monotonic()
+                name = obj["metadata"]["name"]
+                if name not in admitted and condition_true(obj, "QuotaReserved"):
+                    admitted.add(name)
+                    self.admitted.append(now)
+                if name not in finished and condition_true(obj, "Finished"):
+                    finished.add(name)
+                    self.finished.append(now)
 
     def stop(self) -> None:
         self._watch.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from tests.bench.dispatch import dispatch_latencies, percentile_ms
+from tests.bench.podwatch import condition_true
 
 
 def test_each_freed_slot_is_paired_with_the_pod_created_after_the_first_limit() -> None:
@@ -29,3 +30,18 @@ def test_percentile_picks_the_nearest_rank_below_in_milliseconds() -> None:
     assert percentile_ms(latencies, 0.99) == 100.0
     assert percentile_ms([0.25], 0.99) == 250.0
     assert math.isnan(percentile_ms([], 0.5))
+
+
+def test_a_condition_counts_only_when_its_status_is_true() -> None:
+    workload = {
+        "status": {
+            "conditions": [
+                {"type": "QuotaReserved", "status": "True"},
+                {"type": "Finished", "status": "False"},
+            ]
+        }
+    }
+    assert condition_true(workload, "QuotaReserved")
+    assert not condition_true(workload, "Finished")
+    assert not condition_true(workload, "Admitted")
+    assert not condition_true({"metadata": {}}, "Finished")
