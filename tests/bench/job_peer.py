@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.bench.dispatch import dispatch_latencies, percentile_ms
-from tests.bench.podwatch import PodTimes
+from tests.bench.podwatch import PodTimes, wait_no_pods
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.harness.controlplane import ControlPlane
 
@@ -68,6 +68,7 @@ def job_drain(
         return percentile_ms(latencies, p)
 
     client.BatchV1Api(api).delete_namespaced_job("drain", ns, propagation_policy="Background")
+    wait_no_pods(api, ns)
     return [
         ("peer Job (parallelism L, Indexed): drain", elapsed, "s"),
         ("peer Job: drain / ideal", elapsed / ideal, "ratio"),

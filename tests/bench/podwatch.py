@@ -55,6 +55,17 @@ def condition_true(obj: dict[str, Any], kind: str) -> bool:
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
 
 
+def wait_no_pods(api: client.ApiClient, ns: str, timeout: float = 600) -> None:
+    """Waits until the garbage collector has deleted a peer's pods, so that its deletes (up to 1000,
+    at kube-controller-manager's default 20 requests/s) are not part of the next drain."""
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + timeout
+    while core.list_namespaced_pod(ns, limit=1).items:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the pods of {ns} were not deleted within {timeout:.0f} s")
+        time.sleep(1)
+
+
 class WorkloadTimes:
     """Watches Kueue's Workloads of `ns` until `stop()`: the monotonic time each was first seen with
     its quota reserved (admitted: Kueue then unsuspends its Job) and first seen finished (its Job
