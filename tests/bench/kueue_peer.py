@@ -28,7 +28,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.bench.dispatch import dispatch_latencies, percentile_ms
-from tests.bench.podwatch import PodTimes, WorkloadTimes, wait_no_pods
+from tests.bench.podwatch import PodTimes, WorkloadTimes, wait_no_pods, wait_no_workloads
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kueue import Kueue, install_crds, pod_requests, queues, suspended_job
@@ -77,13 +77,17 @@ def kueue_drain(
         cpu_s = cpu_seconds(kueue.popen.pid)
         rss_mib = status_kib(kueue.popen.pid) / 1024
         kcm_s = cpu_seconds(kcm) - kcm_before
+        pods.stop()
+        workloads.stop()
+        # Cleaned up before the next drain, with Kueue still running (it removes its finalizers): the
+        # garbage collector deletes the Jobs' pods and Workloads, which the Jobs own.
+        client.BatchV1Api(api).delete_collection_namespaced_job(ns, propagation_policy="Background")
+        wait_no_pods(api, ns)
+        wait_no_workloads(api, ns)
     finally:
         kueue.stop()
         pods.stop()
         workloads.stop()
-    # The Workloads are owned by their Jobs: the garbage collector deletes them with the Jobs.
-    client.BatchV1Api(api).delete_collection_namespaced_job(ns, propagation_policy="Background")
-    wait_no_pods(api, ns)
     ideal = math.ceil(n / limit) * review_s
     latencies = dispatch_latencies(pods.created, pods.finished, limit)
     # Kueue's own share: the i-th Workload finished (its Job complete) → the (L+i)-th admitted.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client, watch
@@ -59,10 +60,26 @@ def wait_no_pods(api: client.ApiClient, ns: str, timeout: float = 600) -> None:
     """Waits until the garbage collector has deleted a peer's pods, so that its deletes (up to 1000,
     at kube-controller-manager's default 20 requests/s) are not part of the next drain."""
     core = client.CoreV1Api(api)
+    _wait_empty(lambda: core.list_namespaced_pod(ns, limit=1).items, f"the pods of {ns}", timeout)
+
+
+def wait_no_workloads(api: client.ApiClient, ns: str, timeout: float = 600) -> None:
+    """Waits until the garbage collector has deleted Kueue's Workloads of `ns` (their Jobs deleted)."""
+    crd = client.CustomObjectsApi(api)
+    _wait_empty(
+        lambda: crd.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta2", ns, "workloads", limit=1)[
+            "items"
+        ],
+        f"the Workloads of {ns}",
+        timeout,
+    )
+
+
+def _wait_empty(first: Callable[[], list[Any]], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while core.list_namespaced_pod(ns, limit=1).items:
+    while first():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the pods of {ns} were not deleted within {timeout:.0f} s")
+            raise TimeoutError(f"{what} were not deleted within {timeout:.0f} s")
         time.sleep(1)
 
 
