@@ -9,7 +9,7 @@ CRD := crds/reviewjobs.review-operator.dev.yaml
 CHART_CRD := charts/review-operator/crds/reviewjobs.review-operator.dev.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools host-packages image testdata generate manifests lint typecheck unit test dev dev-node bench clean
+.PHONY: help venv tools bench-tools host-packages image testdata generate manifests lint typecheck unit test dev dev-node bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,8 +73,11 @@ dev: venv tools testdata ## run the whole stack on a local control plane (Ctrl-C
 dev-node: venv tools testdata image ## the product as pods on a real node (kubelet + containerd), reviews run the real CLI; needs root
 	$(PY) -m tests.harness.dev_real
 
-bench: venv tools testdata ## run the benchmarks; figures go to docs/benchmarks.md
+bench: venv tools bench-tools testdata ## run the benchmarks; figures go to docs/benchmarks.md
 	$(PY) -m tests.bench
+
+bench-tools: ## build (or reuse cached) the benchmark's peers that the tests do not need: Kueue
+	bash tools/build.sh kueue
 
 clean: ## remove the virtualenv and local caches (not the shared tool cache)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache tests/npm/node_modules

@@ -3,7 +3,8 @@
 # kube-scheduler, kubectl), kwok, helm and promtool, the real node's parts (kubelet, kube-proxy,
 # containerd with its runc shim and ctr, CoreDNS, kube-router's network-policy firewall), Traefik
 # (the real-node tests' ingress controller) and Karpenter with its kwok cloud provider
-# (karpenter-kwok) from the Go modules pinned under tools/*/go.mod.
+# (karpenter-kwok) from the Go modules pinned under tools/*/go.mod. `tools/build.sh kueue` builds
+# Kueue's controller manager, a peer of the controller benchmark only (`make bench`, not `make tools`).
 #
 # Binaries are cached outside the checkout, keyed by tool, version and Go version, so a fresh
 # clone on the same machine reuses them: ${REVIEWOP_TOOLS_CACHE:-~/.cache/review-operator/tools}.
@@ -76,6 +77,7 @@ coredns=$(version_of coredns github.com/coredns/coredns)
 kuberouter=$(version_of kube-router github.com/cloudnativelabs/kube-router/v2)
 karpenter=$(version_of karpenter sigs.k8s.io/karpenter)
 traefik=$(version_of traefik github.com/traefik/traefik/v3)
+kueue=$(version_of kueue sigs.k8s.io/kueue)
 
 # traefik_modfile DIR -> a go.mod for tools/traefik whose lego module is a copy in DIR with
 # tools/traefik/overlay/lego_dns_providers.go in place of its generated DNS-provider factory: that
@@ -149,6 +151,14 @@ for tool in $want; do
       # CRDs are vendored, with this version noted, in tests/harness/karpenter-crds/.
       build karpenter karpenter "$karpenter" "-X sigs.k8s.io/karpenter/pkg/operator.Version=$karpenter" \
         sigs.k8s.io/karpenter/kwok
+      ;;
+    kueue)
+      # Kueue's controller manager (sigs.k8s.io/kueue/cmd/kueue), the benchmark's queueing peer
+      # (tests/bench/kueue_peer.py): a host process against the bench's control plane. Its CRDs come
+      # from the same module (config/components/crd/bases), read by the bench from the module cache.
+      build kueue kueue "$kueue" \
+        "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$kueue -X sigs.k8s.io/kueue/pkg/version.GitCommit=$kueue -X sigs.k8s.io/kueue/pkg/version.BuildDate=$build_date" \
+        sigs.k8s.io/kueue/cmd/kueue
       ;;
     *) echo "unknown tool: $tool" >&2; exit 2 ;;
   esac

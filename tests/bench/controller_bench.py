@@ -37,7 +37,9 @@ from urllib3.exceptions import ProtocolError
 from review_operator.api.models import FINAL_PHASES, GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.builders.pod import build_review_pod
 from review_operator.config import ControllerSettings
+from tests.bench.dispatch import dispatch_latencies, percentile_ms
 from tests.bench.job_peer import job_drain
+from tests.bench.kueue_peer import kueue_drain
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.factories import reviewjob_body
 from tests.harness.controlplane import ControlPlane, FakeNode, free_port
@@ -47,6 +49,14 @@ Figure = tuple[str, float, str]
 SIM = "sim.review-operator.dev/"  # kwok's stages read these annotations; the controller passes them on
 IDLE_SETTLE_S = 60.0
 IDLE_WINDOW_S = 60.0
+# The same-run peers of the drain, each given the review pod and N, L, T: tests/bench/job_peer.py and
+# tests/bench/kueue_peer.py. Each returns a "peer NAME (how): drain" and a "peer NAME: dispatch latency
+# p99" figure, which the drain compares with its own and with the floor.
+Peer = Callable[[ControlPlane, client.ApiClient, dict[str, Any], int, int, float], list[Figure]]
+PEERS: dict[str, Peer] = {
+    "Job": job_drain,
+    "Kueue": kueue_drain,
+}
 
 
 def _body(i: int, duration: str) -> dict[str, Any]:
@@ -215,7 +225,14 @@ def floor(api: client.ApiClient, n: int, limit: int, review_s: float) -> float:
     return elapsed
 
 
-def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review_s: float) -> list[Figure]:
+def drain(
+    plane: ControlPlane,
+    api: client.ApiClient,
+    n: int,
+    limit: int,
+    review_s: float,
+    peers: tuple[str, ...] = tuple(PEERS),
+) -> list[Figure]:
     ns = f"bench-drain-{int(review_s * 1000)}ms"
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     created: list[float] = []
@@ -266,16 +283,10 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
         done.stop()
     cycles = math.ceil(n / limit)
     ideal = cycles * review_s
-    latencies = sorted(
-        created[limit + i] - finished[i]
-        for i in range(min(len(finished), len(created) - limit))
-        if created[limit + i] >= finished[i]
-    )
+    latencies = dispatch_latencies(created, finished, limit)
 
     def pct(p: float) -> float:
-        return (
-            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-        )
+        return percentile_ms(latencies, p)
 
     started.sort()
     pod_start = started[len(started) // 2] if started else float("nan")
@@ -312,15 +323,19 @@ def drain(plane: ControlPlane, api: client.ApiClient, n: int, limit: int, review
     ]
     settings = ControllerSettings(pod_annotation_passthrough=[SIM])
     template = _floor_pod("peer", 0, f"{int(review_s * 1000)}ms", settings)
-    peer = job_drain(plane, api, template, n, limit, review_s)
-    by_name = {name: value for name, value, _ in peer}
-    job_s = by_name["peer Job (parallelism L, Indexed): drain"]
-    job_p99 = by_name["peer Job: dispatch latency p99"]
-    figures += [
-        *peer,
-        ("review-operator drain / Job drain", elapsed / job_s, "ratio"),
-        ("review-operator dispatch p99 / Job dispatch p99", pct(0.99) / job_p99, "ratio"),
-    ]
+    for peer, run_peer in PEERS.items():
+        if peer not in peers:
+            continue
+        peer_figures = run_peer(plane, api, template, n, limit, review_s)
+        by_name = {name: value for name, value, _ in peer_figures}
+        peer_s = next(v for k, v in by_name.items() if k.startswith(f"peer {peer} (") and k.endswith("drain"))
+        peer_p99 = by_name[f"peer {peer}: dispatch latency p99"]
+        figures += [
+            *peer_figures,
+            (f"peer {peer}: drain / floor", peer_s / floor_s, "ratio"),
+            (f"review-operator drain / {peer} drain", elapsed / peer_s, "ratio"),
+            (f"review-operator dispatch p99 / {peer} dispatch p99", pct(0.99) / peer_p99, "ratio"),
+        ]
     return [(f"T={review_s:g}s: {name}", value, unit) for name, value, unit in figures]
 
 
@@ -425,12 +440,18 @@ def run() -> list[Figure]:
     # (the pod's end reaching the controller, two status writes, a pod create, the scheduler and
     # the node starting it) weighs five times more against it than against T = 10 s.
     review_seconds = [float(t) for t in os.environ.get("BENCH_CONTROLLER_T", "2,10").split(",")]
+    # A subset of the peers, e.g. BENCH_PEERS=Kueue; BENCH_CONTROLLER_STORED=0 leaves out the catch-up.
+    peers = tuple(p for p in os.environ.get("BENCH_PEERS", ",".join(PEERS)).split(",") if p)
+    if unknown := set(peers) - set(PEERS):
+        raise ValueError(f"unknown BENCH_PEERS {sorted(unknown)}: the peers are {list(PEERS)}")
     nodes = tuple(FakeNode(f"bench-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
-    # The Job controller runs only here: the same-run peer of the drain (tests/bench/job_peer.py).
+    # The Job controller runs only here: the same-run peers of the drain (tests/bench/job_peer.py, and
+    # tests/bench/kueue_peer.py, whose Jobs it runs once Kueue has admitted them).
     with ControlPlane(nodes=nodes, controllers=("job-controller",)) as plane:
         api = with_crd(plane)
-        drains = [drain(plane, api, n, 20, t) for t in review_seconds]
-        return [figure for figures in drains for figure in figures] + catch_up(plane, api, stored)
+        drains = [drain(plane, api, n, 20, t, peers) for t in review_seconds]
+        catch = catch_up(plane, api, stored) if stored else []
+        return [figure for figures in drains for figure in figures] + catch
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ can express one global limit only: no per-repository limit, no retry by failure 
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 import time
 from typing import Any
 
-from kubernetes import client, watch
-from urllib3.exceptions import ProtocolError
+from kubernetes import client
 
+from tests.bench.dispatch import dispatch_latencies, percentile_ms
+from tests.bench.podwatch import PodTimes, wait_no_pods
 from tests.bench.procfs import cpu_seconds, machine_load, machine_ticks, status_kib
 from tests.harness.controlplane import ControlPlane
 
@@ -51,48 +50,25 @@ def job_drain(
     ns = f"bench-job-{int(review_s * 1000)}ms"
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    created: list[float] = []
-    finished: list[float] = []
-    done = threading.Event()
-    w = watch.Watch()
-
-    def record_pods() -> None:
-        seen_done: set[str] = set()
-        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
-            for event in w.stream(core.list_namespaced_pod, ns, timeout_seconds=3600, deserialize=False):
-                obj, now = event["object"], time.monotonic()
-                name, phase = obj["metadata"]["name"], (obj.get("status") or {}).get("phase")
-                if event["type"] == "ADDED":
-                    created.append(now)
-                elif phase == "Succeeded" and name not in seen_done:
-                    seen_done.add(name)
-                    finished.append(now)
-                    if len(seen_done) >= n:
-                        done.set()
-
-    threading.Thread(target=record_pods, daemon=True).start()
+    pods = PodTimes(api, ns, n)
     kcm = _controller_manager(plane)
     cpu_before, ticks = cpu_seconds(kcm), machine_ticks()
     begin = time.monotonic()
     client.BatchV1Api(api).create_namespaced_job(ns, job_manifest("drain", pod, n, limit))
-    if not done.wait(3600):
-        raise TimeoutError(f"the Job finished {len(finished)} of {n} pods")
+    pods.wait_all_succeeded(3600)
     elapsed = time.monotonic() - begin
     busy, _ = machine_load(ticks, machine_ticks())
     cpu_s = cpu_seconds(kcm) - cpu_before
     rss_mib = status_kib(kcm) / 1024
-    w.stop()
+    pods.stop()
     ideal = math.ceil(n / limit) * review_s
-    latencies = sorted(
-        created[limit + i] - finished[i]
-        for i in range(min(len(finished), len(created) - limit))
-        if created[limit + i] >= finished[i]
-    )
+    latencies = dispatch_latencies(pods.created, pods.finished, limit)
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else math.nan
+        return percentile_ms(latencies, p)
 
     client.BatchV1Api(api).delete_namespaced_job("drain", ns, propagation_policy="Background")
+    wait_no_pods(api, ns)
     return [
         ("peer Job (parallelism L, Indexed): drain", elapsed, "s"),
         ("peer Job: drain / ideal", elapsed / ideal, "ratio"),
