@@ -11,6 +11,11 @@ repository's work over its 2, or the longest review, whichever is largest. Fairn
 the longest a review waited from the start to its pod's creation; the report gives the worst
 repository, the worst cold one and the worst hot one (a starved repository would show as a wait far
 above its work's share). Posting is off (no GitHub): this measures admission.
+
+Peer (`BENCH_PEERS`, default `kueue`): the same mix through Kueue configured as closely as it can be
+to these limits: a Cohort holding the 20 pods, and per repository a ClusterQueue without quota of its
+own that borrows at most 2 from it, fed by the repository's LocalQueue; the Jobs (the same review pods)
+are stored suspended before Kueue starts, as the ReviewJobs are before the controller starts.
 """
 
 from __future__ import annotations
@@ -23,15 +28,21 @@ import statistics
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes import client, watch
 from urllib3.exceptions import ProtocolError
 
-from review_operator.api.models import GROUP, PLURAL, VERSION
+from review_operator.api.models import GROUP, PLURAL, VERSION, ReviewJob
 from review_operator.builders.names import LABEL_REPOSITORY_ID
+from review_operator.builders.pod import build_review_pod
+from review_operator.config import ControllerSettings
 from tests.bench.controller_bench import SIM, Tally, _env, _finished, with_crd
+from tests.bench.podwatch import PodTimes, wait_no_pods, wait_no_workloads
 from tests.factories import reviewjob_body
+from tests.harness import kueue
 from tests.harness.controlplane import ControlPlane, FakeNode
 from tests.harness.stack import ControllerProcess
 
@@ -41,6 +52,7 @@ PER_REPO = 2
 HOT_REPOS = 5
 HOT_SHARE = 0.30
 COLD_REPOS = 95
+REPO_ID_BASE = 1000
 Z99 = 2.3263478740408408  # the standard normal's 99th percentile
 
 
@@ -82,25 +94,28 @@ def waits_by_repo(started: dict[int, list[float]]) -> dict[int, float]:
     return {repo: max(times) for repo, times in started.items() if times}
 
 
+def _review_body(r: Review) -> dict[str, Any]:
+    return reviewjob_body(
+        f"mix-{r.index:05d}",
+        namespace=None,
+        uid="",
+        created=None,
+        rv=None,
+        annotations={f"{SIM}duration": f"{int(r.seconds * 1000)}ms"},
+        repo_name=f"mix{r.repo}",
+        repo_id=REPO_ID_BASE + r.repo,
+        pr=r.index + 1,
+        sha=f"{r.index:040x}",
+        typed=True,
+    )
+
+
 def _create(api: client.ApiClient, ns: str, reviews: list[Review]) -> None:
     crd = client.CustomObjectsApi(api)
 
     def work(part: list[Review]) -> None:
         for r in part:
-            body = reviewjob_body(
-                f"mix-{r.index:05d}",
-                namespace=None,
-                uid="",
-                created=None,
-                rv=None,
-                annotations={f"{SIM}duration": f"{int(r.seconds * 1000)}ms"},
-                repo_name=f"mix{r.repo}",
-                repo_id=1000 + r.repo,
-                pr=r.index + 1,
-                sha=f"{r.index:040x}",
-                typed=True,
-            )
-            crd.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+            crd.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, _review_body(r))
 
     threads = [threading.Thread(target=work, args=(reviews[k::8],)) for k in range(8)]
     for t in threads:
@@ -109,64 +124,143 @@ def _create(api: client.ApiClient, ns: str, reviews: list[Review]) -> None:
         t.join()
 
 
-def mix_drain(
-    plane: ControlPlane, api: client.ApiClient, reviews: list[Review], median_s: float
-) -> list[Figure]:
-    ns = "bench-mix"
-    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    started: dict[int, list[float]] = defaultdict(list)
-    begin = [0.0]
+class Starts:
+    """When each repository's review pods were created, in seconds after `begin` (a pod watch)."""
+
+    def __init__(self) -> None:
+        self.begin = time.monotonic()
+        self.by_repo: dict[int, list[float]] = defaultdict(list)
+
+
+def _watch_starts(api: client.ApiClient, ns: str) -> tuple[Starts, Callable[[], None]]:
+    starts = Starts()
     w = watch.Watch()
 
-    def watch_pods() -> None:
-        with contextlib.suppress(ProtocolError):
+    def run() -> None:
+        with contextlib.suppress(ProtocolError):  # the stream is cut when the benchmark stops it
             pods = client.CoreV1Api(api).list_namespaced_pod
             for event in w.stream(pods, ns, timeout_seconds=3600, deserialize=False):
                 if event["type"] == "ADDED":
                     labels = event["object"]["metadata"].get("labels") or {}
-                    repo = int(labels.get(LABEL_REPOSITORY_ID, "0")) - 1000
-                    started[repo].append(time.monotonic() - begin[0])
+                    repo = int(labels.get(LABEL_REPOSITORY_ID, "0")) - REPO_ID_BASE
+                    starts.by_repo[repo].append(time.monotonic() - starts.begin)
 
-    threading.Thread(target=watch_pods, daemon=True).start()
+    threading.Thread(target=run, daemon=True).start()
+    return starts, w.stop
+
+
+def _figures(who: str, reviews: list[Review], elapsed: float, starts: Starts) -> list[Figure]:
+    ideal = ideal_makespan(reviews, LIMIT, PER_REPO)
+    waits = waits_by_repo(starts.by_repo)
+    hot = [waits[r] for r in range(HOT_REPOS) if r in waits]
+    cold = [w for r, w in waits.items() if r >= HOT_REPOS]
+    return [
+        (f"{who}: drain", elapsed, "s"),
+        (f"{who}: drain / ideal for the mix", elapsed / ideal, "ratio"),
+        (f"{who}: longest wait of any repository", max(waits.values()), "s"),
+        (f"{who}: longest wait of a hot repository", max(hot), "s"),
+        (f"{who}: longest wait of a cold repository", max(cold), "s"),
+        (f"{who}: median over cold repositories of their longest wait", statistics.median(cold), "s"),
+    ]
+
+
+def mix_drain(plane: ControlPlane, api: client.ApiClient, reviews: list[Review]) -> list[Figure]:
+    ns = "bench-mix"
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    starts, stop_watch = _watch_starts(api, ns)
     done = Tally(api, ns, _finished)
     _create(api, ns, reviews)
     proc = ControllerProcess(plane, ns, plane.workdir / "bench-mix.log", _env(LIMIT, PER_REPO))
-    begin[0] = time.monotonic()
+    starts.begin = time.monotonic()
     proc.start()
     try:
         done.wait_for(len(reviews), timeout=3600)
-        elapsed = time.monotonic() - begin[0]
+        elapsed = time.monotonic() - starts.begin
     finally:
         proc.stop()
-        w.stop()
+        stop_watch()
         done.stop()
-    ideal = ideal_makespan(reviews, LIMIT, PER_REPO)
-    waits = waits_by_repo(started)
-    hot = [waits[r] for r in range(HOT_REPOS) if r in waits]
-    cold = [w for r, w in waits.items() if r >= HOT_REPOS]
-    label = f"mix of {len(reviews)} (median {median_s:g} s, p99 10×), limit {LIMIT}, {PER_REPO} per repo"
-    return [
-        (f"{label}: drain", elapsed, "s"),
-        (f"{label}: ideal for the mix (makespan lower bound)", ideal, "s"),
-        (f"{label}: drain / ideal", elapsed / ideal, "ratio"),
-        (f"{label}: longest wait of any repository", max(waits.values()), "s"),
-        (f"{label}: longest wait of a hot repository", max(hot), "s"),
-        (f"{label}: longest wait of a cold repository", max(cold), "s"),
-        (f"{label}: median over cold repositories of their longest wait", statistics.median(cold), "s"),
-    ]
+    return _figures("review-operator", reviews, elapsed, starts)
+
+
+def _mix_pod(r: Review, ns: str) -> dict[str, Any]:
+    """The review pod the controller would make for this review, without its owner."""
+    body = _review_body(r)
+    body["metadata"] |= {
+        "namespace": ns,
+        "uid": f"mix-{r.index}",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+    }
+    job = ReviewJob.model_validate(body)
+    settings = ControllerSettings(pod_annotation_passthrough=[SIM])
+    pod = build_review_pod(job, 1, job.spec.pull_request.head_sha or "", settings, "", False)
+    del pod["metadata"]["ownerReferences"]
+    return pod
+
+
+def kueue_mix_drain(plane: ControlPlane, api: client.ApiClient, reviews: list[Review]) -> list[Figure]:
+    """The same mix through Kueue configured as closely as it can be (`kueue.repository_queues`):
+    one Cohort of 20 pods, one ClusterQueue per repository borrowing at most 2, the Jobs stored
+    suspended in their repository's LocalQueue before Kueue starts."""
+    ns = "bench-mix-kueue"
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    kueue.install_crds(plane)
+    pods = [_mix_pod(r, ns) for r in reviews]
+    repos = sorted({f"mix-r{r.repo}" for r in reviews})
+    plane.apply(kueue.repository_queues("mix", ns, repos, LIMIT, PER_REPO, kueue.pod_requests(pods[0])))
+    starts, stop_watch = _watch_starts(api, ns)
+    done = PodTimes(api, ns, len(reviews))
+    batch = client.BatchV1Api(api)
+
+    def work(part: list[tuple[Review, dict[str, Any]]]) -> None:
+        for r, pod in part:
+            batch.create_namespaced_job(ns, kueue.suspended_job(f"mix-{r.index:05d}", pod, f"mix-r{r.repo}"))
+
+    pairs = list(zip(reviews, pods, strict=True))
+    threads = [threading.Thread(target=work, args=(pairs[k::8],)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    manager = kueue.Kueue(plane, plane.workdir / ns)
+    starts.begin = time.monotonic()
+    try:
+        manager.start()
+        done.wait_all_succeeded(3600)
+        elapsed = time.monotonic() - starts.begin
+        done.stop()
+        stop_watch()
+        batch.delete_collection_namespaced_job(ns, propagation_policy="Background")
+        wait_no_pods(api, ns)
+        wait_no_workloads(api, ns)
+    finally:
+        manager.stop()
+        done.stop()
+        stop_watch()
+    who = "peer Kueue (a Cohort of 20, a ClusterQueue per repository borrowing 2)"
+    return _figures(who, reviews, elapsed, starts)
 
 
 def run() -> list[Figure]:
     n = int(os.environ.get("BENCH_MIX_N", "1000"))
     median_s = float(os.environ.get("BENCH_MIX_T", "2"))
+    peers = os.environ.get("BENCH_PEERS", "kueue").split(",")
     reviews = plan_mix(n, median_s)
     nodes = tuple(FakeNode(f"bench-{i}", cpu="64", memory="256Gi", pods="500") for i in range(2))
-    with ControlPlane(nodes=nodes) as plane:
+    label = f"mix of {n} (median {median_s:g} s, p99 10×), limit {LIMIT}, {PER_REPO} per repository"
+    # The Job controller runs for the Kueue peer (Kueue unsuspends Jobs; the Job controller makes pods).
+    with ControlPlane(nodes=nodes, controllers=("job-controller",)) as plane:
         api = with_crd(plane)
         try:
-            return mix_drain(plane, api, reviews, median_s)
+            figures = [
+                ("ideal for the mix (makespan lower bound)", ideal_makespan(reviews, LIMIT, PER_REPO), "s")
+            ]
+            figures += mix_drain(plane, api, reviews)
+            if "kueue" in peers:
+                figures += kueue_mix_drain(plane, api, reviews)
         finally:
             api.close()
+    return [(f"{label}: {name}", value, unit) for name, value, unit in figures]
 
 
 if __name__ == "__main__":

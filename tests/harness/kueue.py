@@ -245,3 +245,58 @@ class Kueue:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def repository_queues(
+    cohort: str, namespace: str, repos: list[str], total: int, per_repo: int, requests: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The closest Kueue comes to review-operator's two limits: a Cohort holding the global quota
+    (`total` pods), and per repository a ClusterQueue with no quota of its own that may borrow at most
+    `per_repo` pods from it, fed by a LocalQueue of the same name. Every other resource the pods
+    request is borrowed from the Cohort's plenty without a limit."""
+    plenty = {"cpu": "100k", "memory": "100Pi", "ephemeral-storage": "100Pi"}
+    flavor = "bench-default"
+    names = ["pods", *sorted(requests)]
+    cohort_resources = [{"name": "pods", "nominalQuota": total}]
+    cohort_resources += [{"name": r, "nominalQuota": plenty.get(r, "1M")} for r in sorted(requests)]
+    queue_resources: list[dict[str, Any]] = [{"name": "pods", "nominalQuota": 0, "borrowingLimit": per_repo}]
+    queue_resources += [{"name": r, "nominalQuota": 0} for r in sorted(requests)]
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": API, "kind": "ResourceFlavor", "metadata": {"name": flavor}},
+        {
+            "apiVersion": API,
+            "kind": "Cohort",
+            "metadata": {"name": cohort},
+            "spec": {
+                "resourceGroups": [
+                    {"coveredResources": names, "flavors": [{"name": flavor, "resources": cohort_resources}]}
+                ]
+            },
+        },
+    ]
+    for repo in repos:
+        objects += [
+            {
+                "apiVersion": API,
+                "kind": "ClusterQueue",
+                "metadata": {"name": repo},
+                "spec": {
+                    "cohortName": cohort,
+                    "namespaceSelector": {},
+                    "queueingStrategy": "BestEffortFIFO",
+                    "resourceGroups": [
+                        {
+                            "coveredResources": names,
+                            "flavors": [{"name": flavor, "resources": queue_resources}],
+                        }
+                    ],
+                },
+            },
+            {
+                "apiVersion": API,
+                "kind": "LocalQueue",
+                "metadata": {"name": repo, "namespace": namespace},
+                "spec": {"clusterQueue": repo},
+            },
+        ]
+    return objects

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness.kueue import QUEUE_LABEL, manager_config, pod_requests, queues, suspended_job
+from tests.harness.kueue import (
+    QUEUE_LABEL,
+    manager_config,
+    pod_requests,
+    queues,
+    repository_queues,
+    suspended_job,
+)
 
 POD: dict[str, Any] = {
     "metadata": {"name": "p", "labels": {"a": "b"}, "annotations": {"sim/duration": "2000ms"}},
@@ -62,3 +69,26 @@ def test_the_manager_keeps_the_shipped_settings_and_changes_only_what_a_host_pro
     assert config["integrations"] == {"frameworks": ["batch/job"]}
     assert config["featureGates"] == {"VisibilityOnDemand": False}
     assert config["metrics"]["bindAddress"] == "127.0.0.1:8443"
+
+
+def test_repository_queues_share_a_cohorts_quota_and_borrow_at_most_the_per_repo_limit() -> None:
+    flavor, cohort, *rest = repository_queues("mix", "ns", ["r1", "r2"], 20, 2, pod_requests(POD))
+    assert (flavor["kind"], cohort["kind"]) == ("ResourceFlavor", "Cohort")
+    group = cohort["spec"]["resourceGroups"][0]
+    assert {r["name"]: r["nominalQuota"] for r in group["flavors"][0]["resources"]}["pods"] == 20
+    queues_by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in rest:
+        queues_by_kind.setdefault(obj["kind"], []).append(obj)
+    assert [q["metadata"]["name"] for q in queues_by_kind["ClusterQueue"]] == ["r1", "r2"]
+    for cq in queues_by_kind["ClusterQueue"]:
+        assert cq["spec"]["cohortName"] == "mix"
+        group = cq["spec"]["resourceGroups"][0]
+        assert group["coveredResources"] == ["pods", "cpu", "ephemeral-storage", "memory"]
+        pods = next(r for r in group["flavors"][0]["resources"] if r["name"] == "pods")
+        assert pods == {"name": "pods", "nominalQuota": 0, "borrowingLimit": 2}
+        others = [r for r in group["flavors"][0]["resources"] if r["name"] != "pods"]
+        assert all(r["nominalQuota"] == 0 and "borrowingLimit" not in r for r in others)
+    assert [(q["metadata"], q["spec"]) for q in queues_by_kind["LocalQueue"]] == [
+        ({"name": "r1", "namespace": "ns"}, {"clusterQueue": "r1"}),
+        ({"name": "r2", "namespace": "ns"}, {"clusterQueue": "r2"}),
+    ]
