@@ -263,6 +263,11 @@ class State:
         }
 
     def viewer(self, _info: Any) -> dict[str, Any]:
+        # An installation token has no user: GitHub answers REST `GET /user` with 403 "Resource not
+        # accessible by integration" (e.g. actions/create-github-app-token#258); the double refuses
+        # `viewer` the same way, so a client cannot come to rely on it in App mode.
+        if self.grant.user.get("type") == "Bot":
+            raise FieldFailed("FORBIDDEN", "Resource not accessible by integration")
         return actor(self.grant.user)
 
     def resolve_review_thread(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:

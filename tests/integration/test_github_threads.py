@@ -203,3 +203,30 @@ async def test_threads_past_the_first_page_are_read(world: World) -> None:
     outcome = await post_review(client(world, again), again, result([]), head_sha=world.pull.head_sha)
     assert outcome.threads_resolved == 1 and thread_of(world, CHANGED).get("_resolved")
     assert world.double.resolved_threads == [node_id("PRRT", thread_of(world, CHANGED)["id"])]
+
+
+async def test_with_a_personal_access_token_ours_are_the_tokens_users_threads(world: World) -> None:
+    pat = world.double.add_pat()
+    gh = make_github(settings_for(world, app_id=None, private_key_file=None, token=pat)).for_token()
+    first = job_of(world, "rj-first")
+    await post_review(gh, first, result([CHANGED, ADDED]), head_sha=world.pull.head_sha)
+    app_thread = job_of(world, "rj-app")  # a thread our App wrote is not the token user's
+    await post_review(client(world, app_thread), app_thread, result([REMOVED]), head_sha=world.pull.head_sha)
+    again = job_of(world, "rj-again")
+    outcome = await post_review(gh, again, result([ADDED]), head_sha=world.pull.head_sha)
+    assert outcome.threads_resolved == 1
+    resolved = [c for c in world.pull.review_comments if c.get("_resolved")]
+    assert [(c["user"]["login"], c["line"]) for c in resolved] == [("octocat", 10)]
+
+
+async def test_threads_github_cannot_list_now_leave_a_note_and_the_review_posts(world: World) -> None:
+    first = job_of(world, "rj-first")
+    await post_review(client(world, first), first, result([CHANGED]), head_sha=world.pull.head_sha)
+    world.double.fail_next("POST", "^/graphql$", status=502)
+    again = job_of(world, "rj-again")
+    outcome = await post_review(client(world, again), again, result([]), head_sha=world.pull.head_sha)
+    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 0
+    assert not thread_of(world, CHANGED).get("_resolved")
+    summary = world.pull.comments[0]["body"]
+    note = "not settled: they could not be read (list review threads: GitHub answered 502)"
+    assert f"Earlier review threads {note}" in summary

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 MAX_THREAD_PAGES = 20  # 2,000 threads: beyond that the rest stay as they are
 
 THREADS_QUERY = """
-query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
-  viewer { login }
+query($owner: String!, $name: String!, $number: Int!, $cursor: String, $asUser: Boolean!) {
+  viewer @include(if: $asUser) { login }
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
       reviewThreads(first: 100, after: $cursor) {
@@ -118,7 +118,14 @@ async def fetch_threads(gh: RepoClient, job: ReviewJob) -> list[EarlierThread]:
     out: list[EarlierThread] = []
     cursor: str | None = None
     for _ in range(MAX_THREAD_PAGES):
-        variables = {"owner": owner, "name": repo, "number": number, "cursor": cursor}
+        # `viewer` only with a token of a person: an App's installation token has no user behind it.
+        variables = {
+            "owner": owner,
+            "name": repo,
+            "number": number,
+            "cursor": cursor,
+            "asUser": not gh.app_mode,
+        }
         data = await _graphql(gh, "list review threads", THREADS_QUERY, variables)
         pull = (data.get("repository") or {}).get("pullRequest")
         if pull is None:
