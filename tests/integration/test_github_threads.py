@@ -230,3 +230,19 @@ async def test_threads_github_cannot_list_now_leave_a_note_and_the_review_posts(
     summary = world.pull.comments[0]["body"]
     note = "not settled: they could not be read (list review threads: GitHub answered 502)"
     assert f"Earlier review threads {note}" in summary
+
+
+async def test_a_thread_follows_its_line_when_code_is_inserted_above_and_is_outdated_when_its_line_changes(
+    world: World,
+) -> None:
+    job = job_of(world, "rj-first")
+    await post_review(client(world, job), job, result([ADDED]), head_sha=world.pull.head_sha)
+    text = "inserted 1\ninserted 2\n" + HEAD_FILES["app.py"]
+    moved = commit_on(world.built.bare, world.pull.head_sha, {"app.py": text}, "insert above", "pr-1")
+    world.pull.head_sha = moved
+    [thread] = await fetch_threads(client(world, job), job)
+    assert (thread.outdated, thread.line) == (False, 33)
+    changed = text.replace("added after 30\n", "rewritten after 30\n")
+    world.pull.head_sha = commit_on(world.built.bare, moved, {"app.py": changed}, "change it", "pr-1")
+    [thread] = await fetch_threads(client(world, job), job)
+    assert (thread.outdated, thread.line) == (True, None)

@@ -108,3 +108,22 @@ def test_the_summary_lists_carried_findings_with_links_and_says_what_was_resolve
     assert "Earlier review threads not settled: 1 could not be resolved (FORBIDDEN)" in text
     plain = format_summary("rj", result, "a" * 40, review_url=None, inline=0, outside_diff=0)
     assert "Earlier" not in plain
+
+
+def test_graphql_errors_are_typed_by_githubs_error_type_and_never_carry_its_message() -> None:
+    from githubkit.exception import GraphQLFailed
+    from githubkit.graphql import GraphQLResponse
+
+    from review_operator.github.errors import GitHubNotFound, Rejected
+    from review_operator.github.threads import graphql_error
+
+    def failed(kind: str) -> GraphQLFailed:
+        return GraphQLFailed(GraphQLResponse(errors=[{"type": kind, "message": "secret-ish detail"}]))
+
+    forbidden = graphql_error(failed("FORBIDDEN"), "resolve review thread")
+    assert (
+        isinstance(forbidden, Rejected)
+        and str(forbidden) == "resolve review thread: GitHub answered FORBIDDEN"
+    )
+    assert isinstance(graphql_error(failed("NOT_FOUND"), "x"), GitHubNotFound)
+    assert "secret-ish" not in str(graphql_error(failed("SOMETHING"), "x"))
