@@ -13,9 +13,13 @@ from typing import Any
 from kubernetes import client
 
 from tests.e2e.test_controller import SIM, Stack, stack  # noqa: F401 - the stack fixture
-from tests.github_double.fixtures import app_key, openapi  # noqa: F401 - the stack's fixtures
+from tests.github_double.fixtures import HEAD_FILES, app_key, openapi  # noqa: F401 - the stack's fixtures
 from tests.github_double.git import commit_on, pull_files
 from tests.github_double.server import Pull
+
+# Findings the first review reports (on lines its diff added), as the runner writes them.
+ON_LINE_10 = {"path": "app.py", "line": 10, "severity": "high", "title": "Unchecked input"}
+ON_LINE_31 = {"path": "app.py", "line": 31, "severity": "low", "title": "Dead code"}
 
 
 def pod_env(on: Stack, name: str) -> dict[str, dict[str, str]]:
@@ -35,9 +39,19 @@ def push(on: Stack, pull: Pull, parent: str, content: str) -> str:
     return sha
 
 
-def result_since(since: str = "") -> str:
+def result_since(since: str = "", findings: list[dict[str, Any]] | None = None) -> str:
     """A successful result as the runner writes it (an incremental one names the commit it diffed from)."""
-    return json.dumps({"v": 1, "outcome": "success", "summary": "ok", "since_sha": since})
+    result = {"v": 1, "outcome": "success", "summary": "ok", "since_sha": since, "findings": findings or []}
+    return json.dumps(result)
+
+
+def open_threads(pull: Pull) -> list[tuple[str, int]]:
+    """(title, line) of each review thread our App started that is not resolved, as GitHub holds them."""
+    return [
+        (next(f["title"] for f in (ON_LINE_10, ON_LINE_31) if f["title"] in c["body"]), c["line"])
+        for c in pull.review_comments
+        if not c.get("_resolved")
+    ]
 
 
 async def review(
@@ -47,9 +61,10 @@ async def review(
     since: str = "",
     sha: str | None = None,
     command: dict[str, Any] | None = None,
+    findings: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]], str]:
     """Runs one review to its end: (its status, its pod's environment, the summary comment)."""
-    annotations = {SIM + "duration": "2s", SIM + "message": result_since(since)}
+    annotations = {SIM + "duration": "2s", SIM + "message": result_since(since, findings)}
     await asyncio.to_thread(
         on.reviewjob, name, pull.repo, pull.number, annotations, sha, command, command is None
     )
@@ -70,7 +85,7 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     pull = stack.double.pulls[(stack.repos[6].id, 1)]
     first_head = pull.head_sha
 
-    status, env, summary = await review(stack, "first", pull)
+    status, env, summary = await review(stack, "first", pull, findings=[ON_LINE_10, ON_LINE_31])
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "FirstReview")
     assert (
         "REVIEWOP_RUNNER_SINCE_SHA" not in env["review"]
@@ -79,7 +94,11 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     assert f"`{pull.base_sha[:12]}..{first_head[:12]}` (full review: The first review" in summary
     assert [r["commit_id"] for r in pull.reviews] == [first_head]
 
-    second_head = await asyncio.to_thread(push, stack, pull, first_head, "print('second push')\n")
+    assert open_threads(pull) == [("Unchecked input", 10), ("Dead code", 31)]
+
+    # The second push fixes line 10 and leaves line 31 alone; its delta review reports nothing.
+    fixed = HEAD_FILES["app.py"].replace("changed 10\n", "checked 10\n")
+    second_head = await asyncio.to_thread(push, stack, pull, first_head, fixed)
     status, env, summary = await review(stack, "second", pull, since=first_head, sha=second_head)
     assert status["scope"]["mode"] == "Incremental" and status["scope"]["since"] == first_head
     assert env["review"]["REVIEWOP_RUNNER_SINCE_SHA"] == first_head
@@ -89,11 +108,20 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
         f"Reviewed commits `{since}..{second_head[:12]}` (incremental since the review of `{since}`)"
         in summary
     )
+    # The fixed finding's thread (its line changed) is resolved; the other is carried over, open,
+    # and listed in the summary with a link to its thread.
+    assert open_threads(pull) == [("Dead code", 31)]
+    carried = next(c for c in pull.review_comments if "Dead code" in c["body"])
+    assert "### Earlier findings still open (1)" in summary
+    assert f"🔵 **low**: Dead code — `app.py` line 31 ([thread]({carried['html_url']}))" in summary
+    assert "Resolved 1 earlier review thread(s) whose findings are no longer reported" in summary
 
     rewritten = await asyncio.to_thread(push, stack, pull, pull.base_sha, "print('rewritten')\n")
     status, env, summary = await review(stack, "forced", pull, sha=rewritten)
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "ForcePushed")
     assert "REVIEWOP_RUNNER_SINCE_SHA" not in env["review"]
+    assert open_threads(pull) == []  # a full review that no longer reports it resolves the carried one
+    assert "Earlier findings still open" not in summary
     assert (
         f"(full review: The previously reviewed commit `{second_head[:12]}` is not in this head's history"
         in summary

@@ -203,7 +203,18 @@ async def create_review(
     )
     pull.reviews.append(data)
     for c in body.get("comments", []):
-        pull.review_comments.append({**c, "review_id": review_id, "commit_id": data["commit_id"]})
+        comment_id = d.next_id()
+        pull.review_comments.append(
+            {
+                **c,
+                "id": comment_id,
+                "review_id": review_id,
+                "commit_id": data["commit_id"],
+                "user": dict(data["user"]),
+                "created_at": s.now_iso(),
+                "html_url": f"https://github.com/{pull.repo.owner}/{pull.repo.name}/pull/{pull.number}#discussion_r{comment_id}",
+            }
+        )
     return web.json_response(data)
 
 

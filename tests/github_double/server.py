@@ -92,9 +92,10 @@ class GitHubDouble:
         self.git_root = git_root
         self.app_id = app_id
         self.public_key = public_key
-        # Every App has `metadata: read` (GitHub makes it mandatory).
+        # Every App has `metadata: read` (GitHub makes it mandatory). `contents: write`: GitHub lets an
+        # App resolve review threads only with it (tests/github_double/graphql.py).
         self.app_permissions = {
-            "contents": "read",
+            "contents": "write",
             "metadata": "read",
             "pull_requests": "write",
             "checks": "write",
@@ -109,6 +110,7 @@ class GitHubDouble:
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.faults: list[Fault] = []
+        self.resolved_threads: list[str] = []  # node ids, in the order resolveReviewThread succeeded
         self.jwt_accepted = 0
         self.token_lifetime = timedelta(hours=1)
         # Permissions minted tokens carry instead of what GitHub would grant (tests of a misbehaving API).
@@ -234,6 +236,8 @@ class GitHubDouble:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         if ".git/" in request.path:
             return await self._git(request)
+        if request.method == "POST" and request.path in ("/graphql", "/api/graphql"):
+            return await graphql.handle(self, request, request[JSON_BODY], self._grant(request))
         # GitHub Enterprise Server serves the same API under /api/v3.
         path = request.path.removeprefix("/api/v3")
         op = self.openapi.find(request.method, path)
@@ -341,4 +345,5 @@ def now_iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+from tests.github_double import graphql  # noqa: E402  (it needs the classes above)
 from tests.github_double.routes import ROUTES as _ROUTES  # noqa: E402  (routes need the classes above)

@@ -65,6 +65,16 @@ def posting_permissions(settings: GitHubSettings) -> AppPermissionsType:
     return AppPermissionsType(pull_requests="write", contents="read")
 
 
+def resolving_permissions() -> AppPermissionsType:
+    """Permissions of the token that resolves our review threads, and nothing else. GitHub gates the
+    GraphQL `resolveReviewThread` mutation for App installation tokens on `contents: write` (with
+    `pull_requests: write` alone it answers FORBIDDEN: measured and reported in github/gh-aw#35726 and
+    community discussion 44650; GitHub's docs list no GraphQL permissions). So the posting token keeps
+    `contents: read`, and only this short-lived token, used for that mutation alone and never leaving
+    the controller, carries `contents: write`."""
+    return AppPermissionsType(pull_requests="write", contents="write")
+
+
 @dataclass(frozen=True)
 class ScopedToken:
     """An installation token limited to one repository; `token` is secret, the rest is safe to log."""
@@ -126,6 +136,8 @@ class RepoClient:
     # App mode: the login our App writes as (`<slug>[bot]`); markers count only on its objects.
     bot_login: Callable[[], Awaitable[str]] | None = None
     fence: Fence | None = None  # the controller's leadership: checked before every write
+    # App mode: a client for the one write that needs more than the posting token (`resolving_permissions`).
+    resolver: Callable[[], RepoClient] | None = None
 
     async def before_write(self) -> None:
         """Waits for room under the content limits, then checks leadership (raises `NotLeading`):
@@ -217,6 +229,13 @@ class GitHubClientFactory:
         """A client whose installation token covers only the job's repository, for posting."""
         if self.settings.app_id is None:
             return self.for_token()
+        return self._installation_client(job, posting_permissions(self.settings), with_resolver=True)
+
+    def _installation_client(
+        self, job: ReviewJob, permissions: AppPermissionsType, *, with_resolver: bool
+    ) -> RepoClient:
+        if self.settings.app_id is None:
+            raise GitHubError("no GitHub App configured")
         if job.spec.installation_id is None:
             raise GitHubError(f"ReviewJob {job.metadata.name} has no installationId")
         strategy = AppInstallationAuthStrategy(
@@ -224,8 +243,12 @@ class GitHubClientFactory:
             self._key(),
             job.spec.installation_id,
             repository_ids=[job.spec.repository.id],
-            permissions=posting_permissions(self.settings),
+            permissions=permissions,
         )
+
+        def resolver() -> RepoClient:
+            return self._installation_client(job, resolving_permissions(), with_resolver=False)
+
         return RepoClient(
             self._client(strategy),
             self.settings,
@@ -233,6 +256,7 @@ class GitHubClientFactory:
             app_mode=True,
             bot_login=self.bot_login,
             fence=self.fence,
+            resolver=resolver if with_resolver else None,
         )
 
     async def bot_login(self) -> str:

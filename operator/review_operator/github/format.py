@@ -7,10 +7,11 @@ the hidden markers the poster relies on for exactly-once posting.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from review_operator.api.result import Finding, ReviewResult, Severity, Side
 from review_operator.api.scrub import scrub_token_shapes
@@ -76,13 +77,42 @@ def _heading(finding: Finding) -> str:
     return f"{_SEVERITY_ICON[finding.severity]} **{finding.severity.value}**: {title}"
 
 
+_FINDING_MARKER = re.compile(r"<!-- review-operator:finding fp=([0-9a-f]{16}) -->")
+_HEADING = re.compile(r"^\S+ \*\*(critical|high|medium|low|nit)\*\*: (.*)$")
+
+
+def finding_fingerprint(finding: Finding) -> str:
+    """Stable identity of a finding across reviews: its file and its normalised title (the body when
+    it has none). Not the line: a finding that moved with the code it is about is still the same one."""
+    about = " ".join((finding.title or finding.body[:200]).lower().split())
+    return hashlib.sha256(f"{finding.path}\n{about}".encode()).hexdigest()[:16]
+
+
+def finding_marker(finding: Finding) -> str:
+    """Hidden marker in an inline comment: lets a later review tell whether it reports the same finding."""
+    return f"<!-- review-operator:finding fp={finding_fingerprint(finding)} -->"
+
+
+def fingerprint_of(body: str | None) -> str | None:
+    """The fingerprint an inline comment's marker carries (None: not one of our finding comments).
+    `safe()` turns every `<!--` in untrusted text into `&lt;!--`, so only the poster can write one."""
+    found = _FINDING_MARKER.search(body or "")
+    return None if found is None else found.group(1)
+
+
+def finding_heading(body: str | None) -> tuple[str, str] | None:
+    """(severity, title) from an inline comment's first line, as `format_inline_comment` wrote it."""
+    found = _HEADING.match((body or "").split("\n", 1)[0])
+    return None if found is None else (found.group(1), found.group(2))
+
+
 def format_inline_comment(finding: Finding) -> str:
     parts = [_heading(finding)]
     if finding.body.strip():
         parts.append(safe(finding.body.strip()))
     if finding.suggestion is not None and finding.side is Side.RIGHT:
         parts.append("```suggestion\n" + safe(finding.suggestion).rstrip("\n") + "\n```")
-    return _clip("\n\n".join(parts), 20_000)
+    return _clip("\n\n".join(parts), 20_000) + "\n\n" + finding_marker(finding)
 
 
 def _outside_diff_section(findings: Sequence[Finding]) -> str:
@@ -158,6 +188,52 @@ def _files(result: ReviewResult) -> str | None:
     return line
 
 
+@dataclass(frozen=True)
+class OpenThread:
+    """An earlier finding's review thread that stays open (carried over into this review's summary)."""
+
+    path: str
+    line: int | None
+    title: str
+    severity: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class EarlierFindings:
+    """What happened to our earlier review threads: carried over, resolved, or not settled and why."""
+
+    carried: Sequence[OpenThread] = field(default_factory=tuple)
+    resolved: int = 0
+    problem: str = ""  # why some could not be read or resolved (empty: none)
+
+
+MAX_CARRIED_SHOWN = 50
+
+
+def _earlier_section(earlier: EarlierFindings) -> list[str]:
+    lines: list[str] = []
+    if earlier.carried:
+        lines += ["", f"### Earlier findings still open ({len(earlier.carried)})", ""]
+        for t in earlier.carried[:MAX_CARRIED_SHOWN]:
+            icons = {s.value: icon for s, icon in _SEVERITY_ICON.items()}
+            head = f"{icons[t.severity]} **{t.severity}**: " if t.severity in icons else ""
+            where = f"`{safe(t.path)}`" + (f" line {t.line}" if t.line else "")
+            link = f" ([thread]({t.url}))" if t.url.startswith("https://") else ""
+            lines.append(f"- {head}{safe(t.title) or 'Finding'} — {where}{link}")
+        if len(earlier.carried) > MAX_CARRIED_SHOWN:
+            lines.append(f"- …and {len(earlier.carried) - MAX_CARRIED_SHOWN} more")
+    if earlier.resolved or earlier.problem:
+        lines.append("")
+    if earlier.resolved:
+        lines.append(
+            f"- Resolved {earlier.resolved} earlier review thread(s) whose findings are no longer reported"
+        )
+    if earlier.problem:
+        lines.append(f"- Earlier review threads not settled: {safe(earlier.problem)}")
+    return lines
+
+
 def format_summary(
     job_key: str,
     result: ReviewResult,
@@ -167,6 +243,7 @@ def format_summary(
     inline: int,
     outside_diff: int,
     provenance: Provenance | None = None,
+    earlier: EarlierFindings | None = None,
 ) -> str:
     """The per-PR summary comment (edited in place on later reviews): what was reviewed (the commit
     range, the files), what it found, and what it cost (model, turns, every attempt's spend)."""
@@ -190,6 +267,8 @@ def format_summary(
     files = _files(result)
     if files:
         lines.append(files)
+    if earlier is not None:
+        lines += _earlier_section(earlier)
     lines += ["", job_marker(job_key)]
     return _clip("\n".join(lines))
 

@@ -29,6 +29,7 @@ from review_operator.github.errors import Rejected, Transient
 from review_operator.github.event import event_for, request_changes_threshold
 from review_operator.github.format import (
     Provenance,
+    finding_fingerprint,
     format_failure_summary,
     format_inline_comment,
     format_review_body,
@@ -36,6 +37,7 @@ from review_operator.github.format import (
     has_review_marker,
     is_summary,
 )
+from review_operator.github.threads import settle_threads
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class PostOutcome:
     body_findings: int = 0
     check_run_id: int | None = None
     current_head_sha: str | None = None
+    threads_resolved: int = 0  # our earlier review threads this post resolved
+    threads_carried: int = 0  # our earlier review threads still open, listed in the summary
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,9 @@ async def post_review(
     elif (current := await get_pull_head(gh, job)) != head_sha:
         # Posted earlier and the PR moved on since: the summary now belongs to a newer review.
         return PostOutcome(status, review_id=review.id, review_url=review.html_url, current_head_sha=current)
+    # Only now, with the review on GitHub and the head still this one: our earlier threads it settles.
+    reported = [finding_fingerprint(f) for f in result.findings]
+    settled = await settle_threads(gh, job, reported, incremental=bool(result.since_sha))
     summary = format_summary(
         key,
         result,
@@ -233,6 +240,7 @@ async def post_review(
         inline=counts[0],
         outside_diff=counts[1],
         provenance=provenance(job, result),
+        earlier=settled.earlier,
     )
     comment_id = await upsert_summary(gh, job, summary)
     if gh.settings.check_runs:
@@ -246,6 +254,8 @@ async def post_review(
         body_findings=counts[1],
         check_run_id=check_run_id,
         current_head_sha=head_sha,
+        threads_resolved=settled.earlier.resolved,
+        threads_carried=len(settled.earlier.carried),
     )
 
 
