@@ -102,6 +102,10 @@ def translate(exc: GitHubException, operation: str) -> GitHubError:
     if isinstance(exc, RequestTimeout):
         return Transient(f"{operation}: request timed out")
     if isinstance(exc, RequestError):
+        if isinstance(exc.exc, GitHubException):
+            # githubkit wraps a refused token mint (401: the installation or key revoked; 422: a
+            # permission the App lacks) in a RequestError: what GitHub answered is the inner failure.
+            return translate(exc.exc, operation)
         return Transient(f"{operation}: connection failed ({type(exc.exc).__name__})")
     return Transient(f"{operation}: {type(exc).__name__}")
 

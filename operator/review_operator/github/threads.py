@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from githubkit.exception import GitHubException, GraphQLFailed, RequestError
+from githubkit.exception import GitHubException, GraphQLFailed
 
 from review_operator.api.models import ReviewJob
 from review_operator.github.auth import RepoClient
@@ -75,11 +75,6 @@ async def _graphql(gh: RepoClient, operation: str, query: str, variables: dict[s
         return await gh.github.async_graphql(query, variables)
     except GraphQLFailed as exc:
         raise graphql_error(exc, operation) from None
-    except RequestError as exc:
-        # githubkit wraps a refused token mint (e.g. 422: the App lacks a permission asked for) in a
-        # RequestError; what GitHub answered is the inner failure.
-        inner = exc.exc if isinstance(exc.exc, GitHubException) else exc
-        raise translate(inner, operation) from None
     except GitHubException as exc:
         raise translate(exc, operation) from None
 

@@ -99,3 +99,14 @@ def test_settings_repr_hides_the_token() -> None:
 
 def test_github_client_is_constructible_with_the_token() -> None:
     assert isinstance(GitHub(SETTINGS.token.get_secret_value() if SETTINGS.token else ""), GitHub)
+
+
+@pytest.mark.parametrize(("status", "kind"), [(401, Unauthorized), (422, Rejected), (502, Transient)])
+def test_a_refused_token_mint_wrapped_by_githubkit_is_what_github_answered(
+    status: int, kind: type[Exception]
+) -> None:
+    # githubkit's App auth raises the mint's failure inside a RequestError: a revoked installation
+    # (401) must fail closed as Unauthorized, not be retried as a dropped connection.
+    error = translate(RequestError(_failed("POST", status)), "create review")
+    assert isinstance(error, kind) and str(status) in str(error)
+    assert isinstance(translate(_dropped("POST"), "create review"), Transient)
