@@ -15,13 +15,16 @@ from pydantic import ValidationError
 
 from review_operator.api.models import (
     PR_BODY_MAX_CHARS,
+    QUESTION_MAX_CHARS,
     AuthorAssociation,
     Cancel,
     CancelReason,
+    JobKind,
     ObjectMeta,
     Overrides,
     Phase,
     PullRequest,
+    Question,
     Repository,
     ReviewJob,
     ReviewJobSpec,
@@ -32,6 +35,7 @@ from review_operator.api.scrub import clip_token_shapes
 from review_operator.builders.names import (
     CHECK_RUN_NAME,
     LABEL_FORCE,
+    question_suffix,
     rerun_suffix,
     reviewjob_labels,
     reviewjob_name,
@@ -47,6 +51,8 @@ CANCEL_ACTIONS = {
 # `/review full` is forced too: its point is to review again what was reviewed (in part) already.
 COMMAND = re.compile(r"\s*/review(?:\s+(?:(?P<force>force)|(?P<full>full))\b)?(?:\s|$)")
 CANCEL_COMMAND = re.compile(r"\s*/cancel(?:\s|$)")
+# `/ask <question>`: the question is the rest of the comment (several lines allowed).
+ASK_COMMAND = re.compile(r"\s*/ask(?:\s+(?P<question>[\s\S]*))?$")
 MAX_DELIVERY_ID = 128
 _SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
 
@@ -174,6 +180,7 @@ def command_verdict(
         return None
     for other in sorted(siblings, key=lambda s: s.metadata.name):
         waiting = other.spec.trigger.event is TriggerEvent.ISSUE_COMMENT and not other.spec.trigger.force
+        waiting = waiting and other.spec.kind is JobKind.REVIEW  # a question answers no `/review`
         if waiting and other.spec.cancel is None and not other.status.phase.is_final:
             return Existing(other.metadata.name)
     return None
@@ -207,6 +214,9 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         if event == "issue_comment":
             comment = payloads.IssueCommentEvent.model_validate(payload)
             return _issue_comment(comment, delivery_id, policy, now)
+        if event == "pull_request_review_comment":
+            reply = payloads.PullRequestReviewCommentEvent.model_validate(payload)
+            return _thread_reply(reply, delivery_id, policy)
         if event == "check_run":
             return _check_run(payloads.CheckRunEvent.model_validate(payload), delivery_id, policy)
         if event == "check_suite":
@@ -269,12 +279,29 @@ def _issue_comment(
         return Ignore("comment on an issue, not a pull request")
     command = COMMAND.match(comment.body or "")
     cancel = CANCEL_COMMAND.match(comment.body or "")
-    if command is None and cancel is None:
-        return Ignore("comment is not a `/review` or `/cancel` command")
+    ask = ASK_COMMAND.match(comment.body or "")
+    if command is None and cancel is None and ask is None:
+        return Ignore("comment is not a `/review`, `/ask` or `/cancel` command")
     if not policy.allows(repo.full_name):
         return Ignore("repository is not in the allow-list")
     if comment.author_association.upper() not in policy.trusted:
         return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
+    if ask is not None:
+        text = (ask.group("question") or "").strip()
+        if not text:
+            return Ignore("`/ask` needs a question after it")
+        trigger = Trigger(
+            event=TriggerEvent.ISSUE_COMMENT,
+            action=ev.action,
+            delivery_id=delivery_id,
+            sender=ev.sender.login,
+            comment_id=comment.id,
+        )
+        question = Question(
+            text=clip_token_shapes(text, QUESTION_MAX_CHARS), comment_id=comment.id, author=comment.user.login
+        )
+        pr = (issue.title, issue.body, issue.user.login, _association(issue.author_association))
+        return _question(repo, issue.number, pr, ev.installation, trigger, JobKind.ASK, question)
     if command is None:
         request = Cancel(
             reason=CancelReason.CANCEL_COMMAND,
@@ -308,6 +335,31 @@ def _issue_comment(
     )
 
 
+def _pull_request_of(
+    number: int,
+    head_sha: str | None,
+    base_sha: str | None,
+    base_ref: str | None,
+    title: str | None,
+    body: str | None,
+    author: str,
+    association: AuthorAssociation,
+    draft: bool,
+) -> PullRequest:
+    return PullRequest(
+        number=number,
+        head_sha=head_sha,
+        base_sha=base_sha,
+        base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
+        title=clip_token_shapes(title or "", 1024),
+        # Scrubbed before the cut, like the title: a cut token would no longer be recognised.
+        body=clip_token_shapes(body or "", PR_BODY_MAX_CHARS),
+        author=author,
+        author_association=association,
+        draft=draft,
+    )
+
+
 def _create(
     repo: payloads.RepositoryPayload,
     number: int,
@@ -321,20 +373,11 @@ def _create(
     draft: bool,
     installation: payloads.Installation | None,
     trigger: Trigger,
-) -> Decision:
+) -> Create:
     spec = ReviewJobSpec(
         repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
-        pull_request=PullRequest(
-            number=number,
-            head_sha=head_sha,
-            base_sha=base_sha,
-            base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
-            title=clip_token_shapes(title or "", 1024),
-            # Scrubbed before the cut, like the title: a cut token would no longer be recognised.
-            body=clip_token_shapes(body or "", PR_BODY_MAX_CHARS),
-            author=author,
-            author_association=association,
-            draft=draft,
+        pull_request=_pull_request_of(
+            number, head_sha, base_sha, base_ref, title, body, author, association, draft
         ),
         installation_id=installation.id if installation else None,
         trigger=trigger,
@@ -343,6 +386,70 @@ def _create(
     if trigger.force:
         labels[LABEL_FORCE] = "true"
     meta = ObjectMeta(name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id), labels=labels)
+    return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)
+
+
+def _thread_reply(ev: payloads.PullRequestReviewCommentEvent, delivery_id: str, policy: Policy) -> Decision:
+    """A reply in a review thread: a question to answer in that thread. Whether the thread is ours
+    (its first comment written by our App) is the controller's to check, before anything is spent:
+    the payload does not say who started the thread."""
+    comment, pr, repo = ev.comment, ev.pull_request, ev.repository
+    if ev.action != "created":
+        return Ignore(f"pull_request_review_comment action {shown(ev.action)!r} is not handled")
+    if comment.in_reply_to_id is None:
+        return Ignore("review comment is not a reply in a thread")
+    if comment.user.type == "Bot" or comment.user.login.endswith("[bot]"):
+        # Our own answers among them: answering them would never end.
+        return Ignore("reply written by a bot")
+    if not policy.allows(repo.full_name):
+        return Ignore("repository is not in the allow-list")
+    if comment.author_association.upper() not in policy.trusted:
+        return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
+    text = (comment.body or "").strip()
+    if not text:
+        return Ignore("empty reply")
+    trigger = Trigger(
+        event=TriggerEvent.PULL_REQUEST_REVIEW_COMMENT,
+        action=ev.action,
+        delivery_id=delivery_id,
+        sender=ev.sender.login,
+        comment_id=comment.id,
+    )
+    question = Question(
+        text=clip_token_shapes(text, QUESTION_MAX_CHARS),
+        comment_id=comment.id,
+        thread_id=comment.in_reply_to_id,
+        author=comment.user.login,
+    )
+    about = (pr.title, pr.body, pr.user.login, _association(pr.author_association))
+    return _question(repo, pr.number, about, ev.installation, trigger, JobKind.REPLY, question)
+
+
+def _question(
+    repo: payloads.RepositoryPayload,
+    number: int,
+    pr: tuple[str | None, str | None, str, AuthorAssociation],
+    installation: payloads.Installation | None,
+    trigger: Trigger,
+    kind: JobKind,
+    question: Question,
+) -> Create:
+    """A question's ReviewJob, named after the comment that asked: a redelivery is a duplicate. Its
+    head, like a command's, is the PR's head when it starts."""
+    title, body, author, association = pr
+    spec = ReviewJobSpec(
+        repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
+        pull_request=_pull_request_of(number, None, None, None, title, body, author, association, False),
+        installation_id=installation.id if installation else None,
+        trigger=trigger,
+        kind=kind,
+        question=question,
+    )
+    suffix = question_suffix(question.comment_id, in_thread=kind is JobKind.REPLY)
+    meta = ObjectMeta(
+        name=reviewjob_name(repo.id, number, None, question=suffix),
+        labels=reviewjob_labels(repo.id, number, None),
+    )
     return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)
 
 

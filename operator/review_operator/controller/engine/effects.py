@@ -35,6 +35,7 @@ from review_operator.builders.names import (
     pull_request_selector,
 )
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.builders.question import Thread
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide import acknowledge, status
@@ -71,9 +72,12 @@ from review_operator.github import (
     RateLimited,
     Transient,
     Unauthorized,
+    fetch_thread,
+    post_answer,
     post_failure_note,
     post_review,
     react,
+    react_to_review_comment,
 )
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
@@ -177,6 +181,8 @@ class Effects:
         """What decides whether a review may get its pod, and how it runs: GitHub's head of the PR
         (a kept answer; None without GitHub), the PR's other ReviewJobs when they can matter, and
         the repository's configuration file at the base."""
+        if job.spec.kind.is_question:
+            return await self._question_facts(job)
         try:
             # The `/review` comment's 👀 and the scope's questions go out beside the config read: no
             # time added on the start path.
@@ -193,6 +199,29 @@ class Effects:
             # The head is this review's: its siblings cannot matter.
             return StartFacts(job, actual, repo=repo, skip=skip, scope=scope)
         return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip, scope=scope)
+
+    async def _question_facts(self, job: ReviewJob) -> StartFacts | TokenRefused:
+        """A question's start: the 👀, the repository's settings, the PR's base (the checkout's diff
+        is the whole PR, for context) and, for a reply, its thread (whether our App started it).
+        A thread GitHub cannot give now raises: the next pass asks again, until the claim's deadline."""
+        if self.github is None:
+            return StartFacts(job, None)
+        github = self.github
+        try:
+            (repo, _), scope, thread, _ = await asyncio.gather(
+                self.repo_settings(job),
+                review_scope(github, job, enabled=False),
+                self._thread(job),
+                self.acknowledge(job, acknowledge.on_start(job)),
+            )
+        except Unauthorized as exc:
+            return TokenRefused(job, str(exc))
+        return StartFacts(job, job.status.head_sha, repo=repo, scope=scope, thread=thread)
+
+    async def _thread(self, job: ReviewJob) -> Thread | None:
+        if self.github is None or job.spec.question is None or job.spec.question.thread_id is None:
+            return None
+        return await fetch_thread(self.github.for_job(job), job)
 
     async def _scope(self, job: ReviewJob) -> ReviewScope | None:
         """Full or incremental (None without GitHub: the runner then reviews the whole PR)."""
@@ -217,13 +246,14 @@ class Effects:
         now: datetime,
         repo: RepoReviewSettings | None = None,
         scope: ReviewScope | None = None,
+        thread: Thread | None = None,
     ) -> TokenRefused | CreateRefused | None:
         """The checkout Secret (with GitHub) and the pod, then the PodCreated condition. A refusal
         comes back as an observation; an API server that cannot answer raises (the next pass
         tries again, until the claim's deadline)."""
         try:
             async with self.lanes.slot_work():
-                manifest = await self._create_pod(job, repo, scope)
+                manifest = await self._create_pod(job, repo, scope, thread)
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         except KubeError as exc:
@@ -233,7 +263,11 @@ class Effects:
         return None
 
     async def _create_pod(
-        self, job: ReviewJob, repo: RepoReviewSettings | None, scope: ReviewScope | None
+        self,
+        job: ReviewJob,
+        repo: RepoReviewSettings | None,
+        scope: ReviewScope | None,
+        thread: Thread | None = None,
     ) -> dict[str, Any]:
         head = job_head(job) or ""
         with_token = False
@@ -251,6 +285,7 @@ class Effects:
             with_checkout_token=with_token,
             repo_values=None if repo is None else repo.runner_values(),
             scope=scope,
+            thread=thread,
         )
         _, created = await objects.create_or_get_pod(self.kube, manifest)
         if not created:
@@ -313,6 +348,8 @@ class Effects:
         posting = {"state": PostingState.POSTING.value, "attempts": attempts}
         step = Post(await self._status(step.job, {"posting": posting}), step.result, step.pod)
         job = step.job
+        if job.spec.kind.is_question:
+            return await self._answer(step, attempts, now)
         try:
             gh = self.github.for_job(job)
             repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
@@ -347,6 +384,31 @@ class Effects:
             "postedAt": rfc3339(now),
         }
         job = await self._status(job, {"posting": {k: v for k, v in posted.items() if v is not None}})
+        return Posted(Post(job, step.result, step.pod))
+
+    async def _answer(self, step: Post, attempts: int, now: datetime) -> Posted | PostRefused | PostFailed:
+        """Posts a question's answer once (its marker makes a repeat find it); never checks the head."""
+        job = step.job
+        if self.github is None:  # pragma: no cover - `post` returned PostingOff already
+            raise RuntimeError("no GitHub to answer on")
+        try:
+            answer = await post_answer(self.github.for_job(job), job, step.result)
+        except Unauthorized as exc:
+            self.metrics.posting_failed("unauthorized")
+            return PostRefused(step, str(exc))
+        except GitHubError as exc:
+            self.metrics.posting_failed(type(exc).__name__.lower())
+            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            retryable = isinstance(exc, (RateLimited, Transient))
+            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
+        posted = {
+            "state": PostingState.POSTED.value,
+            "attempts": attempts,
+            "answerCommentId": answer.comment_id,
+            "answerUrl": answer.html_url,
+            "postedAt": rfc3339(now),
+        }
+        job = await self._status(job, {"posting": posted})
         return Posted(Post(job, step.result, step.pod))
 
     async def delay_post(self, step: DelayPost, now: datetime) -> None:
@@ -385,7 +447,10 @@ class Effects:
             return
         comment_id, content = reaction
         try:
-            await react(self.github.for_job(job), job, comment_id, content)
+            if acknowledge.on_review_comment(job, comment_id):
+                await react_to_review_comment(self.github.for_job(job), job, comment_id, content)
+            else:
+                await react(self.github.for_job(job), job, comment_id, content)
         except GitHubError as exc:
             self.metrics.posting_failed(type(exc).__name__.lower())
             log.warning("reacting %s to comment %d failed: %s", content, comment_id, exc)
