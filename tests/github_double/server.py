@@ -341,4 +341,7 @@ def now_iso(delta: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+from tests.github_double.review_comments import ROUTES as _THREAD_ROUTES  # noqa: E402
 from tests.github_double.routes import ROUTES as _ROUTES  # noqa: E402  (routes need the classes above)
+
+_ROUTES = {**_ROUTES, **_THREAD_ROUTES}
