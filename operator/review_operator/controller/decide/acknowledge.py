@@ -4,7 +4,8 @@ thread is acknowledged the same way, on that review comment (`on_review_comment`
 
 from __future__ import annotations
 
-from review_operator.api.models import CancelReason, Phase, Reaction, ReviewJob, TriggerEvent
+from review_operator.api.models import CancelReason, JobKind, Phase, Reaction, ReviewJob, TriggerEvent
+from review_operator.builders.question import Thread
 
 _COMMENTED = (TriggerEvent.ISSUE_COMMENT, TriggerEvent.PULL_REQUEST_REVIEW_COMMENT)
 _ENDED: dict[Phase, Reaction] = {
@@ -14,11 +15,13 @@ _ENDED: dict[Phase, Reaction] = {
 }
 
 
-def on_start(job: ReviewJob) -> tuple[int, Reaction] | None:
+def on_start(job: ReviewJob, thread: Thread | None = None) -> tuple[int, Reaction] | None:
     """The `/review` comment to mark as seen, on the first attempt only (a retry says nothing new)."""
     trigger = job.spec.trigger
     if trigger.event not in _COMMENTED or trigger.comment_id is None:
         return None
+    if job.spec.kind is JobKind.REPLY and (thread is None or not thread.ours):
+        return None  # a reply outside our threads is not ours to answer
     return (trigger.comment_id, "eyes") if job.status.attempts <= 1 else None
 
 

@@ -208,14 +208,13 @@ class Effects:
             return StartFacts(job, None)
         github = self.github
         try:
-            (repo, _), scope, thread, _ = await asyncio.gather(
-                self.repo_settings(job),
-                review_scope(github, job, enabled=False),
-                self._thread(job),
-                self.acknowledge(job, acknowledge.on_start(job)),
+            (repo, _), scope, thread = await asyncio.gather(
+                self.repo_settings(job), review_scope(github, job, enabled=False), self._thread(job)
             )
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
+        # A reply in someone else's thread is not ours to answer: not even a 👀.
+        await self.acknowledge(job, acknowledge.on_start(job, thread))
         return StartFacts(job, job.status.head_sha, repo=repo, scope=scope, thread=thread)
 
     async def _thread(self, job: ReviewJob) -> Thread | None:
