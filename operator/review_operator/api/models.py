@@ -215,7 +215,11 @@ class Trigger(_Model):
     sender: Annotated[str, _f("Login of the user whose action triggered the review.", pattern=LOGIN_PATTERN)]
     comment_id: Annotated[
         int | None,
-        _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1),
+        _f(
+            "Id of the command's comment (`/review`, `/ask`) or of the reply in a review thread.",
+            alias="commentId",
+            ge=1,
+        ),
     ] = None
     force: Annotated[
         bool | None,

@@ -46,8 +46,9 @@ When you are done, answer with exactly one JSON object and nothing else, matchin
 """ + json.dumps(ANSWER_SCHEMA, separators=(",", ":"))
 
 
-def answer_system_prompt(instructions: str = "", language: str = "") -> str:
-    """The fixed prompt, plus the language the repository asked its reviews to be written in."""
+def answer_system_prompt(language: str = "") -> str:
+    """The fixed prompt, plus the language the repository asked its reviews to be written in (its
+    review instructions are review policy: an answer does not follow them)."""
     if language.strip():
         return (
             ANSWER_SYSTEM_PROMPT

@@ -137,7 +137,7 @@ async def _run_guarded(
     audit = AuditTrail()
     answering = settings.mode == "answer"
     if answering:
-        system = answer_system_prompt(settings.repo_instructions, settings.review_language)
+        system = answer_system_prompt(settings.review_language)
     else:
         system = system_prompt(settings.repo_instructions, settings.review_language)
     options = build_options(

@@ -14,8 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from review_operator.api.models import (
-    PR_BODY_MAX_CHARS,
-    QUESTION_MAX_CHARS,
     AuthorAssociation,
     Cancel,
     CancelReason,
@@ -23,25 +21,53 @@ from review_operator.api.models import (
     ObjectMeta,
     Overrides,
     Phase,
-    PullRequest,
-    Question,
     Repository,
     ReviewJob,
     ReviewJobSpec,
     Trigger,
     TriggerEvent,
 )
-from review_operator.api.scrub import clip_token_shapes
 from review_operator.builders.names import (
     CHECK_RUN_NAME,
     LABEL_FORCE,
-    question_suffix,
     rerun_suffix,
     reviewjob_labels,
     reviewjob_name,
 )
-from review_operator.config import WebhookSettings
-from review_operator.webhook import payloads
+from review_operator.webhook import payloads, questions
+from review_operator.webhook.decision import (
+    CancelReviews,
+    Create,
+    Decision,
+    Ignore,
+    InvalidDelivery,
+    Policy,
+    Pong,
+    Rerun,
+    association,
+    pull_request_of,
+    shown,
+)
+
+__all__ = [
+    "CancelReviews",
+    "Create",
+    "Decision",
+    "Existing",
+    "Ignore",
+    "InvalidDelivery",
+    "Policy",
+    "Pong",
+    "Rerun",
+    "TooSoon",
+    "command_verdict",
+    "decide",
+    "replaces_cancelled",
+    "rerun_of",
+    "rerun_template",
+    "shown",
+    "summary",
+]
 
 REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 CANCEL_ACTIONS = {
@@ -51,87 +77,7 @@ CANCEL_ACTIONS = {
 # `/review full` is forced too: its point is to review again what was reviewed (in part) already.
 COMMAND = re.compile(r"\s*/review(?:\s+(?:(?P<force>force)|(?P<full>full))\b)?(?:\s|$)")
 CANCEL_COMMAND = re.compile(r"\s*/cancel(?:\s|$)")
-# `/ask <question>`: the question is the rest of the comment (several lines allowed).
-ASK_COMMAND = re.compile(r"\s*/ask(?:\s+(?P<question>[\s\S]*))?$")
 MAX_DELIVERY_ID = 128
-_SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Who gets reviews: trusted associations, an optional repository allow-list, drafts or not."""
-
-    trusted: frozenset[str]
-    allowed_repositories: frozenset[str]  # lowercase owner/name; empty allows every repository
-    review_drafts: bool = False
-    app_id: int | None = None  # our GitHub App: only its check runs and suites can be re-run
-
-    @classmethod
-    def from_settings(cls, settings: WebhookSettings) -> Policy:
-        return cls(
-            trusted=frozenset(a.upper() for a in settings.webhook_trusted_associations),
-            allowed_repositories=frozenset(r.lower() for r in settings.webhook_allowed_repositories),
-            review_drafts=settings.webhook_review_drafts,
-            app_id=settings.webhook_github_app_id,
-        )
-
-    def ours(self, app: payloads.App | None) -> bool:
-        """Whether a check run or suite is our App's (any App's when its id is not configured)."""
-        return self.app_id is None or (app is not None and app.id == self.app_id)
-
-    def allows(self, full_name: str) -> bool:
-        return not self.allowed_repositories or full_name.lower() in self.allowed_repositories
-
-
-@dataclass(frozen=True)
-class Pong:
-    """`ping`: GitHub checks the hook works."""
-
-
-@dataclass(frozen=True)
-class Create:
-    """Record this ReviewJob (its name makes the create idempotent)."""
-
-    job: ReviewJob
-    repository_id: int
-
-
-@dataclass(frozen=True)
-class CancelReviews:
-    """Mark the non-final ReviewJobs of this pull request to be cancelled."""
-
-    repository_id: int
-    pr_number: int
-    cancel: Cancel
-
-
-@dataclass(frozen=True)
-class Ignore:
-    reason: str
-
-
-@dataclass(frozen=True)
-class InvalidDelivery:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Rerun:
-    """GitHub's "Re-run" of our check run (or suite): review this head again, forced. Which pull
-    request it is comes from the ReviewJob the run was created for (`external_id`, which is its
-    name), else from the payload's pull requests (empty for a fork's), else from the ReviewJobs
-    of this head."""
-
-    repository_id: int
-    full_name: str
-    head_sha: str
-    pr_numbers: tuple[int, ...]
-    external_id: str | None
-    trigger: Trigger
-    installation_id: int | None
-
-
-Decision = Pong | Create | CancelReviews | Rerun | Ignore | InvalidDelivery
 
 
 @dataclass(frozen=True)
@@ -186,11 +132,6 @@ def command_verdict(
     return None
 
 
-def shown(text: str) -> str:
-    """Sender-controlled text, cut short for reasons and log lines."""
-    return clip_token_shapes(text, _SHOWN)
-
-
 def summary(payload: Any) -> tuple[str, str]:
     """(action, repository full name) for the log line; empty when the payload lacks them."""
     try:
@@ -216,7 +157,7 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
             return _issue_comment(comment, delivery_id, policy, now)
         if event == "pull_request_review_comment":
             reply = payloads.PullRequestReviewCommentEvent.model_validate(payload)
-            return _thread_reply(reply, delivery_id, policy)
+            return questions.thread_reply(reply, delivery_id, policy)
         if event == "check_run":
             return _check_run(payloads.CheckRunEvent.model_validate(payload), delivery_id, policy)
         if event == "check_suite":
@@ -226,13 +167,6 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
         return InvalidDelivery(shown("payload does not match the event: " + ", ".join(fields)))
     return Ignore(f"event {shown(event)!r} is not handled")
-
-
-def _association(value: str) -> AuthorAssociation:
-    try:
-        return AuthorAssociation(value)
-    except ValueError:
-        return AuthorAssociation.NONE
 
 
 def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Policy, now: datetime) -> Decision:
@@ -260,7 +194,7 @@ def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Polic
         pr.title,
         pr.body,
         pr.user.login,
-        _association(pr.author_association),
+        association(pr.author_association),
         bool(pr.draft),
         ev.installation,
         Trigger(
@@ -279,7 +213,7 @@ def _issue_comment(
         return Ignore("comment on an issue, not a pull request")
     command = COMMAND.match(comment.body or "")
     cancel = CANCEL_COMMAND.match(comment.body or "")
-    ask = ASK_COMMAND.match(comment.body or "")
+    ask = questions.ASK_COMMAND.match(comment.body or "")
     if command is None and cancel is None and ask is None:
         return Ignore("comment is not a `/review`, `/ask` or `/cancel` command")
     if not policy.allows(repo.full_name):
@@ -287,21 +221,7 @@ def _issue_comment(
     if comment.author_association.upper() not in policy.trusted:
         return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
     if ask is not None:
-        text = (ask.group("question") or "").strip()
-        if not text:
-            return Ignore("`/ask` needs a question after it")
-        trigger = Trigger(
-            event=TriggerEvent.ISSUE_COMMENT,
-            action=ev.action,
-            delivery_id=delivery_id,
-            sender=ev.sender.login,
-            comment_id=comment.id,
-        )
-        question = Question(
-            text=clip_token_shapes(text, QUESTION_MAX_CHARS), comment_id=comment.id, author=comment.user.login
-        )
-        pr = (issue.title, issue.body, issue.user.login, _association(issue.author_association))
-        return _question(repo, issue.number, pr, ev.installation, trigger, JobKind.ASK, question)
+        return questions.ask(ev, ask, delivery_id)
     if command is None:
         request = Cancel(
             reason=CancelReason.CANCEL_COMMAND,
@@ -328,35 +248,10 @@ def _issue_comment(
         issue.title,
         issue.body,
         issue.user.login,
-        _association(issue.author_association),
+        association(issue.author_association),
         False,
         ev.installation,
         trigger,
-    )
-
-
-def _pull_request_of(
-    number: int,
-    head_sha: str | None,
-    base_sha: str | None,
-    base_ref: str | None,
-    title: str | None,
-    body: str | None,
-    author: str,
-    association: AuthorAssociation,
-    draft: bool,
-) -> PullRequest:
-    return PullRequest(
-        number=number,
-        head_sha=head_sha,
-        base_sha=base_sha,
-        base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
-        title=clip_token_shapes(title or "", 1024),
-        # Scrubbed before the cut, like the title: a cut token would no longer be recognised.
-        body=clip_token_shapes(body or "", PR_BODY_MAX_CHARS),
-        author=author,
-        author_association=association,
-        draft=draft,
     )
 
 
@@ -376,7 +271,7 @@ def _create(
 ) -> Create:
     spec = ReviewJobSpec(
         repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
-        pull_request=_pull_request_of(
+        pull_request=pull_request_of(
             number, head_sha, base_sha, base_ref, title, body, author, association, draft
         ),
         installation_id=installation.id if installation else None,
@@ -386,70 +281,6 @@ def _create(
     if trigger.force:
         labels[LABEL_FORCE] = "true"
     meta = ObjectMeta(name=reviewjob_name(repo.id, number, head_sha, trigger.comment_id), labels=labels)
-    return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)
-
-
-def _thread_reply(ev: payloads.PullRequestReviewCommentEvent, delivery_id: str, policy: Policy) -> Decision:
-    """A reply in a review thread: a question to answer in that thread. Whether the thread is ours
-    (its first comment written by our App) is the controller's to check, before anything is spent:
-    the payload does not say who started the thread."""
-    comment, pr, repo = ev.comment, ev.pull_request, ev.repository
-    if ev.action != "created":
-        return Ignore(f"pull_request_review_comment action {shown(ev.action)!r} is not handled")
-    if comment.in_reply_to_id is None:
-        return Ignore("review comment is not a reply in a thread")
-    if comment.user.type == "Bot" or comment.user.login.endswith("[bot]"):
-        # Our own answers among them: answering them would never end.
-        return Ignore("reply written by a bot")
-    if not policy.allows(repo.full_name):
-        return Ignore("repository is not in the allow-list")
-    if comment.author_association.upper() not in policy.trusted:
-        return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
-    text = (comment.body or "").strip()
-    if not text:
-        return Ignore("empty reply")
-    trigger = Trigger(
-        event=TriggerEvent.PULL_REQUEST_REVIEW_COMMENT,
-        action=ev.action,
-        delivery_id=delivery_id,
-        sender=ev.sender.login,
-        comment_id=comment.id,
-    )
-    question = Question(
-        text=clip_token_shapes(text, QUESTION_MAX_CHARS),
-        comment_id=comment.id,
-        thread_id=comment.in_reply_to_id,
-        author=comment.user.login,
-    )
-    about = (pr.title, pr.body, pr.user.login, _association(pr.author_association))
-    return _question(repo, pr.number, about, ev.installation, trigger, JobKind.REPLY, question)
-
-
-def _question(
-    repo: payloads.RepositoryPayload,
-    number: int,
-    pr: tuple[str | None, str | None, str, AuthorAssociation],
-    installation: payloads.Installation | None,
-    trigger: Trigger,
-    kind: JobKind,
-    question: Question,
-) -> Create:
-    """A question's ReviewJob, named after the comment that asked: a redelivery is a duplicate. Its
-    head, like a command's, is the PR's head when it starts."""
-    title, body, author, association = pr
-    spec = ReviewJobSpec(
-        repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
-        pull_request=_pull_request_of(number, None, None, None, title, body, author, association, False),
-        installation_id=installation.id if installation else None,
-        trigger=trigger,
-        kind=kind,
-        question=question,
-    )
-    suffix = question_suffix(question.comment_id, in_thread=kind is JobKind.REPLY)
-    meta = ObjectMeta(
-        name=reviewjob_name(repo.id, number, None, question=suffix),
-        labels=reviewjob_labels(repo.id, number, None),
-    )
     return Create(job=ReviewJob(metadata=meta, spec=spec), repository_id=repo.id)
 
 
