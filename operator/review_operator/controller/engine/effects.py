@@ -64,15 +64,17 @@ from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lanes import Lanes
 from review_operator.controller.engine.observer import parse_reviewjobs
+from review_operator.controller.engine.questions import question_facts
 from review_operator.controller.engine.scope import review_scope
 from review_operator.github import (
     GitHubClientFactory,
     GitHubError,
+    PostOutcome,
     PostStatus,
     RateLimited,
+    RepoClient,
     Transient,
     Unauthorized,
-    fetch_thread,
     post_answer,
     post_failure_note,
     post_review,
@@ -201,26 +203,13 @@ class Effects:
         return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip, scope=scope)
 
     async def _question_facts(self, job: ReviewJob) -> StartFacts | TokenRefused:
-        """A question's start: the 👀, the repository's settings, the PR's base (the checkout's diff
-        is the whole PR, for context) and, for a reply, its thread (whether our App started it).
-        A thread GitHub cannot give now raises: the next pass asks again, until the claim's deadline."""
         if self.github is None:
             return StartFacts(job, None)
-        github = self.github
-        try:
-            (repo, _), scope, thread = await asyncio.gather(
-                self.repo_settings(job), review_scope(github, job, enabled=False), self._thread(job)
-            )
-        except Unauthorized as exc:
-            return TokenRefused(job, str(exc))
-        # A reply in someone else's thread is not ours to answer: not even a 👀.
-        await self.acknowledge(job, acknowledge.on_start(job, thread))
-        return StartFacts(job, job.status.head_sha, repo=repo, scope=scope, thread=thread)
-
-    async def _thread(self, job: ReviewJob) -> Thread | None:
-        if self.github is None or job.spec.question is None or job.spec.question.thread_id is None:
-            return None
-        return await fetch_thread(self.github.for_job(job), job)
+        facts = await question_facts(self.github, job, self.repo_settings)
+        if isinstance(facts, StartFacts):
+            # A reply in someone else's thread is not ours to answer: not even a 👀.
+            await self.acknowledge(job, acknowledge.on_start(job, facts.thread))
+        return facts
 
     async def _scope(self, job: ReviewJob) -> ReviewScope | None:
         """Full or incremental (None without GitHub: the runner then reviews the whole PR)."""
@@ -347,21 +336,16 @@ class Effects:
         posting = {"state": PostingState.POSTING.value, "attempts": attempts}
         step = Post(await self._status(step.job, {"posting": posting}), step.result, step.pod)
         job = step.job
-        if job.spec.kind.is_question:
-            return await self._answer(step, attempts, now)
+        outcome: PostOutcome | None = None
+        written: dict[str, Any] = {}
         try:
             gh = self.github.for_job(job)
-            repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
-            result = step.result if repo is None else with_config_problems(step.result, repo.problems)
-            head = job_head(job) or ""
-            run_id = await self.checks.settle(job)  # posting completes the check run
-            if repo is None:
-                outcome = await post_review(gh, job, result, head_sha=head, check_run_id=run_id)
+            if job.spec.kind.is_question:
+                # A question's answer: once (its marker), never checked against the head.
+                answer = await post_answer(gh, job, step.result)
+                written = {"answerCommentId": answer.comment_id, "answerUrl": answer.html_url}
             else:
-                bar = repo.request_changes_severity
-                outcome = await post_review(
-                    gh, job, result, head_sha=head, request_changes_severity=bar, check_run_id=run_id
-                )
+                outcome = await self._post_review(gh, job, step.result)
         except Unauthorized as exc:
             self.metrics.posting_failed("unauthorized")
             return PostRefused(step, str(exc))
@@ -371,44 +355,35 @@ class Effects:
             retryable = isinstance(exc, (RateLimited, Transient))
             # GitHub's retry-after counts from its answer, not from when the post was planned.
             return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
-        if outcome.status is PostStatus.SUPERSEDED:
-            return PostMoved(step, outcome.current_head_sha or "")
-        self.checks.completed(job, outcome.check_run_id)
+        if outcome is not None:
+            if outcome.status is PostStatus.SUPERSEDED:
+                return PostMoved(step, outcome.current_head_sha or "")
+            self.checks.completed(job, outcome.check_run_id)
+            written = {
+                "reviewId": outcome.review_id,
+                "reviewUrl": outcome.review_url,
+                "summaryCommentId": outcome.summary_comment_id,
+            }
         posted = {
             "state": PostingState.POSTED.value,
             "attempts": attempts,
-            "reviewId": outcome.review_id,
-            "reviewUrl": outcome.review_url,
-            "summaryCommentId": outcome.summary_comment_id,
+            **written,
             "postedAt": rfc3339(now),
         }
         job = await self._status(job, {"posting": {k: v for k, v in posted.items() if v is not None}})
         return Posted(Post(job, step.result, step.pod))
 
-    async def _answer(self, step: Post, attempts: int, now: datetime) -> Posted | PostRefused | PostFailed:
-        """Posts a question's answer once (its marker makes a repeat find it); never checks the head."""
-        job = step.job
-        if self.github is None:  # pragma: no cover - `post` returned PostingOff already
-            raise RuntimeError("no GitHub to answer on")
-        try:
-            answer = await post_answer(self.github.for_job(job), job, step.result)
-        except Unauthorized as exc:
-            self.metrics.posting_failed("unauthorized")
-            return PostRefused(step, str(exc))
-        except GitHubError as exc:
-            self.metrics.posting_failed(type(exc).__name__.lower())
-            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-            retryable = isinstance(exc, (RateLimited, Transient))
-            return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
-        posted = {
-            "state": PostingState.POSTED.value,
-            "attempts": attempts,
-            "answerCommentId": answer.comment_id,
-            "answerUrl": answer.html_url,
-            "postedAt": rfc3339(now),
-        }
-        job = await self._status(job, {"posting": posted})
-        return Posted(Post(job, step.result, step.pod))
+    async def _post_review(self, gh: RepoClient, job: ReviewJob, result: ReviewResult) -> PostOutcome:
+        repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
+        result = result if repo is None else with_config_problems(result, repo.problems)
+        head = job_head(job) or ""
+        run_id = await self.checks.settle(job)  # posting completes the check run
+        if repo is None:
+            return await post_review(gh, job, result, head_sha=head, check_run_id=run_id)
+        bar = repo.request_changes_severity
+        return await post_review(
+            gh, job, result, head_sha=head, request_changes_severity=bar, check_run_id=run_id
+        )
 
     async def delay_post(self, step: DelayPost, now: datetime) -> None:
         """Keeps the result in status and lets the pod go (the slot is released by this write)."""
