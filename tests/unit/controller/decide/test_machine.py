@@ -16,7 +16,10 @@ from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
 from review_operator.builders.question import Thread, thread_comment
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide import checkrun
+from review_operator.controller.decide.heads import pr_key
 from review_operator.controller.decide.machine import decide
+from review_operator.controller.decide.plan import stale_reviews
 from review_operator.controller.decide.steps import (
     Cleanup,
     CreatePod,
@@ -282,3 +285,17 @@ def test_an_answer_is_posted_and_a_question_is_never_stale() -> None:
     assert isinstance(step, Post) and step.result.answer == "Because."
     done = decide(Posted(step), LATER, SETTINGS, random.Random(0))
     assert isinstance(done, Finish) and (done.phase, done.message) == (Phase.SUCCEEDED, "Answer posted.")
+
+
+def test_a_push_never_ends_a_question_nor_does_a_question_cover_a_head() -> None:
+    # The question's head is c…; GitHub's head moved to b…: the question goes on, and the stale review
+    # of a… is not "covered" by it (the PR is told that no review covers the new head).
+    review = reviewjob("review", Phase.RUNNING, attempts=1, podName="review-a1")
+    stale = stale_reviews([asked("Ask"), review], {pr_key(review): OTHER}, T0)
+    assert set(stale) == {"review"} and stale["review"] == Stale(OTHER, covered=False)
+
+
+def test_a_question_has_no_check_run() -> None:
+    assert checkrun.for_step(Queue(asked())) is None
+    assert checkrun.for_step(Finish(asked(), Phase.FAILED, "AgentError", "x")) is None
+    assert checkrun.for_pod(asked(), {"metadata": {"name": "rj-a1"}, "status": {"phase": "Running"}}) is None
