@@ -11,7 +11,15 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Limits shared by the repository configuration (`api.repo_config`) and the runner that applies it.
@@ -24,6 +32,9 @@ LANGUAGE_PATTERN = r"^\w[\w ()-]{0,39}$"
 # budget to its output limit (32000 tokens) minus one, and that clamped value is its own default.
 THINKING_MIN_TOKENS = 1024
 THINKING_MAX_TOKENS = 31999
+# A question (`/ask`, a reply in our review thread) and each comment of its thread shown to the model.
+ANSWER_TEXT_MAX_CHARS = 4000
+THREAD_MAX_COMMENTS = 12
 
 
 class CommonSettings(BaseSettings):
@@ -160,6 +171,20 @@ class GitHubSettings(BaseSettings):
         return value
 
 
+class ThreadComment(BaseModel):
+    """One comment of a review thread, as the runner shows it to the model (untrusted text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    author: Annotated[str, Field(description="Login of its author.", max_length=64)]
+    body: Annotated[
+        str, Field(description="Its text, token shapes scrubbed.", max_length=ANSWER_TEXT_MAX_CHARS)
+    ]
+    ours: Annotated[bool, Field(description="Written by this App (our finding, our earlier answers).")] = (
+        False
+    )
+
+
 class RunnerSettings(BaseSettings):
     """The in-pod review runner (`review-operator runner`); command-line arguments override these."""
 
@@ -271,6 +296,29 @@ class RunnerSettings(BaseSettings):
         SecretStr | None,
         Field(description="Model key; when unset the CLI uses ANTHROPIC_API_KEY or its provider switches."),
     ] = None
+    mode: Annotated[
+        Literal["review", "answer"],
+        Field(description="`review`: review the pull request; `answer`: answer `question` about it."),
+    ] = "review"
+    question: Annotated[
+        str,
+        Field(
+            description="Answer mode: the question (untrusted text from a trusted commenter).",
+            max_length=ANSWER_TEXT_MAX_CHARS,
+        ),
+    ] = ""
+    thread: Annotated[
+        list[ThreadComment],
+        Field(
+            description="Answer mode, a reply in a review thread: the thread before the question, first "
+            "comment (our finding) first (JSON).",
+            max_length=THREAD_MAX_COMMENTS,
+        ),
+    ] = []
+    thread_path: Annotated[
+        str, Field(description="Answer mode: the file the review thread is on.", max_length=1024)
+    ] = ""
+    thread_line: Annotated[int, Field(description="Answer mode: the line the review thread is on.", ge=0)] = 0
 
     @field_serializer("timeout_seconds", when_used="json")
     def _whole_seconds(self, value: float) -> float | int:
@@ -320,6 +368,15 @@ class ControllerSettings(CommonSettings):
             le=THINKING_MAX_TOKENS,
         ),
     ] = 0
+    ask_max_budget_usd: Annotated[
+        float,
+        Field(
+            description="Spend limit of one attempt at answering a question (`/ask`, a reply in one of our "
+            "review threads), USD; the lower of this and the review's limit applies.",
+            gt=0,
+            le=100,
+        ),
+    ] = 0.5
     daily_budget_usd: Annotated[
         float,
         Field(

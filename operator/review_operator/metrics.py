@@ -32,6 +32,7 @@ class WebhookEvent(StrEnum):
     PING = "ping"
     PULL_REQUEST = "pull_request"
     ISSUE_COMMENT = "issue_comment"
+    PULL_REQUEST_REVIEW_COMMENT = "pull_request_review_comment"
     CHECK_RUN = "check_run"
     CHECK_SUITE = "check_suite"
     OTHER = "other"

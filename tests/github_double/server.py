@@ -346,4 +346,7 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 
 
 from tests.github_double import graphql  # noqa: E402  (it needs the classes above)
+from tests.github_double.review_comments import ROUTES as _THREAD_ROUTES  # noqa: E402
 from tests.github_double.routes import ROUTES as _ROUTES  # noqa: E402  (routes need the classes above)
+
+_ROUTES = {**_ROUTES, **_THREAD_ROUTES}

@@ -74,6 +74,28 @@ def review_comment(body: str = "/review", association: str = "OWNER") -> dict[st
     return payload
 
 
+def thread_reply(
+    body: str = "Why is this a problem?",
+    *,
+    association: str = "MEMBER",
+    in_reply_to: int | None = 284312600,
+    login: str = "Codertocat",
+    user_type: str = "User",
+    action: str = "created",
+) -> dict[str, Any]:
+    """The real `pull_request_review_comment.created` example, made a reply in a review thread (the
+    example's comment starts a thread: GitHub sets `in_reply_to_id` on replies only)."""
+    payload = example("pull_request_review_comment", "created")
+    payload["action"] = action
+    comment = payload["comment"]
+    comment["body"] = body
+    comment["author_association"] = association
+    comment["user"] = dict(comment["user"], login=login, type=user_type)
+    if in_reply_to is not None:
+        comment["in_reply_to_id"] = in_reply_to
+    return payload
+
+
 APP_ID = 424242  # our App, in the rerequested payloads
 
 

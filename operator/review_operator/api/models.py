@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GROUP = "review-operator.dev"
 VERSION = "v1alpha1"
@@ -43,6 +43,8 @@ REASON_PATTERN = r"^[A-Z][A-Za-z0-9]{0,63}$"
 # The PR description kept in the spec (and shown to the model): enough for any real description, small
 # enough that a ReviewJob stays far below the API server's object size limit.
 PR_BODY_MAX_CHARS = 8000
+# A question (`/ask`, a reply in one of our review threads) and each earlier comment of its thread.
+QUESTION_MAX_CHARS = 4000
 
 
 class _Model(BaseModel):
@@ -77,12 +79,30 @@ class TriggerEvent(StrEnum):
     MANUAL = "manual"
     CHECK_RUN = "check_run"  # "Re-run" of our check run on GitHub
     CHECK_SUITE = "check_suite"  # "Re-run all checks" of our App's check suite
+    PULL_REQUEST_REVIEW_COMMENT = "pull_request_review_comment"  # a reply in one of our review threads
 
     @property
     def on_request(self) -> bool:
         """Someone asked for this review (a command, a Re-run): the repository's configuration
         that skips automatic reviews does not apply."""
-        return self in (TriggerEvent.ISSUE_COMMENT, TriggerEvent.CHECK_RUN, TriggerEvent.CHECK_SUITE)
+        return self in (
+            TriggerEvent.ISSUE_COMMENT,
+            TriggerEvent.CHECK_RUN,
+            TriggerEvent.CHECK_SUITE,
+            TriggerEvent.PULL_REQUEST_REVIEW_COMMENT,
+        )
+
+
+class JobKind(StrEnum):
+    """What a ReviewJob produces: a review of the PR, or an answer to a question about it."""
+
+    REVIEW = "Review"
+    ASK = "Ask"  # `/ask <question>` in a PR comment: answered by a comment on the PR
+    REPLY = "Reply"  # a reply in one of our review threads: answered in that thread
+
+    @property
+    def is_question(self) -> bool:
+        return self is not JobKind.REVIEW
 
 
 class Phase(StrEnum):
@@ -195,7 +215,11 @@ class Trigger(_Model):
     sender: Annotated[str, _f("Login of the user whose action triggered the review.", pattern=LOGIN_PATTERN)]
     comment_id: Annotated[
         int | None,
-        _f("Id of the `/review` comment, for command triggers.", alias="commentId", ge=1),
+        _f(
+            "Id of the command's comment (`/review`, `/ask`) or of the reply in a review thread.",
+            alias="commentId",
+            ge=1,
+        ),
     ] = None
     force: Annotated[
         bool | None,
@@ -276,6 +300,38 @@ class Overrides(_Model):
     ] = None
 
 
+class Question(_Model):
+    """A question to answer (kinds Ask and Reply): untrusted text from a trusted commenter."""
+
+    text: Annotated[
+        str,
+        _f(
+            "The question (untrusted text), token shapes scrubbed before it is cut to 4000 characters; "
+            "shown to the model fenced as untrusted data.",
+            max_length=QUESTION_MAX_CHARS,
+        ),
+    ]
+    comment_id: Annotated[
+        int,
+        _f(
+            "The comment that asked: an issue comment (Ask) or a pull request review comment (Reply). "
+            "The answer's hidden marker names it; it is acknowledged with reactions.",
+            alias="commentId",
+            ge=1,
+        ),
+    ]
+    thread_id: Annotated[
+        int | None,
+        _f(
+            "Reply: the id of the thread's first review comment (the reply's `in_reply_to_id`); the "
+            "controller answers only when our App wrote it.",
+            alias="threadId",
+            ge=1,
+        ),
+    ] = None
+    author: Annotated[str, _f("Login of the commenter who asked.", pattern=LOGIN_PATTERN)]
+
+
 class Cancel(_Model):
     """A request to stop the review."""
 
@@ -309,6 +365,18 @@ class ReviewJobSpec(_Model):
         ),
     ] = None
     trigger: Annotated[Trigger, _f("What asked for this review.")]
+    kind: Annotated[
+        JobKind,
+        _f(
+            "Review: review the pull request. Ask: answer a `/ask` comment on the PR. Reply: answer a "
+            "reply in one of our review threads, in that thread. Questions never supersede or cancel "
+            "reviews."
+        ),
+    ] = JobKind.REVIEW
+    question: Annotated[
+        Question | None,
+        _f("Kinds Ask and Reply: the question and where it was asked (absent for a review)."),
+    ] = None
     overrides: Annotated[Overrides, _f("Per-review limits that replace the controller's defaults.")] = Field(
         default_factory=Overrides
     )
@@ -319,6 +387,16 @@ class ReviewJobSpec(_Model):
             "change after creation, and only once: the rest of the spec is immutable."
         ),
     ] = None
+
+    @model_validator(mode="after")
+    def _question_matches_kind(self) -> ReviewJobSpec:
+        if self.kind.is_question != (self.question is not None):
+            raise ValueError("`question` is set exactly when `kind` is Ask or Reply")
+        if (self.kind is JobKind.REPLY) != (
+            self.question is not None and self.question.thread_id is not None
+        ):
+            raise ValueError("`question.threadId` is set exactly when `kind` is Reply")
+        return self
 
 
 class Condition(_Model):
@@ -399,6 +477,12 @@ class Posting(_Model):
     ] = None
     summary_comment_id: Annotated[
         int | None, _f("Id of the PR's summary comment.", alias="summaryCommentId")
+    ] = None
+    answer_comment_id: Annotated[
+        int | None, _f("A question's answer: the comment (or thread reply) posted.", alias="answerCommentId")
+    ] = None
+    answer_url: Annotated[
+        str | None, _f("Link to a question's answer.", alias="answerUrl", max_length=2048)
     ] = None
     attempts: Annotated[int, _f("Posting attempts made.", ge=0)] = 0
     posted_at: Annotated[datetime | None, _f("When the review was posted.", alias="postedAt")] = None

@@ -44,3 +44,5 @@ class Reason(StrEnum):
     POSTING_DELAYED = "PostingDelayed"
     POD_REJECTED = "PodRejected"
     POD_CREATE_FAILED = "PodCreateFailed"
+    NOT_OUR_THREAD = "NotOurThread"  # a reply in a review thread our App did not start: not answered
+    NO_ANSWER = "NoAnswer"  # a question's pod succeeded with an empty answer

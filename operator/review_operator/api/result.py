@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 RESULT_VERSION = 1
 MAX_MESSAGE_BYTES = 4096
+# An answer to a question (`/ask`, a reply in our review thread): a few paragraphs, and small enough
+# that a result holding one still fits the termination message (gzip absorbs the rest).
+ANSWER_MAX_CHARS = 3000
 GZIP_PREFIX = "gz:"
 
 
@@ -110,6 +113,8 @@ class ReviewResult(_Wire):
     # full review. `full_reason`: why the runner reviewed the whole PR although asked for a delta.
     since_sha: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40})?$")] = ""
     full_reason: Annotated[str, Field(max_length=300)] = ""
+    # Answer mode (a question, not a review): the answer to post; empty for a review.
+    answer: Annotated[str, Field(max_length=ANSWER_MAX_CHARS)] = ""
 
 
 def prompt_digest(system: str, user: str) -> str:
@@ -157,6 +162,8 @@ def encode_result(result: ReviewResult) -> str:
             current = current.model_copy(
                 update={"summary": current.summary[: len(current.summary) // 2] + "…"}
             )
+        elif len(current.answer) > 200:
+            current = current.model_copy(update={"answer": current.answer[: len(current.answer) // 2] + "…"})
         elif current.skipped_files:
             current = current.model_copy(update={"skipped_files": []})
         else:

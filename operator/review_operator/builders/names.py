@@ -34,15 +34,25 @@ def rerun_suffix(delivery_id: str) -> str:
     return "r" + hashlib.sha256(delivery_id.encode()).hexdigest()[:10]
 
 
+def question_suffix(comment_id: int, in_thread: bool) -> str:
+    """`a<comment id>` for a `/ask` comment, `t<comment id>` for a reply in a review thread (review
+    comments and issue comments are numbered apart, so the letter keeps their names apart too)."""
+    return f"{'t' if in_thread else 'a'}{comment_id}"
+
+
 def reviewjob_name(
     repository_id: int,
     pr_number: int,
     head_sha: str | None,
     comment_id: int | None = None,
     rerun: str | None = None,
+    question: str | None = None,
 ) -> str:
     """`pr-<repo id>-<number>-<sha12>`, or `pr-<repo id>-<number>-c<comment id>` for `/review` commands,
-    or `pr-<repo id>-<number>-<sha12>-r<digest>` for a GitHub "Re-run" (`rerun`: `rerun_suffix`)."""
+    or `pr-<repo id>-<number>-<sha12>-r<digest>` for a GitHub "Re-run" (`rerun`: `rerun_suffix`), or
+    `pr-<repo id>-<number>-<a|t><comment id>` for a question (`question`: `question_suffix`)."""
+    if question is not None:
+        return f"pr-{repository_id}-{pr_number}-{question}"
     if rerun is not None:
         if not head_sha:
             raise ValueError("a re-run ReviewJob needs a head SHA")

@@ -25,6 +25,7 @@ from review_operator.builders.names import (
     checkout_secret_name,
     pod_name,
 )
+from review_operator.builders.question import Thread, answer_budget, answer_values
 from review_operator.config import ControllerSettings, RunnerSettings
 
 REVIEW_POD_COMPONENT = "review-pod"
@@ -197,6 +198,7 @@ def review_runner_settings(
     settings: ControllerSettings,
     repo_values: Mapping[str, Any] | None = None,
     scope: ReviewScope | None = None,
+    thread: Thread | None = None,
 ) -> RunnerSettings:
     """What the runner in the review pod is told: the pull request and the effective limits, then
     what the repository's configuration file decided (`RepoReviewSettings.runner_values`: its
@@ -224,7 +226,9 @@ def review_runner_settings(
         timeout_seconds=limits.timeout_seconds,
         **optional,
     )
-    return runner_settings(**{**values, **(repo_values or {})})
+    merged = {**values, **(repo_values or {}), **answer_values(job, thread)}
+    merged["max_budget_usd"] = answer_budget(job, merged["max_budget_usd"], settings)
+    return runner_settings(**merged)
 
 
 def _review_env(
@@ -233,12 +237,13 @@ def _review_env(
     settings: ControllerSettings,
     repo_values: Mapping[str, Any] | None,
     scope: ReviewScope | None,
+    thread: Thread | None,
 ) -> list[dict[str, Any]]:
     """Operator-supplied extras first; the runner's own settings win over them. The model key comes
     from a Secret reference, never as a value."""
     values = {
         **settings.review_env,
-        **runner_env(review_runner_settings(job, head_sha, settings, repo_values, scope)),
+        **runner_env(review_runner_settings(job, head_sha, settings, repo_values, scope, thread)),
         "HOME": "/home/review",
         "TMPDIR": TMP,
     }
@@ -255,6 +260,7 @@ def _review_container(
     settings: ControllerSettings,
     repo_values: Mapping[str, Any] | None,
     scope: ReviewScope | None,
+    thread: Thread | None,
 ) -> dict[str, Any]:
     resources = {
         "requests": {
@@ -273,7 +279,7 @@ def _review_container(
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["runner"],
-        "env": _review_env(job, head_sha, settings, repo_values, scope),
+        "env": _review_env(job, head_sha, settings, repo_values, scope, thread),
         "volumeMounts": [
             {"name": "workspace", "mountPath": WORKSPACE},
             {"name": "home", "mountPath": "/home/review"},
@@ -311,10 +317,12 @@ def build_review_pod(
     with_checkout_token: bool,
     repo_values: Mapping[str, Any] | None = None,
     scope: ReviewScope | None = None,
+    thread: Thread | None = None,
 ) -> dict[str, Any]:
     """The review pod of one attempt. Deterministic: the same inputs give the same manifest.
     `repo_values`: what the repository's configuration decided for the runner (see
-    `builders.repo_settings`); `scope`: the whole PR, or the commits since our last review."""
+    `builders.repo_settings`); `scope`: the whole PR, or the commits since our last review;
+    `thread`: for a reply in one of our review threads, that thread (`builders.question`)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -329,7 +337,7 @@ def build_review_pod(
             "initContainers": [
                 _checkout_container(job, head_sha, settings, github_api_url, with_checkout_token, scope)
             ],
-            "containers": [_review_container(job, head_sha, settings, repo_values, scope)],
+            "containers": [_review_container(job, head_sha, settings, repo_values, scope, thread)],
             "volumes": _volumes(job, settings, with_checkout_token),
             **_placement(settings),
         },

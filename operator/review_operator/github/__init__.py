@@ -19,6 +19,9 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     await show_check_run(gh, job, head_sha, status=, title=, summary=, conclusion=, run_id=,
                          only_existing=) -> int | None          # when settings.check_runs
     await react(gh, job, comment_id, "eyes" | "rocket" | "confused") -> None   # idempotent
+    await react_to_review_comment(gh, job, comment_id, content) -> None   # the same, on a review comment
+    await fetch_thread(gh, job) -> Thread | None     # a Reply's review thread: ours?, its comments
+    await post_answer(gh, job, result) -> Answer     # a question's answer, once (hidden marker)
     await last_reviewed_head(gh, job) -> str | None   # commit of our newest review on the PR
     await compare_status(gh, job, base, head) -> str | None   # ahead|behind|diverged|identical; None: 404
     await pull_base(gh, job) -> str | None   # the PR's base commit now
@@ -32,6 +35,7 @@ GitHubNotFound, Transient (5xx, timeouts, drops once retries are exhausted), Rej
 CheckoutError. Messages never contain a token, a JWT or the private key.
 """
 
+from review_operator.github.answers import Answer, fetch_thread, post_answer, react_to_review_comment
 from review_operator.github.auth import (
     GitHubClientFactory,
     RepoClient,
@@ -63,6 +67,7 @@ from review_operator.github.reactions import react
 from review_operator.github.repo_config import RepoConfigUnreadable, fetch_repo_config, load_repo_config
 
 __all__ = [
+    "Answer",
     "CheckoutError",
     "CheckoutRequest",
     "GitHubClientFactory",
@@ -82,15 +87,18 @@ __all__ = [
     "compare_status",
     "fetch_pull",
     "fetch_repo_config",
+    "fetch_thread",
     "get_pull_head",
     "git_url_for",
     "last_reviewed_head",
     "load_repo_config",
     "make_github",
     "mint_checkout_token",
+    "post_answer",
     "post_failure_note",
     "post_review",
     "pull_base",
     "react",
+    "react_to_review_comment",
     "show_check_run",
 ]

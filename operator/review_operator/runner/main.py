@@ -13,8 +13,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -22,6 +22,7 @@ from review_operator.api.result import ResultOutcome, ReviewResult, Severity, en
 from review_operator.api.scrub import Scrubber, secret_values_from_env
 from review_operator.config import RunnerSettings
 from review_operator.runner.agent import RunState, build_options, run_agent
+from review_operator.runner.answer import answer_prompt, answer_system_prompt, parse_answer
 from review_operator.runner.args import add_runner_arguments, overrides
 from review_operator.runner.assemble import Limits, RunFacts, assemble, scrub_result
 from review_operator.runner.diff import Selection, right_side_only
@@ -29,6 +30,7 @@ from review_operator.runner.guard import AuditTrail, Roots, make_hooks
 from review_operator.runner.outcome import EXIT_RUNNER_BUG, Classified, exit_code
 from review_operator.runner.procs import stop_children
 from review_operator.runner.progress import Progress
+from review_operator.runner.review import AgentOutputError
 from review_operator.runner.stop import Stopper
 from review_operator.runner.workspace import (
     PullRequestMeta,
@@ -93,6 +95,9 @@ async def _scope(settings: RunnerSettings) -> tuple[str, str, frozenset[str] | N
 
 
 async def _prepare(settings: RunnerSettings, context_dir: Path) -> Prepared:
+    if settings.mode == "answer" and not settings.base_sha:
+        context_dir.mkdir(parents=True, exist_ok=True)
+        return Prepared(Selection())  # no base known: the checkout alone is the context
     since, full_reason, only_paths = await _scope(settings)
     pr = PullRequestMeta(
         settings.repo,
@@ -130,7 +135,11 @@ async def _run_guarded(
     config_dir = settings.work_dir / "claude-config"
     config_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditTrail()
-    system = system_prompt(settings.repo_instructions, settings.review_language)
+    answering = settings.mode == "answer"
+    if answering:
+        system = answer_system_prompt(settings.review_language)
+    else:
+        system = system_prompt(settings.repo_instructions, settings.review_language)
     options = build_options(
         settings,
         system_prompt=system,
@@ -142,14 +151,26 @@ async def _run_guarded(
         stderr=lambda line: progress({"event": "cli_stderr", "line": progress.scrubber.clip(line, 500)}),
         environ=environ,
     )
-    prompt = user_prompt(
-        context_dir,
-        prepared.selection,
-        settings.pr_title,
-        settings.pr_body,
-        since=prepared.since,
-        head=settings.head_sha,
-    )
+    if answering:
+        prompt = answer_prompt(
+            context_dir,
+            settings.question,
+            with_diff=bool(settings.base_sha),
+            title=settings.pr_title,
+            body=settings.pr_body,
+            thread=list(settings.thread),
+            thread_path=settings.thread_path,
+            thread_line=settings.thread_line,
+        )
+    else:
+        prompt = user_prompt(
+            context_dir,
+            prepared.selection,
+            settings.pr_title,
+            settings.pr_body,
+            since=prepared.since,
+            head=settings.head_sha,
+        )
     state = RunState(prompt_sha256=prompt_digest(system, prompt))
     progress({"event": "agent_start", "model": settings.model, "max_turns": settings.max_turns})
     try:
@@ -192,8 +213,12 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         state, audit = await _run_guarded(settings, prepared, stopper, progress, environ)
     if stopper.reason and state.result is None:
         state.stopped = Classified(ResultOutcome.TIMEOUT, stopper.reason)
+    facts = _facts(state)
+    if settings.mode == "answer":
+        # The answer is parsed below; the review parser is given an empty review to pass.
+        facts = replace(facts, text='{"findings":[]}', structured=None)
     result = assemble(
-        _facts(state),
+        facts,
         stopped=state.stopped,
         selection=selection,
         limits=Limits(Severity(settings.min_severity), settings.min_confidence, settings.max_findings),
@@ -205,8 +230,25 @@ async def review(settings: RunnerSettings, progress: Progress, environ: Mapping[
         prompt_sha256=state.prompt_sha256,
         model=settings.model,
     )
+    if settings.mode == "answer":
+        return with_answer(result, _facts(state), progress.scrubber.scrub)
     scope = {"since_sha": prepared.since, "full_reason": prepared.full_reason}
     return result.model_copy(update=scope)
+
+
+def with_answer(result: ReviewResult, facts: RunFacts, clean: Callable[[str], str]) -> ReviewResult:
+    """A successful run's answer (a garbled one makes it an agent error, as a garbled review does);
+    the review-shaped fields `assemble` filled from it are emptied."""
+    if result.outcome is not ResultOutcome.SUCCESS:
+        return result.model_copy(update={"summary": "", "findings": [], "dropped": 0})
+    try:
+        answer = parse_answer(facts.text, facts.structured, clean=clean)
+    except AgentOutputError as exc:
+        error = f"unusable final answer: {exc}"
+        return result.model_copy(
+            update={"outcome": ResultOutcome.AGENT_ERROR, "error": error, "summary": "", "findings": []}
+        )
+    return result.model_copy(update={"answer": answer, "summary": "", "findings": [], "dropped": 0})
 
 
 def _write_result(path: Path, message: str, progress: Progress) -> None:

@@ -14,21 +14,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from review_operator.api.models import (
-    PR_BODY_MAX_CHARS,
     AuthorAssociation,
     Cancel,
     CancelReason,
+    JobKind,
     ObjectMeta,
     Overrides,
     Phase,
-    PullRequest,
     Repository,
     ReviewJob,
     ReviewJobSpec,
     Trigger,
     TriggerEvent,
 )
-from review_operator.api.scrub import clip_token_shapes
 from review_operator.builders.names import (
     CHECK_RUN_NAME,
     LABEL_FORCE,
@@ -36,8 +34,40 @@ from review_operator.builders.names import (
     reviewjob_labels,
     reviewjob_name,
 )
-from review_operator.config import WebhookSettings
-from review_operator.webhook import payloads
+from review_operator.webhook import payloads, questions
+from review_operator.webhook.decision import (
+    CancelReviews,
+    Create,
+    Decision,
+    Ignore,
+    InvalidDelivery,
+    Policy,
+    Pong,
+    Rerun,
+    association,
+    pull_request_of,
+    shown,
+)
+
+__all__ = [
+    "CancelReviews",
+    "Create",
+    "Decision",
+    "Existing",
+    "Ignore",
+    "InvalidDelivery",
+    "Policy",
+    "Pong",
+    "Rerun",
+    "TooSoon",
+    "command_verdict",
+    "decide",
+    "replaces_cancelled",
+    "rerun_of",
+    "rerun_template",
+    "shown",
+    "summary",
+]
 
 REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 CANCEL_ACTIONS = {
@@ -48,84 +78,6 @@ CANCEL_ACTIONS = {
 COMMAND = re.compile(r"\s*/review(?:\s+(?:(?P<force>force)|(?P<full>full))\b)?(?:\s|$)")
 CANCEL_COMMAND = re.compile(r"\s*/cancel(?:\s|$)")
 MAX_DELIVERY_ID = 128
-_SHOWN = 64  # sender-controlled text quoted in reasons and logs is cut to this
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Who gets reviews: trusted associations, an optional repository allow-list, drafts or not."""
-
-    trusted: frozenset[str]
-    allowed_repositories: frozenset[str]  # lowercase owner/name; empty allows every repository
-    review_drafts: bool = False
-    app_id: int | None = None  # our GitHub App: only its check runs and suites can be re-run
-
-    @classmethod
-    def from_settings(cls, settings: WebhookSettings) -> Policy:
-        return cls(
-            trusted=frozenset(a.upper() for a in settings.webhook_trusted_associations),
-            allowed_repositories=frozenset(r.lower() for r in settings.webhook_allowed_repositories),
-            review_drafts=settings.webhook_review_drafts,
-            app_id=settings.webhook_github_app_id,
-        )
-
-    def ours(self, app: payloads.App | None) -> bool:
-        """Whether a check run or suite is our App's (any App's when its id is not configured)."""
-        return self.app_id is None or (app is not None and app.id == self.app_id)
-
-    def allows(self, full_name: str) -> bool:
-        return not self.allowed_repositories or full_name.lower() in self.allowed_repositories
-
-
-@dataclass(frozen=True)
-class Pong:
-    """`ping`: GitHub checks the hook works."""
-
-
-@dataclass(frozen=True)
-class Create:
-    """Record this ReviewJob (its name makes the create idempotent)."""
-
-    job: ReviewJob
-    repository_id: int
-
-
-@dataclass(frozen=True)
-class CancelReviews:
-    """Mark the non-final ReviewJobs of this pull request to be cancelled."""
-
-    repository_id: int
-    pr_number: int
-    cancel: Cancel
-
-
-@dataclass(frozen=True)
-class Ignore:
-    reason: str
-
-
-@dataclass(frozen=True)
-class InvalidDelivery:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Rerun:
-    """GitHub's "Re-run" of our check run (or suite): review this head again, forced. Which pull
-    request it is comes from the ReviewJob the run was created for (`external_id`, which is its
-    name), else from the payload's pull requests (empty for a fork's), else from the ReviewJobs
-    of this head."""
-
-    repository_id: int
-    full_name: str
-    head_sha: str
-    pr_numbers: tuple[int, ...]
-    external_id: str | None
-    trigger: Trigger
-    installation_id: int | None
-
-
-Decision = Pong | Create | CancelReviews | Rerun | Ignore | InvalidDelivery
 
 
 @dataclass(frozen=True)
@@ -174,14 +126,10 @@ def command_verdict(
         return None
     for other in sorted(siblings, key=lambda s: s.metadata.name):
         waiting = other.spec.trigger.event is TriggerEvent.ISSUE_COMMENT and not other.spec.trigger.force
+        waiting = waiting and other.spec.kind is JobKind.REVIEW  # a question answers no `/review`
         if waiting and other.spec.cancel is None and not other.status.phase.is_final:
             return Existing(other.metadata.name)
     return None
-
-
-def shown(text: str) -> str:
-    """Sender-controlled text, cut short for reasons and log lines."""
-    return clip_token_shapes(text, _SHOWN)
 
 
 def summary(payload: Any) -> tuple[str, str]:
@@ -207,6 +155,9 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         if event == "issue_comment":
             comment = payloads.IssueCommentEvent.model_validate(payload)
             return _issue_comment(comment, delivery_id, policy, now)
+        if event == "pull_request_review_comment":
+            reply = payloads.PullRequestReviewCommentEvent.model_validate(payload)
+            return questions.thread_reply(reply, delivery_id, policy)
         if event == "check_run":
             return _check_run(payloads.CheckRunEvent.model_validate(payload), delivery_id, policy)
         if event == "check_suite":
@@ -216,13 +167,6 @@ def decide(event: str, delivery_id: str, payload: Any, policy: Policy, now: date
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})[:5]
         return InvalidDelivery(shown("payload does not match the event: " + ", ".join(fields)))
     return Ignore(f"event {shown(event)!r} is not handled")
-
-
-def _association(value: str) -> AuthorAssociation:
-    try:
-        return AuthorAssociation(value)
-    except ValueError:
-        return AuthorAssociation.NONE
 
 
 def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Policy, now: datetime) -> Decision:
@@ -250,7 +194,7 @@ def _pull_request(ev: payloads.PullRequestEvent, delivery_id: str, policy: Polic
         pr.title,
         pr.body,
         pr.user.login,
-        _association(pr.author_association),
+        association(pr.author_association),
         bool(pr.draft),
         ev.installation,
         Trigger(
@@ -269,12 +213,15 @@ def _issue_comment(
         return Ignore("comment on an issue, not a pull request")
     command = COMMAND.match(comment.body or "")
     cancel = CANCEL_COMMAND.match(comment.body or "")
-    if command is None and cancel is None:
-        return Ignore("comment is not a `/review` or `/cancel` command")
+    ask = questions.ASK_COMMAND.match(comment.body or "")
+    if command is None and cancel is None and ask is None:
+        return Ignore("comment is not a `/review`, `/ask` or `/cancel` command")
     if not policy.allows(repo.full_name):
         return Ignore("repository is not in the allow-list")
     if comment.author_association.upper() not in policy.trusted:
         return Ignore(f"commenter association {shown(comment.author_association)} is not trusted")
+    if ask is not None:
+        return questions.ask(ev, ask, delivery_id)
     if command is None:
         request = Cancel(
             reason=CancelReason.CANCEL_COMMAND,
@@ -301,7 +248,7 @@ def _issue_comment(
         issue.title,
         issue.body,
         issue.user.login,
-        _association(issue.author_association),
+        association(issue.author_association),
         False,
         ev.installation,
         trigger,
@@ -321,20 +268,11 @@ def _create(
     draft: bool,
     installation: payloads.Installation | None,
     trigger: Trigger,
-) -> Decision:
+) -> Create:
     spec = ReviewJobSpec(
         repository=Repository(owner=repo.owner.login, name=repo.name, id=repo.id),
-        pull_request=PullRequest(
-            number=number,
-            head_sha=head_sha,
-            base_sha=base_sha,
-            base_ref=clip_token_shapes(base_ref, 255) if base_ref else None,
-            title=clip_token_shapes(title or "", 1024),
-            # Scrubbed before the cut, like the title: a cut token would no longer be recognised.
-            body=clip_token_shapes(body or "", PR_BODY_MAX_CHARS),
-            author=author,
-            author_association=association,
-            draft=draft,
+        pull_request=pull_request_of(
+            number, head_sha, base_sha, base_ref, title, body, author, association, draft
         ),
         installation_id=installation.id if installation else None,
         trigger=trigger,

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from review_operator.api.models import ReviewJob, TriggerEvent
+from review_operator.api.models import JobKind, ReviewJob, TriggerEvent
 from review_operator.builders.names import head_selector, pull_request_selector
 from review_operator.k8s.errors import AlreadyExists, Conflict, Invalid, KubeError, NotFound
 from review_operator.metrics import DeliveryOutcome, WebhookEvent
@@ -256,7 +256,9 @@ async def _rerun_candidates(hook: Webhook, decision: events.Rerun) -> list[Revie
 async def _create(hook: Webhook, decision: events.Create) -> _Answer:
     name = decision.job.metadata.name
     trigger = decision.job.spec.trigger
-    if trigger.event is TriggerEvent.ISSUE_COMMENT or trigger.force:
+    # A question is its own comment's (its name says so): never answered by, nor counted as, a review.
+    is_command = trigger.event is TriggerEvent.ISSUE_COMMENT and decision.job.spec.kind is JobKind.REVIEW
+    if is_command or trigger.force:
         repeated = await _repeated_command(hook, decision)
         if repeated is not None:
             return repeated

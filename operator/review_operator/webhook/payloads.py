@@ -17,6 +17,7 @@ class _Payload(BaseModel):
 
 class User(_Payload):
     login: str
+    type: str = "User"  # "Bot" for an App's bot account
 
 
 class RepositoryPayload(_Payload):
@@ -64,6 +65,17 @@ class Comment(_Payload):
     author_association: str
 
 
+class ReviewComment(_Payload):
+    """A pull request review comment (a comment in a review thread on the diff)."""
+
+    id: int
+    body: str | None = ""
+    user: User
+    author_association: str
+    # The thread's first comment, for a reply (GitHub always points a reply at the thread's root).
+    in_reply_to_id: int | None = None
+
+
 class RepositoryName(_Payload):
     full_name: str = ""
 
@@ -87,6 +99,15 @@ class IssueCommentEvent(_Payload):
     action: str
     issue: Issue
     comment: Comment
+    repository: RepositoryPayload
+    sender: User
+    installation: Installation | None = None
+
+
+class PullRequestReviewCommentEvent(_Payload):
+    action: str
+    comment: ReviewComment
+    pull_request: PullRequestPayload
     repository: RepositoryPayload
     sender: User
     installation: Installation | None = None

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from review_operator.api.models import PR_BODY_MAX_CHARS, AuthorAssociation, CancelReason, TriggerEvent
+from review_operator.api.models import (
+    PR_BODY_MAX_CHARS,
+    QUESTION_MAX_CHARS,
+    AuthorAssociation,
+    CancelReason,
+    JobKind,
+    TriggerEvent,
+)
 from review_operator.builders.names import (
     LABEL_FORCE,
     LABEL_PULL_REQUEST,
@@ -30,7 +37,13 @@ from review_operator.webhook.events import (
 )
 from tests.harness.controlplane import REPO_ROOT
 from tests.integration import webhook_helpers
-from tests.integration.webhook_helpers import HEAD_SHA, example, managed_user_pull_request, review_comment
+from tests.integration.webhook_helpers import (
+    HEAD_SHA,
+    example,
+    managed_user_pull_request,
+    review_comment,
+    thread_reply,
+)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = Policy(trusted=frozenset({"OWNER", "MEMBER", "COLLABORATOR"}), allowed_repositories=frozenset())
@@ -198,8 +211,8 @@ def test_review_full_is_a_forced_command_that_asks_for_the_whole_pull_request(
         (lambda: review_comment("please /review this"), "not a `/review`"),
         (lambda: review_comment("/reviewer wanted"), "not a `/review`"),
         (lambda: review_comment("/cancel", association="CONTRIBUTOR"), "not trusted"),
-        (lambda: review_comment("please /cancel"), "not a `/review` or `/cancel`"),
-        (lambda: review_comment("/cancelled it"), "not a `/review` or `/cancel`"),
+        (lambda: review_comment("please /cancel"), "not a `/review`, `/ask` or `/cancel`"),
+        (lambda: review_comment("/cancelled it"), "not a `/review`, `/ask` or `/cancel`"),
         (lambda: example("issue_comment", "created"), "not a pull request"),
         (lambda: {**review_comment(), "action": "edited"}, "edited"),
     ],
@@ -440,3 +453,97 @@ def test_a_rerun_is_a_forced_review_named_after_its_delivery() -> None:
     other = decide("check_run", "another-delivery", webhook_helpers.rerequested(), OUR_APP, NOW)
     assert isinstance(other, events.Rerun)
     assert events.rerun_of(template, other).job.metadata.name != job.metadata.name
+
+
+# -- questions: `/ask` and replies in our review threads (issue 20 item 3) ----------------------
+
+
+def test_a_trusted_ask_creates_a_question_named_after_its_comment() -> None:
+    payload = review_comment(
+        "/ask Why does `load()` cache the config?\nAnd for how long?", association="MEMBER"
+    )
+    decision = _decide("issue_comment", payload)
+    assert isinstance(decision, Create)
+    job, comment_id = decision.job, payload["comment"]["id"]
+    assert job.metadata.name == f"pr-186853002-{payload['issue']['number']}-a{comment_id}"
+    assert job.spec.kind is JobKind.ASK
+    assert job.spec.question is not None
+    assert job.spec.question.text == "Why does `load()` cache the config?\nAnd for how long?"
+    assert (job.spec.question.comment_id, job.spec.question.thread_id) == (comment_id, None)
+    assert job.spec.pull_request.head_sha is None  # resolved when it starts, like a command's
+    assert job.spec.trigger.comment_id == comment_id and not job.spec.trigger.force
+    assert LABEL_FORCE not in job.metadata.labels
+    # The same comment redelivered is the same ReviewJob: the API server answers AlreadyExists.
+    again = _decide("issue_comment", payload)
+    assert isinstance(again, Create) and again.job.to_manifest() == job.to_manifest()
+
+
+@pytest.mark.parametrize("body", ["/ask", "/ask   ", "/asking why"])
+def test_an_ask_without_a_question_is_ignored(body: str) -> None:
+    decision = _decide("issue_comment", review_comment(body, association="OWNER"))
+    assert isinstance(decision, Ignore)
+
+
+def test_an_untrusted_ask_is_ignored() -> None:
+    decision = _decide("issue_comment", review_comment("/ask why?", association="NONE"))
+    assert isinstance(decision, Ignore) and "not trusted" in decision.reason
+
+
+def test_an_ask_scrubs_token_shapes_and_is_bounded() -> None:
+    token = "ghp_" + "a" * 36
+    decision = _decide(
+        "issue_comment", review_comment(f"/ask is {token} ok? " + "x" * 9000, association="OWNER")
+    )
+    assert isinstance(decision, Create) and decision.job.spec.question is not None
+    text = decision.job.spec.question.text
+    assert token not in text and "[REDACTED]" in text and len(text) == QUESTION_MAX_CHARS
+
+
+def test_a_trusted_reply_in_a_thread_creates_a_reply_named_after_its_comment() -> None:
+    payload = thread_reply("This is intended: the cache is cleared on reload.")
+    decision = _decide("pull_request_review_comment", payload)
+    assert isinstance(decision, Create)
+    job, comment = decision.job, payload["comment"]
+    assert job.metadata.name == f"pr-186853002-{payload['pull_request']['number']}-t{comment['id']}"
+    assert job.spec.kind is JobKind.REPLY
+    assert job.spec.trigger.event is TriggerEvent.PULL_REQUEST_REVIEW_COMMENT
+    assert job.spec.question is not None
+    assert (job.spec.question.comment_id, job.spec.question.thread_id) == (comment["id"], 284312600)
+    assert job.spec.question.text == "This is intended: the cache is cleared on reload."
+    assert job.spec.pull_request.head_sha is None
+    # A redelivery names the same ReviewJob.
+    again = _decide("pull_request_review_comment", payload)
+    assert isinstance(again, Create) and again.job.metadata.name == job.metadata.name
+
+
+@pytest.mark.parametrize(
+    ("payload_factory", "why"),
+    [
+        (lambda: thread_reply(association="NONE"), "not trusted"),
+        (lambda: thread_reply(association="CONTRIBUTOR"), "not trusted"),
+        (lambda: thread_reply(login="review-operator[bot]", user_type="Bot"), "bot"),
+        (lambda: thread_reply(login="someone-elses-app[bot]", user_type="Bot"), "bot"),
+        (lambda: thread_reply(in_reply_to=None), "not a reply"),
+        (lambda: thread_reply(action="edited"), "not handled"),
+        (lambda: thread_reply(body="   "), "empty"),
+    ],
+)
+def test_replies_that_are_not_questions_for_us_are_ignored(payload_factory: Any, why: str) -> None:
+    decision = _decide("pull_request_review_comment", payload_factory())
+    assert isinstance(decision, Ignore) and why in decision.reason, decision
+
+
+def test_a_reply_in_someone_elses_thread_is_recorded_for_the_controller_to_check() -> None:
+    # The payload does not say who started the thread: the ReviewJob names it (threadId) and the
+    # controller asks GitHub before anything is spent (see test_machine: NotOurThread).
+    decision = _decide("pull_request_review_comment", thread_reply(in_reply_to=77))
+    assert isinstance(decision, Create) and decision.job.spec.question is not None
+    assert decision.job.spec.question.thread_id == 77
+
+
+def test_a_question_is_never_answered_by_a_waiting_review_command() -> None:
+    ask = _decide("issue_comment", review_comment("/ask why?", association="OWNER"))
+    command = _decide("issue_comment", review_comment("/review", association="OWNER"))
+    assert isinstance(ask, Create) and isinstance(command, Create)
+    # A `/review` while a question runs: the question is no `/review` of the PR.
+    assert events.command_verdict(command.job, [ask.job], NOW, 600) is None

@@ -47,7 +47,9 @@ def _who(job: ReviewJob, attempt: int) -> str:
 
 
 def for_step(step: Step) -> CheckMark | None:
-    """The mark a step, once done, calls for (None: the run stays as it is)."""
+    """The mark a step, once done, calls for (None: the run stays as it is; a question has no run)."""
+    if step.job.spec.kind.is_question:
+        return None
     match step:
         case Queue(job=job):
             attempt = job.status.attempts + 1
@@ -80,6 +82,8 @@ def _ended(job: ReviewJob, phase: Phase, reason: str, message: str) -> CheckMark
 def for_pod(job: ReviewJob, pod: dict[str, Any] | None) -> CheckMark | None:
     """`in_progress` once the review's own pod runs (a node started it); None otherwise."""
     if pod is None or job.status.phase is not Phase.RUNNING or job.spec.cancel is not None:
+        return None
+    if job.spec.kind.is_question:
         return None
     if (pod.get("metadata") or {}).get("name") != job.status.pod_name:
         return None

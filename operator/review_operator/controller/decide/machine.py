@@ -11,13 +11,15 @@ for the generated `docs/state-machine.md`, and a test checks that the two agree.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from review_operator.api.models import CancelReason, Phase, ReviewJob, TriggerEvent
+from review_operator.api.models import CancelReason, JobKind, Phase, ReviewJob, TriggerEvent
 from review_operator.api.reasons import Reason
 from review_operator.api.result import ResultDecodeError, ReviewResult, decode_result
 from review_operator.builders.names import pod_name
+from review_operator.builders.question import Thread
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import backoff
 from review_operator.controller.decide.classify import (
@@ -64,6 +66,14 @@ CANCEL_MESSAGES = {
 
 def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: random.Random) -> Step | None:
     """The next step for the ReviewJob `obs` is about (None: nothing to do now)."""
+    step = _decide(obs, now, settings, rng)
+    if isinstance(step, Finish) and step.note_on_pr and step.job.spec.kind.is_question:
+        # The PR's summary comment is the reviews'; a question's ending is told by its reaction (😕).
+        return replace(step, note_on_pr=False)
+    return step
+
+
+def _decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: random.Random) -> Step | None:
     match obs:
         case Seen(job=job, pod=pod, stale=stale, paused=paused):
             step = _seen(job, pod, stale, now, settings, rng)
@@ -74,6 +84,8 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
             return Finish(
                 job, Phase.FAILED, Reason.HEAD_UNRESOLVED, "Could not resolve the PR's head commit."
             )
+        case StartFacts(job=job, repo=repo, scope=scope, thread=thread) if job.spec.kind.is_question:
+            return _question_start(job, thread) or CreatePod(job, repo, scope, thread)
         case StartFacts(job=job, actual_head=actual, siblings=siblings, repo=repo, skip=skip, scope=scope):
             checked = start_check(job, actual, siblings) or _configured(job, skip)
             return checked or CreatePod(job, repo, scope)
@@ -86,6 +98,8 @@ def decide(obs: Observation, now: datetime, settings: ControllerSettings, rng: r
             return Finish(job, verdict.phase or Phase.FAILED, verdict.reason, verdict.message)
         case PostingOff(step=post):
             return _succeeded(post, "Review completed (posting disabled).")
+        case Posted(step=post) if post.job.spec.kind.is_question:
+            return _succeeded(post, "Answer posted.")
         case Posted(step=post):
             return _succeeded(post, f"Review posted with {len(post.result.findings)} findings.")
         case PostMoved(step=post, current_head=current):
@@ -123,6 +137,18 @@ def _configured(job: ReviewJob, skip: str | None) -> Finish | None:
     if skip is None or job.spec.trigger.event.on_request:
         return None
     return Finish(job, Phase.CANCELLED, Reason.SKIPPED_BY_CONFIG, skip, note_on_pr=False)
+
+
+def _question_start(job: ReviewJob, thread: Thread | None) -> Finish | None:
+    """A reply is answered only in a thread our App started (its first comment is our finding): a
+    reply in anyone else's thread costs nothing. Questions are never checked against the PR's head
+    or its other reviews: they neither supersede nor repeat a review."""
+    if job.spec.kind is not JobKind.REPLY or (thread is not None and thread.ours):
+        return None
+    message = "The reply is not in a review thread of ours; not answered."
+    if thread is None:
+        message = "The review thread could not be found (deleted?); not answered."
+    return Finish(job, Phase.CANCELLED, Reason.NOT_OUR_THREAD, message, note_on_pr=False)
 
 
 def _succeeded(post: Post, message: str) -> Finish:
@@ -198,6 +224,9 @@ def running(
             return None
     reason = str(verdict.reason)
     if verdict.kind is Kind.SUCCEEDED and verdict.result is not None:
+        if job.spec.kind.is_question and not verdict.result.answer.strip():
+            message = "The answer pod succeeded without an answer."
+            return Finish(job, Phase.FAILED, Reason.NO_ANSWER, message, verdict.result, delete_pod=name)
         return Post(job, verdict.result, name)
     if verdict.kind is Kind.RETRY:
         after = verdict.retry_after_s
@@ -299,8 +328,8 @@ def after_posting_failure(
 
 def covers(job: ReviewJob, head: str) -> bool:
     """Whether this non-final review is, or will be, of `head` (a command's head resolves to the
-    PR's head when it starts)."""
-    return job.spec.cancel is None and job_head(job) in (head, None)
+    PR's head when it starts). A question covers no head: it reviews nothing."""
+    return job.spec.cancel is None and not job.spec.kind.is_question and job_head(job) in (head, None)
 
 
 def head_moved(job: ReviewJob, actual: str, covered: bool, pod: str | None) -> Finish:
@@ -344,6 +373,8 @@ def _already_covers(other: ReviewJob, job: ReviewJob, head: str) -> bool:
     if job_head(other) != head or other.spec.cancel is not None:
         return False
     if phase.is_final and phase is not Phase.SUCCEEDED:
+        return False
+    if other.spec.kind.is_question:
         return False
     if other.spec.trigger.event is not TriggerEvent.ISSUE_COMMENT:
         return True

@@ -69,6 +69,8 @@ def stale_reviews(jobs: list[ReviewJob], heads: dict[PRKey, str] | None, now: da
     stale: dict[str, Stale] = {}
     active = [j for j in jobs if not j.status.phase.is_final]
     for job in active:
+        if job.spec.kind.is_question:
+            continue  # an answer is about the head it started at: a push does not end it
         head, actual = job_head(job), heads.get(pr_key(job))
         if head is None or actual is None or head == actual:
             continue

@@ -14,6 +14,7 @@ from typing import Any
 
 from review_operator.api.models import Phase, ReviewJob, ReviewScope
 from review_operator.api.result import ReviewResult
+from review_operator.builders.question import Thread
 from review_operator.builders.repo_settings import RepoReviewSettings
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -40,6 +41,7 @@ class CreatePod:
     job: ReviewJob
     repo: RepoReviewSettings | None = None  # what the repository's configuration file decided
     scope: ReviewScope | None = None  # the whole PR or the commits since our last review (None: no GitHub)
+    thread: Thread | None = None  # a reply in one of our review threads: that thread
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class StartFacts:
     repo: RepoReviewSettings | None = None  # the repository's configuration (None without GitHub)
     skip: str | None = None  # why the configuration skips automatic reviews of this PR, if it does
     scope: ReviewScope | None = None  # full or incremental (None without GitHub: full)
+    # A reply in a review thread: the thread as GitHub has it (None: no GitHub, or the thread is gone).
+    thread: Thread | None = None
 
 
 @dataclass(frozen=True)

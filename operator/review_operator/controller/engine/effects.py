@@ -36,6 +36,7 @@ from review_operator.builders.names import (
     pull_request_selector,
 )
 from review_operator.builders.pod import build_checkout_secret, build_review_pod
+from review_operator.builders.question import Thread
 from review_operator.builders.repo_settings import RepoReviewSettings
 from review_operator.config import ControllerSettings
 from review_operator.controller.decide import acknowledge, retention, status
@@ -64,17 +65,22 @@ from review_operator.controller.engine.events import EventRecorder
 from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lanes import Lanes
 from review_operator.controller.engine.observer import parse_reviewjobs
+from review_operator.controller.engine.questions import question_facts
 from review_operator.controller.engine.scope import review_scope
 from review_operator.github import (
     GitHubClientFactory,
     GitHubError,
+    PostOutcome,
     PostStatus,
     RateLimited,
+    RepoClient,
     Transient,
     Unauthorized,
+    post_answer,
     post_failure_note,
     post_review,
     react,
+    react_to_review_comment,
 )
 from review_operator.k8s import objects
 from review_operator.k8s.aio import AsyncKube
@@ -180,6 +186,8 @@ class Effects:
         """What decides whether a review may get its pod, and how it runs: GitHub's head of the PR
         (a kept answer; None without GitHub), the PR's other ReviewJobs when they can matter, and
         the repository's configuration file at the base."""
+        if job.spec.kind.is_question:
+            return await self._question_facts(job)
         try:
             # The `/review` comment's 👀 and the scope's questions go out beside the config read: no
             # time added on the start path.
@@ -196,6 +204,15 @@ class Effects:
             # The head is this review's: its siblings cannot matter.
             return StartFacts(job, actual, repo=repo, skip=skip, scope=scope)
         return StartFacts(job, actual, await self._siblings(job), repo=repo, skip=skip, scope=scope)
+
+    async def _question_facts(self, job: ReviewJob) -> StartFacts | TokenRefused:
+        if self.github is None:
+            return StartFacts(job, None)
+        facts = await question_facts(self.github, job, self.repo_settings)
+        if isinstance(facts, StartFacts):
+            # A reply in someone else's thread is not ours to answer: not even a 👀.
+            await self.acknowledge(job, acknowledge.on_start(job, facts.thread))
+        return facts
 
     async def _scope(self, job: ReviewJob) -> ReviewScope | None:
         """Full or incremental (None without GitHub: the runner then reviews the whole PR)."""
@@ -220,13 +237,14 @@ class Effects:
         now: datetime,
         repo: RepoReviewSettings | None = None,
         scope: ReviewScope | None = None,
+        thread: Thread | None = None,
     ) -> TokenRefused | CreateRefused | None:
         """The checkout Secret (with GitHub) and the pod, then the PodCreated condition. A refusal
         comes back as an observation; an API server that cannot answer raises (the next pass
         tries again, until the claim's deadline)."""
         try:
             async with self.lanes.slot_work():
-                manifest = await self._create_pod(job, repo, scope)
+                manifest = await self._create_pod(job, repo, scope, thread)
         except Unauthorized as exc:
             return TokenRefused(job, str(exc))
         except KubeError as exc:
@@ -236,7 +254,11 @@ class Effects:
         return None
 
     async def _create_pod(
-        self, job: ReviewJob, repo: RepoReviewSettings | None, scope: ReviewScope | None
+        self,
+        job: ReviewJob,
+        repo: RepoReviewSettings | None,
+        scope: ReviewScope | None,
+        thread: Thread | None = None,
     ) -> dict[str, Any]:
         head = job_head(job) or ""
         with_token = False
@@ -254,6 +276,7 @@ class Effects:
             with_checkout_token=with_token,
             repo_values=None if repo is None else repo.runner_values(),
             scope=scope,
+            thread=thread,
         )
         _, created = await objects.create_or_get_pod(self.kube, manifest)
         if not created:
@@ -317,19 +340,16 @@ class Effects:
         posting = {"state": PostingState.POSTING.value, "attempts": attempts}
         step = Post(await self._status(step.job, {"posting": posting}), step.result, step.pod)
         job = step.job
+        outcome: PostOutcome | None = None
+        written: dict[str, Any] = {}
         try:
             gh = self.github.for_job(job)
-            repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
-            result = step.result if repo is None else with_config_problems(step.result, repo.problems)
-            head = job_head(job) or ""
-            run_id = await self.checks.settle(job)  # posting completes the check run
-            if repo is None:
-                outcome = await post_review(gh, job, result, head_sha=head, check_run_id=run_id)
+            if job.spec.kind.is_question:
+                # A question's answer: once (its marker), never checked against the head.
+                answer = await post_answer(gh, job, step.result)
+                written = {"answerCommentId": answer.comment_id, "answerUrl": answer.html_url}
             else:
-                bar = repo.request_changes_severity
-                outcome = await post_review(
-                    gh, job, result, head_sha=head, request_changes_severity=bar, check_run_id=run_id
-                )
+                outcome = await self._post_review(gh, job, step.result)
         except Unauthorized as exc:
             self.metrics.posting_failed("unauthorized")
             return PostRefused(step, str(exc))
@@ -339,19 +359,35 @@ class Effects:
             retryable = isinstance(exc, (RateLimited, Transient))
             # GitHub's retry-after counts from its answer, not from when the post was planned.
             return PostFailed(step, str(exc), retry_after, retryable, max(now, self.clock.now()))
-        if outcome.status is PostStatus.SUPERSEDED:
-            return PostMoved(step, outcome.current_head_sha or "")
-        self.checks.completed(job, outcome.check_run_id)
+        if outcome is not None:
+            if outcome.status is PostStatus.SUPERSEDED:
+                return PostMoved(step, outcome.current_head_sha or "")
+            self.checks.completed(job, outcome.check_run_id)
+            written = {
+                "reviewId": outcome.review_id,
+                "reviewUrl": outcome.review_url,
+                "summaryCommentId": outcome.summary_comment_id,
+            }
         posted = {
             "state": PostingState.POSTED.value,
             "attempts": attempts,
-            "reviewId": outcome.review_id,
-            "reviewUrl": outcome.review_url,
-            "summaryCommentId": outcome.summary_comment_id,
+            **written,
             "postedAt": rfc3339(now),
         }
         job = await self._status(job, {"posting": {k: v for k, v in posted.items() if v is not None}})
         return Posted(Post(job, step.result, step.pod))
+
+    async def _post_review(self, gh: RepoClient, job: ReviewJob, result: ReviewResult) -> PostOutcome:
+        repo, _ = await self.repo_settings(job)  # the file's problems and REQUEST_CHANGES bar
+        result = result if repo is None else with_config_problems(result, repo.problems)
+        head = job_head(job) or ""
+        run_id = await self.checks.settle(job)  # posting completes the check run
+        if repo is None:
+            return await post_review(gh, job, result, head_sha=head, check_run_id=run_id)
+        bar = repo.request_changes_severity
+        return await post_review(
+            gh, job, result, head_sha=head, request_changes_severity=bar, check_run_id=run_id
+        )
 
     async def delay_post(self, step: DelayPost, now: datetime) -> None:
         """Keeps the result in status and lets the pod go (the slot is released by this write)."""
@@ -389,7 +425,10 @@ class Effects:
             return
         comment_id, content = reaction
         try:
-            await react(self.github.for_job(job), job, comment_id, content)
+            if acknowledge.on_review_comment(job, comment_id):
+                await react_to_review_comment(self.github.for_job(job), job, comment_id, content)
+            else:
+                await react(self.github.for_job(job), job, comment_id, content)
         except GitHubError as exc:
             self.metrics.posting_failed(type(exc).__name__.lower())
             log.warning("reacting %s to comment %d failed: %s", content, comment_id, exc)

@@ -148,8 +148,8 @@ class Executor:
                 await effects.hold(step, now)
             case EnsurePod(job=job):
                 return await effects.start_facts(job)
-            case CreatePod(job=job, repo=repo, scope=scope):
-                return await effects.create_pod(job, now, repo, scope)
+            case CreatePod(job=job, repo=repo, scope=scope, thread=thread):
+                return await effects.create_pod(job, now, repo, scope, thread)
             case Retry():
                 await effects.retry(step, now)
             case Finish():

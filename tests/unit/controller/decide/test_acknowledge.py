@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from review_operator.api.models import Cancel, CancelReason, Phase, ReviewJob, TriggerEvent
-from review_operator.controller.decide.acknowledge import on_end, on_start
+from review_operator.api.models import Cancel, CancelReason, JobKind, Phase, Question, ReviewJob, TriggerEvent
+from review_operator.builders.question import Thread
+from review_operator.controller.decide.acknowledge import on_end, on_review_comment, on_start
 from tests.factories import reviewjob
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -49,3 +50,22 @@ def test_a_cancel_command_is_answered_on_the_cancel_comment() -> None:
     push = reviewjob("push", "Running")
     assert on_end(cancelled_by(push, CancelReason.CANCEL_COMMAND, 99), Phase.CANCELLED) == (99, "rocket")
     assert on_end(cancelled_by(command(), CancelReason.CANCEL_COMMAND, 99), Phase.CANCELLED) == (99, "rocket")
+
+
+def reply(comment_id: int = 88, thread_id: int = 5) -> ReviewJob:
+    job = command(comment_id=comment_id)
+    trigger = job.spec.trigger.model_copy(update={"event": TriggerEvent.PULL_REQUEST_REVIEW_COMMENT})
+    question = Question(text="Why?", comment_id=comment_id, thread_id=thread_id, author="dev")
+    spec = job.spec.model_copy(update={"trigger": trigger, "kind": JobKind.REPLY, "question": question})
+    return job.model_copy(update={"spec": spec})
+
+
+def test_a_reply_is_acknowledged_on_its_review_comment_only_in_our_threads() -> None:
+    assert on_start(reply(), Thread(ours=True)) == (88, "eyes")
+    assert on_start(reply(), Thread(ours=False)) is None  # not ours to answer: not even a 👀
+    assert on_start(reply(), None) is None  # the thread is gone
+    assert on_end(reply(), Phase.SUCCEEDED) == (88, "rocket")
+    assert on_end(reply(), Phase.CANCELLED) is None  # NotOurThread
+    assert on_review_comment(reply(), 88)
+    assert not on_review_comment(reply(), 99)  # a `/cancel` on the conversation
+    assert not on_review_comment(command(), 77)

@@ -14,8 +14,12 @@ import pytest
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.api.result import ResultOutcome, ReviewResult, encode_result
+from review_operator.builders.question import Thread, thread_comment
 from review_operator.config import ControllerSettings
+from review_operator.controller.decide import checkrun
+from review_operator.controller.decide.heads import pr_key
 from review_operator.controller.decide.machine import decide
+from review_operator.controller.decide.plan import stale_reviews
 from review_operator.controller.decide.steps import (
     Cleanup,
     CreatePod,
@@ -65,6 +69,25 @@ def command(head: str, phase: Phase) -> ReviewJob:
     return ReviewJob.model_validate(body)
 
 
+def asked(kind: str = "Reply", **status: Any) -> ReviewJob:
+    """A running question: `/ask` (Ask) or a reply in a review thread (Reply, the thread root 5)."""
+    body = running(**status).model_dump(mode="json", by_alias=True, exclude_none=True)
+    del body["spec"]["pullRequest"]["headSha"]
+    body["status"]["headSha"] = "c" * 40
+    event = "pull_request_review_comment" if kind == "Reply" else "issue_comment"
+    body["spec"]["trigger"] = {"event": event, "sender": "dev", "commentId": 9}
+    question: dict[str, Any] = {"text": "Why?", "commentId": 9, "author": "dev"}
+    if kind == "Reply":
+        question["threadId"] = 5
+    body["spec"] |= {"kind": kind, "question": question}
+    return ReviewJob.model_validate(body)
+
+
+OUR_THREAD = Thread(
+    ours=True, path="app.py", line=3, comments=(thread_comment("bot[bot]", "Bug here", True),)
+)
+
+
 def cancelled(phase: Phase | None) -> ReviewJob:
     body = reviewjob("rj", phase).model_dump(mode="json", by_alias=True, exclude_none=True)
     body["spec"]["cancel"] = {"reason": "PullRequestClosed", "requestedAt": T0.isoformat()}
@@ -109,6 +132,9 @@ SCENARIOS: dict[str, Callable[[], Observation]] = {
     "config-skip": lambda: StartFacts(
         running(), "a" * 40, skip="`.github/review-operator.yaml` sets `mode: manual`"
     ),
+    "question-start": lambda: StartFacts(asked(), "c" * 40, thread=OUR_THREAD),
+    "not-our-thread": lambda: StartFacts(asked(), "c" * 40, thread=Thread(ours=False)),
+    "no-answer": lambda: PodSeen(asked(), pod("Succeeded", encode_result(RESULT))),
     "token-refused": lambda: TokenRefused(running(), "HTTP 401"),
     "pod-refused": lambda: CreateRefused(running(), 403, "forbidden", KubeError("HTTP 403", 403)),
     "pod-lost": lambda: Seen(running(conditions=[created()])),
@@ -227,3 +253,49 @@ def test_a_review_command_runs_whatever_the_repository_config_says() -> None:
     asked = command("c" * 40, Phase.RUNNING)
     step = decide(StartFacts(asked, "c" * 40, skip="mode: manual"), LATER, SETTINGS, random.Random(0))
     assert isinstance(step, CreatePod)
+
+
+def test_a_reply_outside_our_threads_or_in_a_vanished_one_costs_no_pod() -> None:
+    for thread in (Thread(ours=False), None):
+        step = decide(StartFacts(asked(), "c" * 40, thread=thread), LATER, SETTINGS, random.Random(0))
+        assert isinstance(step, Finish), step
+        assert (step.phase, step.reason, step.note_on_pr) == (Phase.CANCELLED, "NotOurThread", False)
+
+
+def test_a_question_runs_whatever_the_head_the_config_or_the_prs_reviews_say() -> None:
+    # An `/ask` of a head already reviewed is no repeated `/review`, and `mode: manual` skips no question.
+    reviewed = [reviewjob("push", Phase.SUCCEEDED, sha="c" * 40)]
+    obs = StartFacts(asked("Ask"), "c" * 40, reviewed, skip="mode: manual")
+    step = decide(obs, LATER, SETTINGS, random.Random(0))
+    assert isinstance(step, CreatePod) and step.thread is None
+
+
+def test_a_question_never_writes_the_prs_summary_comment_when_it_fails() -> None:
+    step = decide(
+        PodSeen(asked("Ask"), pod("Failed", exit_code=1, message="x")), LATER, SETTINGS, random.Random(0)
+    )
+    assert isinstance(step, Finish) and step.phase is Phase.FAILED and not step.note_on_pr
+
+
+def test_an_answer_is_posted_and_a_question_is_never_stale() -> None:
+    answered = RESULT.model_copy(update={"answer": "Because."})
+    step = decide(
+        PodSeen(asked(), pod("Succeeded", encode_result(answered))), LATER, SETTINGS, random.Random(0)
+    )
+    assert isinstance(step, Post) and step.result.answer == "Because."
+    done = decide(Posted(step), LATER, SETTINGS, random.Random(0))
+    assert isinstance(done, Finish) and (done.phase, done.message) == (Phase.SUCCEEDED, "Answer posted.")
+
+
+def test_a_push_never_ends_a_question_nor_does_a_question_cover_a_head() -> None:
+    # The question's head is c…; GitHub's head moved to b…: the question goes on, and the stale review
+    # of a… is not "covered" by it (the PR is told that no review covers the new head).
+    review = reviewjob("review", Phase.RUNNING, attempts=1, podName="review-a1")
+    stale = stale_reviews([asked("Ask"), review], {pr_key(review): OTHER}, T0)
+    assert set(stale) == {"review"} and stale["review"] == Stale(OTHER, covered=False)
+
+
+def test_a_question_has_no_check_run() -> None:
+    assert checkrun.for_step(Queue(asked())) is None
+    assert checkrun.for_step(Finish(asked(), Phase.FAILED, "AgentError", "x")) is None
+    assert checkrun.for_pod(asked(), {"metadata": {"name": "rj-a1"}, "status": {"phase": "Running"}}) is None
