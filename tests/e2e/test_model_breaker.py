@@ -46,9 +46,11 @@ def breaker(st: Stack) -> str:
 
 def key_events(st: Stack, kind: str = "Lease") -> list[tuple[str, str, str]]:
     """(reason, involved object's name, message) of the model key's Events on objects of `kind`
-    (the controller's Lease; each held ReviewJob also gets its own), oldest first."""
+    (the controller's Lease; each held ReviewJob also gets its own), oldest first: by creation time,
+    which has whole seconds, then by resourceVersion (etcd's revision: the order the API server
+    created them in, which the controller keeps per object)."""
     events = client.CoreV1Api(st.api).list_namespaced_event(st.namespace).items
-    events.sort(key=lambda e: e.metadata.creation_timestamp)
+    events.sort(key=lambda e: (e.metadata.creation_timestamp, int(e.metadata.resource_version)))
     return [
         (e.reason, e.involved_object.name, e.message)
         for e in events

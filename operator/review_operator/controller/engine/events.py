@@ -1,15 +1,18 @@
 """Kubernetes Events about ReviewJobs (and the model key's, on the Lease), recorded beside the work:
 advisory, never in a step's way.
 
-Events queue up and a few workers record them in order, after the writes that decide what is
-admitted (a flood of Pending → Queued writes on a cold start) and inside the bookkeeping lane, so
-a free slot's work always goes first.
+Events queue up and a few workers record them, after the writes that decide what is admitted (a
+flood of Pending → Queued writes on a cold start) and inside the bookkeeping lane, so a free slot's
+work always goes first. Each object's Events go to one worker (chosen by the object's name), so they
+are created in the order they were raised: the model key's Rejected → Trial → Accepted on the Lease
+read in that order even when they fall in the same second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +26,8 @@ from review_operator.k8s.aio import AsyncKube
 
 log = logging.getLogger(__name__)
 EVENT_WORKERS = 4
+# the object, reason, message, warning?, when raised, the bookkeeping lane's deadline
+_Item = tuple[dict[str, Any], str, str, bool, datetime, float]
 
 
 class EventRecorder:
@@ -30,7 +35,7 @@ class EventRecorder:
         self.kube = kube
         self.lanes = lanes
         self.clock = clock
-        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, bool, datetime, float]] = asyncio.Queue()
+        self._queues: list[asyncio.Queue[_Item]] = [asyncio.Queue() for _ in range(EVENT_WORKERS)]
         self._workers: list[asyncio.Task[None]] = []
         self._queueing = 0  # Pending → Queued writes waiting or in flight
         self._not_queueing = asyncio.Event()
@@ -50,9 +55,11 @@ class EventRecorder:
             self.clock.now(),
             self.lanes.deadline(),
         )
-        self._queue.put_nowait(item)
+        meta = obj["metadata"]
+        shard = zlib.crc32(f"{meta['namespace']}/{meta['name']}".encode()) % EVENT_WORKERS
+        self._queues[shard].put_nowait(item)
         if not self._workers:
-            self._workers = [asyncio.create_task(self._work()) for _ in range(EVENT_WORKERS)]
+            self._workers = [asyncio.create_task(self._work(q)) for q in self._queues]
 
     def queueing(self) -> None:
         """A Pending → Queued write begins: Events wait until no such write is left."""
@@ -64,9 +71,9 @@ class EventRecorder:
         if not self._queueing:
             self._not_queueing.set()
 
-    async def _work(self) -> None:
+    async def _work(self, queue: asyncio.Queue[_Item]) -> None:
         while True:
-            obj, reason, message, warning, at, not_after = await self._queue.get()
+            obj, reason, message, warning, at, not_after = await queue.get()
             await self._not_queueing.wait()
             try:
                 async with self.lanes.bookkeeping(not_after):
@@ -74,9 +81,9 @@ class EventRecorder:
             except Exception as exc:  # noqa: BLE001 - one bad Event must not stop the ones after it
                 log.warning("could not record event %s: %s", reason, type(exc).__name__)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def flush(self) -> None:
         """Waits until every queued Event has been recorded (or failed)."""
-        if self._workers:
-            await self._queue.join()
+        for queue in self._queues:
+            await queue.join()
