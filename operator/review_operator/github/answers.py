@@ -3,7 +3,7 @@ threads as a reply in that thread; and reading that thread for the answer's cont
 
 Exactly once, as reviews are posted: the answer carries a hidden marker naming its ReviewJob (whose
 name is derived from the comment that asked), and the poster looks for it before every create, and
-again after an uncertain failure. Only our App's comments count (`posting.is_ours`).
+again after an uncertain failure. Only our App's comments count (`listing.is_ours`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from githubkit.utils import Unset
-from githubkit_schemas.latest.models import IssueComment, PullRequestReviewComment
+from githubkit_schemas.latest.models import PullRequestReviewComment
 
 from review_operator.api.models import JobKind, Reaction, ReviewJob
 from review_operator.api.result import ReviewResult
@@ -21,7 +21,7 @@ from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, create_once, job_key, pr_coordinates
 from review_operator.github.errors import GitHubNotFound
 from review_operator.github.format import MAX_BODY_CHARS, safe
-from review_operator.github.posting import is_ours
+from review_operator.github.listing import body_of, first_ours, is_ours, issue_comments, review_comments
 
 log = logging.getLogger(__name__)
 _ANSWER_MARKER_PREFIX = "<!-- review-operator:answer job="
@@ -69,7 +69,7 @@ async def fetch_thread(gh: RepoClient, job: ReviewJob) -> Thread | None:
     question = job.spec.question
     if question is None or question.thread_id is None:
         return None
-    owner, repo, number = pr_coordinates(job)
+    owner, repo, _ = pr_coordinates(job)
     root_id, asked_id = question.thread_id, question.comment_id
     try:
         got = await call(
@@ -83,19 +83,11 @@ async def fetch_thread(gh: RepoClient, job: ReviewJob) -> Thread | None:
         return Thread(ours=False)
 
     async def replies() -> list[PullRequestReviewComment]:
-        out: list[PullRequestReviewComment] = []
-        c: PullRequestReviewComment
-        async for c in gh.github.rest.paginate(
-            gh.github.rest.pulls.async_list_review_comments,
-            owner=owner,
-            repo=repo,
-            pull_number=number,
-            per_page=100,
-        ):
-            reply_to = None if isinstance(c.in_reply_to_id, Unset) else c.in_reply_to_id
-            if reply_to == root_id and c.id < asked_id:
-                out.append(c)
-        return out
+        return [
+            c
+            async for c in review_comments(gh, job)
+            if not isinstance(c.in_reply_to_id, Unset) and c.in_reply_to_id == root_id and c.id < asked_id
+        ]
 
     earlier = await call("list review comments", replies)
     comments = [thread_comment(_login(root), root.body, True)]
@@ -111,39 +103,18 @@ def _login(comment: PullRequestReviewComment) -> str:
 
 async def find_answer(gh: RepoClient, job: ReviewJob) -> Answer | None:
     """The answer carrying this ReviewJob's marker, if one was posted (by any earlier attempt)."""
-    owner, repo, number = pr_coordinates(job)
     key = job_key(job)
-
-    async def in_thread() -> Answer | None:
-        c: PullRequestReviewComment
-        async for c in gh.github.rest.paginate(
-            gh.github.rest.pulls.async_list_review_comments,
-            owner=owner,
-            repo=repo,
-            pull_number=number,
-            per_page=100,
-        ):
-            if has_answer_marker(c.body, key) and await is_ours(gh, c.user):
-                return Answer(c.id, c.html_url, created=False)
-        return None
-
-    async def on_pr() -> Answer | None:
-        c: IssueComment
-        async for c in gh.github.rest.paginate(
-            gh.github.rest.issues.async_list_comments,
-            owner=owner,
-            repo=repo,
-            issue_number=number,
-            per_page=100,
-        ):
-            body = None if isinstance(c.body, Unset) else c.body
-            if has_answer_marker(body, key) and await is_ours(gh, c.user):
-                return Answer(int(c.id), c.html_url, created=False)
-        return None
-
     if job.spec.kind is JobKind.REPLY:
-        return await call("list review comments", in_thread)
-    return await call("list issue comments", on_pr)
+        in_thread = await call(
+            "list review comments",
+            lambda: first_ours(gh, review_comments(gh, job), lambda c: has_answer_marker(c.body, key)),
+        )
+        return None if in_thread is None else Answer(in_thread.id, in_thread.html_url, created=False)
+    on_pr = await call(
+        "list issue comments",
+        lambda: first_ours(gh, issue_comments(gh, job), lambda c: has_answer_marker(body_of(c), key)),
+    )
+    return None if on_pr is None else Answer(int(on_pr.id), on_pr.html_url, created=False)
 
 
 async def post_answer(gh: RepoClient, job: ReviewJob, result: ReviewResult) -> Answer:

@@ -9,27 +9,22 @@ compare API (`status`: ahead, behind, diverged, identical; 404 when either commi
 from __future__ import annotations
 
 from githubkit.utils import Unset
-from githubkit_schemas.latest.models import PullRequestReview
 
 from review_operator.api.models import ReviewJob
 from review_operator.github.auth import RepoClient
 from review_operator.github.calls import call, pr_coordinates
 from review_operator.github.errors import GitHubNotFound
 from review_operator.github.format import has_any_review_marker
-from review_operator.github.posting import is_ours
+from review_operator.github.listing import is_ours, reviews
 
 
 async def last_reviewed_head(gh: RepoClient, job: ReviewJob) -> str | None:
     """The commit of our newest review posted on the PR (None: we have not reviewed it)."""
-    owner, repo, number = pr_coordinates(job)
 
     async def scan() -> str | None:
         newest: str | None = None
-        r: PullRequestReview
         # GitHub lists a PR's reviews in chronological order: the last match is the newest.
-        async for r in gh.github.rest.paginate(
-            gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
-        ):
+        async for r in reviews(gh, job):
             if has_any_review_marker(r.body) and await is_ours(gh, r.user):
                 newest = r.commit_id if isinstance(r.commit_id, str) and r.commit_id else newest
         return newest

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from githubkit.utils import Unset
-from githubkit_schemas.latest.models import DiffEntry, IssueComment, PullRequestReview, SimpleUser
+from githubkit_schemas.latest.models import DiffEntry
 from githubkit_schemas.latest.types import (
     ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
 )
@@ -37,6 +37,7 @@ from review_operator.github.format import (
     has_review_marker,
     is_summary,
 )
+from review_operator.github.listing import body_of, first_ours, issue_comments, reviews
 from review_operator.github.threads import settle_threads
 
 log = logging.getLogger(__name__)
@@ -90,56 +91,22 @@ async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:
     return diff_index(await call("list pull request files", files))
 
 
-async def is_ours(gh: RepoClient, user: SimpleUser | None) -> bool:
-    """Markers count only on objects our own App wrote: anyone else could paste one to suppress a review.
-
-    "Ours" is the App's bot account (`<slug>[bot]`, from `GET /app`), not any bot: another App or a
-    GitHub Action posting our marker must not count. With a personal access token the author is a
-    person, so the check cannot apply (one reason the token is the less safe mode).
-    """
-    if not gh.app_mode:
-        return True
-    if user is None or gh.bot_login is None or user.type != "Bot":
-        return False
-    return user.login.casefold() == (await gh.bot_login()).casefold()
-
-
 async def find_review(gh: RepoClient, job: ReviewJob) -> _Review | None:
     """The review carrying this ReviewJob's marker, if one was posted (by any earlier attempt)."""
-    owner, repo, number = pr_coordinates(job)
     key = job_key(job)
-
-    async def scan() -> _Review | None:
-        r: PullRequestReview
-        async for r in gh.github.rest.paginate(
-            gh.github.rest.pulls.async_list_reviews, owner=owner, repo=repo, pull_number=number, per_page=100
-        ):
-            if has_review_marker(r.body, key) and await is_ours(gh, r.user):
-                return _Review(r.id, r.html_url)
-        return None
-
-    return await call("list reviews", scan)
+    found = await call(
+        "list reviews", lambda: first_ours(gh, reviews(gh, job), lambda r: has_review_marker(r.body, key))
+    )
+    return None if found is None else _Review(found.id, found.html_url)
 
 
 async def find_summary(gh: RepoClient, job: ReviewJob) -> int | None:
     """Id of the PR's summary comment (ours: in App mode, written by a bot account)."""
-    owner, repo, number = pr_coordinates(job)
-
-    async def scan() -> int | None:
-        c: IssueComment
-        async for c in gh.github.rest.paginate(
-            gh.github.rest.issues.async_list_comments,
-            owner=owner,
-            repo=repo,
-            issue_number=number,
-            per_page=100,
-        ):
-            body = None if isinstance(c.body, Unset) else c.body
-            if is_summary(body) and await is_ours(gh, c.user):
-                return int(c.id)
-        return None
-
-    return await call("list issue comments", scan)
+    found = await call(
+        "list issue comments",
+        lambda: first_ours(gh, issue_comments(gh, job), lambda c: is_summary(body_of(c))),
+    )
+    return None if found is None else int(found.id)
 
 
 async def upsert_summary(gh: RepoClient, job: ReviewJob, body: str) -> int:
