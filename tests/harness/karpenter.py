@@ -11,20 +11,14 @@ simulated. The CRDs are vendored from the pinned module in `karpenter-crds/`.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
 from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, binary, free_port
+from tests.harness.hostproc import HostProcess
 
 CRD_DIR = Path(__file__).with_name("karpenter-crds")
 GO_MOD = REPO_ROOT / "tools" / "karpenter" / "go.mod"
@@ -112,15 +106,13 @@ def install_crds(plane: ControlPlane) -> None:
     plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{c}" for c in CRDS))
 
 
-@dataclass
-class Karpenter:
+class Karpenter(HostProcess):
     """`karpenter-kwok` against one control plane: leader election off (one replica), no webhook
     (Karpenter v1 has none), metrics and health on free ports."""
 
-    plane: ControlPlane
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
+    def __init__(self, plane: ControlPlane, log_path: Path) -> None:
+        super().__init__("karpenter-kwok", log_path)
+        self.plane = plane
 
     def start(self) -> None:
         health = free_port()
@@ -134,45 +126,5 @@ class Karpenter:
             # Provisioning batches are Karpenter's defaults (a batch ends after 1 s without a new
             # pending pod, or after 10 s), as the figures in docs/benchmarks.md say.
         }
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            [binary("karpenter-kwok")],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            self.check_alive()
-            with contextlib.suppress(OSError):
-                url = f"http://127.0.0.1:{health}/readyz"
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            time.sleep(0.2)
-        raise ComponentError(f"karpenter-kwok not ready after 60 s; see {self.log_path}")
-
-    def check_alive(self) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
-            raise ComponentError(
-                f"karpenter-kwok exited with code {self.popen.returncode}; see {self.log_path}\n"
-                + "\n".join(self.log_text().splitlines()[-15:])
-            )
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.spawn([binary("karpenter-kwok")], env)
+        self.wait_ready(f"http://127.0.0.1:{health}/readyz", 60)

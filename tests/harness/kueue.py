@@ -24,21 +24,17 @@ Everything else (client rate limits, controller concurrency) is the shipped
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
 from tests.harness.controlplane import REPO_ROOT, ComponentError, ControlPlane, binary, free_port
+from tests.harness.hostproc import HostProcess
 from tests.harness.testca import server_cert
 
 TOOL_DIR = REPO_ROOT / "tools" / "kueue"
@@ -165,18 +161,13 @@ def suspended_job(name: str, pod: dict[str, Any], queue: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Kueue:
+class Kueue(HostProcess):
     """`kueue` (the controller manager) against one control plane, ready when its /readyz is."""
 
-    plane: ControlPlane
-    workdir: Path
-    popen: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "kueue.log"
+    def __init__(self, plane: ControlPlane, workdir: Path) -> None:
+        super().__init__("kueue", workdir / "kueue.log")
+        self.plane = plane
+        self.workdir = workdir
 
     def start(self, timeout: float = 120) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -202,49 +193,8 @@ class Kueue:
         )
         argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "kueue-start"]
         argv += [str(overlay), str(certs), binary("kueue"), str(self.workdir / "config.yaml")]
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            argv,
-            env=self.plane.env(),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            url = f"http://127.0.0.1:{health}/readyz"
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-            time.sleep(0.1)
-        raise ComponentError(f"kueue not ready after {timeout:.0f} s; see {self.log_path}")
-
-    def check_alive(self) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
-            raise ComponentError(
-                f"kueue exited with code {self.popen.returncode}; see {self.log_path}\n"
-                + "\n".join(self.log_text().splitlines()[-15:])
-            )
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.spawn(argv, self.plane.env(), cwd=self.workdir)
+        self.wait_ready(f"http://127.0.0.1:{health}/readyz", timeout, poll=0.1)
 
 
 def repository_queues(
