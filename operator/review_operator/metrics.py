@@ -219,6 +219,19 @@ class ControllerMetrics:
             ["error"],
             registry=registry,
         )
+        self.review_threads = Counter(
+            "reviewop_review_threads_total",
+            "Our earlier review threads at each post: resolved (no longer reported) or carried (still open).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.review_thread_failures = Counter(
+            "reviewop_review_thread_failures_total",
+            "Posted reviews whose earlier threads could not be read or resolved (the summary says why).",
+            registry=registry,
+        )
+        for outcome in ("resolved", "carried"):
+            self.review_threads.labels(outcome)
         for kind in ("first", "retry"):
             self.started_total.labels(kind)
         for outcome in ReviewOutcome:
@@ -268,6 +281,14 @@ class ControllerMetrics:
     def check_run_failed(self, error: str) -> None:
         error = _POSTING_ERROR_RENAMES.get(error, error)
         self.check_run_failures.labels(error if error in self.POSTING_ERRORS else "other").inc()
+
+    def threads_settled(self, resolved: int, carried: int, failed: bool) -> None:
+        """A posted review's earlier threads: how many it resolved and carried, and whether some
+        could not be read or resolved."""
+        self.review_threads.labels("resolved").inc(resolved)
+        self.review_threads.labels("carried").inc(carried)
+        if failed:
+            self.review_thread_failures.inc()
 
     def spent(self, result: ReviewResult) -> None:
         """One attempt's spend, counted once when it is recorded (retried attempts included)."""

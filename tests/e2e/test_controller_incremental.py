@@ -12,7 +12,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.e2e.test_controller import SIM, Stack, stack  # noqa: F401 - the stack fixture
+from tests.e2e.test_controller import SIM, Stack, metric, stack  # noqa: F401 - the stack fixture
 from tests.github_double.fixtures import HEAD_FILES, app_key, openapi  # noqa: F401 - the stack's fixtures
 from tests.github_double.git import commit_on, pull_files
 from tests.github_double.server import Pull
@@ -84,6 +84,17 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
 ) -> None:
     pull = stack.double.pulls[(stack.repos[6].id, 1)]
     first_head = pull.head_sha
+    port = stack.controller.env["REVIEWOP_METRICS_PORT"]
+
+    def threads_counted() -> tuple[float, float, float]:
+        name = "reviewop_review_threads_total"
+        return (
+            metric(port, name, '{outcome="resolved"}'),
+            metric(port, name, '{outcome="carried"}'),
+            metric(port, "reviewop_review_thread_failures_total"),
+        )
+
+    counted = threads_counted()
 
     status, env, summary = await review(stack, "first", pull, findings=[ON_LINE_10, ON_LINE_31])
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "FirstReview")
@@ -115,6 +126,7 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     assert "### Earlier findings still open (1)" in summary
     assert f"🔵 **low**: Dead code — `app.py` line 31 ([thread]({carried['html_url']}))" in summary
     assert "Resolved 1 earlier review thread(s) whose findings are no longer reported" in summary
+    assert [b - a for a, b in zip(counted, threads_counted(), strict=True)] == [1, 1, 0]
 
     rewritten = await asyncio.to_thread(push, stack, pull, pull.base_sha, "print('rewritten')\n")
     status, env, summary = await review(stack, "forced", pull, sha=rewritten)

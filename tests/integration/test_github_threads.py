@@ -95,7 +95,9 @@ async def test_a_full_review_resolves_threads_of_findings_it_no_longer_reports_a
     again = job_of(world, "rj-again")  # a full review of the same head (`/review full`) reporting ADDED only
     outcome = await post_review(client(world, again), again, result([ADDED]), head_sha=world.pull.head_sha)
 
-    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 2
+    assert (
+        outcome.status is PostStatus.POSTED and outcome.threads_resolved == 2 and not outcome.threads_failed
+    )
     assert thread_of(world, CHANGED).get("_resolved") and thread_of(world, REMOVED).get("_resolved")
     assert [c for c in world.pull.review_comments if c.get("_resolved") and c["id"] in others] == []
     assert not any(c.get("_resolved") for c in world.pull.review_comments if "Added line" in c["body"])
@@ -159,7 +161,7 @@ async def test_a_refused_resolve_is_noted_in_the_summary_and_the_review_still_po
     await post_review(client(world, first), first, result([CHANGED]), head_sha=world.pull.head_sha)
     again = job_of(world, "rj-again")
     outcome = await post_review(client(world, again), again, result([]), head_sha=world.pull.head_sha)
-    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 0
+    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 0 and outcome.threads_failed
     assert world.double.resolved_threads == []
     summary = world.pull.comments[0]["body"]
     assert "Earlier review threads not settled: 1 could not be resolved" in summary
@@ -225,7 +227,7 @@ async def test_threads_github_cannot_list_now_leave_a_note_and_the_review_posts(
     world.double.fail_next("POST", "^/graphql$", status=502)
     again = job_of(world, "rj-again")
     outcome = await post_review(client(world, again), again, result([]), head_sha=world.pull.head_sha)
-    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 0
+    assert outcome.status is PostStatus.POSTED and outcome.threads_resolved == 0 and outcome.threads_failed
     assert not thread_of(world, CHANGED).get("_resolved")
     summary = world.pull.comments[0]["body"]
     note = "not settled: they could not be read (list review threads: GitHub answered 502)"

@@ -3,12 +3,14 @@ posting error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry
 
 from review_operator.api.models import CancelReason
 from review_operator.api.reasons import Reason
 from review_operator.github import GitHubNotFound
-from review_operator.metrics import OTHER_REASON, ControllerMetrics
+from review_operator.metrics import OTHER_REASON, ControllerMetrics, WebhookMetrics
 
 
 def _labels(registry: CollectorRegistry, sample: str, label: str) -> set[str]:
@@ -42,3 +44,15 @@ def test_a_github_404_keeps_its_posting_failure_series() -> None:
     # As the controller labels it: the error's class name, lowercased.
     ControllerMetrics(registry).posting_failed(type(GitHubNotFound("gone")).__name__.lower())
     assert registry.get_sample_value("reviewop_posting_failures_total", {"error": "notfound"}) == 1
+
+
+def test_every_metric_is_named_in_the_readme() -> None:
+    """The README's Metrics section (and the webhook's) is the list an operator reads: a new metric
+    without a line there is a metric nobody knows to alert on."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    registry = CollectorRegistry()
+    ControllerMetrics(registry)
+    WebhookMetrics(registry)
+    # prometheus_client names a counter's family without its `_total`; the README names the series.
+    names = {m.name + ("_total" if m.type == "counter" else "") for m in registry.collect()}
+    assert sorted(n for n in names if f"`{n}" not in readme) == []

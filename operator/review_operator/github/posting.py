@@ -61,6 +61,7 @@ class PostOutcome:
     current_head_sha: str | None = None
     threads_resolved: int = 0  # our earlier review threads this post resolved
     threads_carried: int = 0  # our earlier review threads still open, listed in the summary
+    threads_failed: bool = False  # some could not be read or resolved (the summary says why)
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ async def post_review(
         current_head_sha=head_sha,
         threads_resolved=settled.earlier.resolved,
         threads_carried=len(settled.earlier.carried),
+        threads_failed=bool(settled.earlier.problem),
     )
 
 

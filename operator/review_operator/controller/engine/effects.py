@@ -363,6 +363,9 @@ class Effects:
             if outcome.status is PostStatus.SUPERSEDED:
                 return PostMoved(step, outcome.current_head_sha or "")
             self.checks.completed(job, outcome.check_run_id)
+            self.metrics.threads_settled(
+                outcome.threads_resolved, outcome.threads_carried, outcome.threads_failed
+            )
             written = {
                 "reviewId": outcome.review_id,
                 "reviewUrl": outcome.review_url,
