@@ -142,7 +142,11 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     # `/review full` of a head already reviewed: forced, whole; a command's base comes from GitHub.
     comment = stack.double.add_comment(pull, "/review full", login="dev")
     command = {"commentId": comment, "force": True, "full": True}
+    pull_path = rf"^/repos/{pull.repo.owner}/{pull.repo.name}/pulls/1$"
+    gets = stack.double.count("GET", pull_path)
     status, env, summary = await review(stack, "full", pull, command=command)
+    # One GET gives the claim both the head and the scope's base; one more checks the head when posting.
+    assert stack.double.count("GET", pull_path) - gets == 2
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "FullRequested")
     assert status["scope"]["baseSha"] == pull.base_sha
     assert env["checkout"]["REVIEWOP_CHECKOUT_BASE_SHA"] == pull.base_sha

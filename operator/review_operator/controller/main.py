@@ -23,7 +23,7 @@ from review_operator.controller.engine.heads import PullHeads
 from review_operator.controller.engine.lease import lead
 from review_operator.controller.engine.loop import Engine
 from review_operator.fence import Fence
-from review_operator.github import GitHubClientFactory, get_pull_head, make_github
+from review_operator.github import GitHubClientFactory, get_pull_refs, make_github
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.client import load_configuration
 from review_operator.logs import configure_logging
@@ -73,7 +73,7 @@ async def run(settings: ControllerSettings, gh_settings: GitHubSettings) -> None
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
     github = github_factory(settings, gh_settings, fence)
-    heads = None if github is None else PullHeads(lambda job: get_pull_head(github.for_job(job), job))
+    heads = None if github is None else PullHeads(lambda job: get_pull_refs(github.for_job(job), job))
     engine = Engine(
         settings,
         kube,

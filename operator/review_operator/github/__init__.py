@@ -9,6 +9,7 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     gh = factory.for_job(job) -> RepoClient
         # installation token limited to job's repository id, {"pull_requests": "write", "contents": "read"}
         # (+ {"checks": "write"} when check runs are on); PAT client in the fallback
+    await get_pull_refs(gh, job) -> PullRefs   # the PR's head and base commits now (one GET)
     await get_pull_head(gh, job) -> str
     gh = factory.for_token() -> RepoClient                      # PAT mode, no ReviewJob needed
     await fetch_pull(gh, owner, name, number) -> PullInfo        # title, body, SHAs, author, repo id
@@ -24,7 +25,6 @@ Public API (all async calls are safe to repeat; errors are the typed ones in `er
     await post_answer(gh, job, result) -> Answer     # a question's answer, once (hidden marker)
     await last_reviewed_head(gh, job) -> str | None   # commit of our newest review on the PR
     await compare_status(gh, job, base, head) -> str | None   # ahead|behind|diverged|identical; None: 404
-    await pull_base(gh, job) -> str | None   # the PR's base commit now
     await load_repo_config(gh, owner, name, base_sha) -> (RepoConfig, problems)
         # `.github/review-operator.yaml` at the BASE; missing → defaults; unusable → defaults + problems
     await fetch_repo_config(gh, owner, name, base_sha) -> str | None   # raw text; RepoConfigUnreadable
@@ -54,15 +54,14 @@ from review_operator.github.errors import (
     Transient,
     Unauthorized,
 )
-from review_operator.github.history import compare_status, last_reviewed_head, pull_base
+from review_operator.github.history import compare_status, last_reviewed_head
 from review_operator.github.posting import (
     PostOutcome,
     PostStatus,
-    get_pull_head,
     post_failure_note,
     post_review,
 )
-from review_operator.github.pulls import PullInfo, fetch_pull
+from review_operator.github.pulls import PullInfo, PullRefs, fetch_pull, get_pull_head, get_pull_refs
 from review_operator.github.reactions import react
 from review_operator.github.repo_config import RepoConfigUnreadable, fetch_repo_config, load_repo_config
 
@@ -76,6 +75,7 @@ __all__ = [
     "PostOutcome",
     "PostStatus",
     "PullInfo",
+    "PullRefs",
     "RateLimited",
     "Rejected",
     "RepoClient",
@@ -89,6 +89,7 @@ __all__ = [
     "fetch_repo_config",
     "fetch_thread",
     "get_pull_head",
+    "get_pull_refs",
     "git_url_for",
     "last_reviewed_head",
     "load_repo_config",
@@ -97,7 +98,6 @@ __all__ = [
     "post_answer",
     "post_failure_note",
     "post_review",
-    "pull_base",
     "react",
     "react_to_review_comment",
     "show_check_run",

@@ -8,11 +8,9 @@ compare API (`status`: ahead, behind, diverged, identical; 404 when either commi
 
 from __future__ import annotations
 
-from githubkit.utils import Unset
-
 from review_operator.api.models import ReviewJob
 from review_operator.github.auth import RepoClient
-from review_operator.github.calls import call, pr_coordinates
+from review_operator.github.calls import call
 from review_operator.github.errors import GitHubNotFound
 from review_operator.github.format import has_any_review_marker
 from review_operator.github.listing import is_ours, reviews
@@ -45,11 +43,3 @@ async def compare_status(gh: RepoClient, job: ReviewJob, base: str, head: str) -
     except GitHubNotFound:
         return None
     return str(resp.parsed_data.status)
-
-
-async def pull_base(gh: RepoClient, job: ReviewJob) -> str | None:
-    """The PR's base commit now (for a `/review` command, whose ReviewJob records none)."""
-    owner, repo, number = pr_coordinates(job)
-    resp = await call("get pull request", lambda: gh.github.rest.pulls.async_get(owner, repo, number))
-    sha = resp.parsed_data.base.sha
-    return None if isinstance(sha, Unset) else sha

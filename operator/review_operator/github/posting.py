@@ -38,6 +38,7 @@ from review_operator.github.format import (
     is_summary,
 )
 from review_operator.github.listing import body_of, first_ours, issue_comments, reviews
+from review_operator.github.pulls import get_pull_head
 from review_operator.github.threads import settle_threads
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,6 @@ class PostOutcome:
 class _Review:
     id: int
     html_url: str
-
-
-async def get_pull_head(gh: RepoClient, job: ReviewJob) -> str:
-    """The pull request's current head SHA."""
-    owner, repo, number = pr_coordinates(job)
-    resp = await call("get pull request", lambda: gh.github.rest.pulls.async_get(owner, repo, number))
-    return resp.parsed_data.head.sha
 
 
 async def _diff(gh: RepoClient, job: ReviewJob) -> dict[str, Any]:

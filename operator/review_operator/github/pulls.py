@@ -1,11 +1,15 @@
-"""One pull request's metadata, read from GitHub (what the local one-shot review starts from)."""
+"""One pull request's metadata, read from GitHub: all of it (what the local one-shot review starts
+from), or its head and base commits now (what the controller checks a review against)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from githubkit.utils import Unset
+
+from review_operator.api.models import ReviewJob
 from review_operator.github.auth import RepoClient
-from review_operator.github.calls import call
+from review_operator.github.calls import call, pr_coordinates
 
 
 @dataclass(frozen=True)
@@ -51,4 +55,24 @@ async def fetch_pull(gh: RepoClient, owner: str, name: str, number: int) -> Pull
     )
 
 
-__all__ = ["PullInfo", "fetch_pull"]
+@dataclass(frozen=True)
+class PullRefs:
+    """A pull request's head and base commits now (one GET answers both)."""
+
+    head: str
+    base: str | None
+
+
+async def get_pull_refs(gh: RepoClient, job: ReviewJob) -> PullRefs:
+    owner, repo, number = pr_coordinates(job)
+    resp = await call("get pull request", lambda: gh.github.rest.pulls.async_get(owner, repo, number))
+    pr = resp.parsed_data
+    return PullRefs(pr.head.sha, None if isinstance(pr.base.sha, Unset) else pr.base.sha)
+
+
+async def get_pull_head(gh: RepoClient, job: ReviewJob) -> str:
+    """The pull request's current head SHA."""
+    return (await get_pull_refs(gh, job)).head
+
+
+__all__ = ["PullInfo", "PullRefs", "fetch_pull", "get_pull_head", "get_pull_refs"]

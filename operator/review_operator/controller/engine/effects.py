@@ -218,7 +218,8 @@ class Effects:
         """Full or incremental (None without GitHub: the runner then reviews the whole PR)."""
         if self.github is None:
             return None
-        return await review_scope(self.github, job, self.settings.incremental_reviews)
+        known_base = None if self.heads is None else self.heads.base_of(job)
+        return await review_scope(self.github, job, self.settings.incremental_reviews, known_base)
 
     async def repo_settings(self, job: ReviewJob) -> tuple[RepoReviewSettings | None, str | None]:
         if self.github is None:

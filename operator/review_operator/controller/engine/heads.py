@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from review_operator.api.models import ReviewJob
 from review_operator.controller.decide.heads import PRKey, job_head, pr_key
 from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
-from review_operator.github import GitHubError
+from review_operator.github import GitHubError, PullRefs
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ FETCH_TIMEOUT_SECONDS = 5.0
 @dataclass(frozen=True)
 class _Known:
     sha: str
+    base: str | None  # the PR's base commit in the same answer
     at: float  # the clock's monotonic seconds when fetched
     seen: frozenset[str]  # the heads of ReviewJobs that existed when it was fetched
 
@@ -39,7 +40,7 @@ class PullHeads:
 
     def __init__(
         self,
-        fetch: Callable[[ReviewJob], Awaitable[str]],
+        fetch: Callable[[ReviewJob], Awaitable[PullRefs]],
         ttl: float = TTL_SECONDS,
         timeout: float = FETCH_TIMEOUT_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
@@ -77,12 +78,21 @@ class PullHeads:
     async def _ask(self, job: ReviewJob, key: PRKey, seen: frozenset[str]) -> str | None:
         try:
             async with asyncio.timeout(self.timeout):
-                sha = await self._fetch(job)
+                refs = await self._fetch(job)
         except (GitHubError, TimeoutError) as exc:
             log.warning("head of %s#%d unknown: %s", job.spec.repository.full_name, key[1], exc or "timeout")
             return None
-        self._known[key] = _Known(sha, self.clock.monotonic(), seen)
-        return sha
+        self._known[key] = _Known(refs.head, refs.base, self.clock.monotonic(), seen)
+        return refs.head
+
+    def base_of(self, job: ReviewJob) -> str | None:
+        """The PR's base commit from a kept answer (young enough) that gave the head `job` reviews,
+        or None: a command's ReviewJob records no base, and the claim has just fetched the head."""
+        known = self._known.get(pr_key(job))
+        head = job.status.head_sha or job_head(job)
+        if known is None or known.sha != head or self.clock.monotonic() - known.at >= self.ttl:
+            return None
+        return known.base
 
     async def of_conflicts(self, jobs: Iterable[ReviewJob]) -> dict[PRKey, str]:
         """GitHub's head for every PR with two or more different heads among `jobs` (those it could get)."""

@@ -17,22 +17,26 @@ from review_operator.github import (
     GitHubError,
     Unauthorized,
     compare_status,
+    get_pull_refs,
     last_reviewed_head,
-    pull_base,
 )
 
 log = logging.getLogger(__name__)
 
 
-async def review_scope(github: GitHubClientFactory, job: ReviewJob, enabled: bool) -> ReviewScope:
+async def review_scope(
+    github: GitHubClientFactory, job: ReviewJob, enabled: bool, known_base: str | None = None
+) -> ReviewScope:
+    """`known_base`: the PR's base from the answer that gave a command its head (asked again when
+    None; a push's ReviewJob records its own)."""
     head = job_head(job) or ""
     gh = github.for_job(job)
-    base: str | None = None
+    base = known_base
     last: str | None = None
     comparison: Comparison | None = None
     try:
-        if job.spec.pull_request.base_sha is None:
-            base = await pull_base(gh, job)  # a command's ReviewJob records no base
+        if job.spec.pull_request.base_sha is None and base is None:
+            base = (await get_pull_refs(gh, job)).base  # a command's ReviewJob records no base
         if needs_history(job, enabled):
             last = await last_reviewed_head(gh, job)
             if last is not None and last != head:

@@ -12,13 +12,14 @@ import pytest
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.controller.engine.heads import PullHeads
-from review_operator.github import Transient
+from review_operator.github import PullRefs, Transient
 from tests.factories import reviewjob
 from tests.fakes.clock import FAKE_TIME, LoopClock
 
 pytestmark = FAKE_TIME
 CLOCK = LoopClock()
 S1, S2, S3 = "1" * 40, "2" * 40, "3" * 40
+BASE = "b" * 40
 PR = (1, 1)
 
 
@@ -30,10 +31,10 @@ async def test_heads_are_kept_per_pr_and_asked_again_when_a_new_head_appears_or_
     answers = [S2, S3]
     asked: list[str] = []
 
-    async def fetch(job: ReviewJob) -> str:
+    async def fetch(job: ReviewJob) -> PullRefs:
         asked.append(job.metadata.name)
         await asyncio.sleep(0.01)
-        return answers[0]
+        return PullRefs(answers[0], BASE)
 
     heads = PullHeads(fetch, ttl=30, clock=CLOCK)
     s2 = push("s2", S2, 1)
@@ -51,14 +52,33 @@ async def test_heads_are_kept_per_pr_and_asked_again_when_a_new_head_appears_or_
 
 
 async def test_a_head_github_cannot_give_is_unknown() -> None:
-    async def fetch(job: ReviewJob) -> str:
+    async def fetch(job: ReviewJob) -> PullRefs:
         raise Transient("GitHub: HTTP 502")
 
-    async def slow(job: ReviewJob) -> str:
+    async def slow(job: ReviewJob) -> PullRefs:
         await asyncio.sleep(5)
-        return S1
+        return PullRefs(S1, BASE)
 
     assert await PullHeads(fetch, clock=CLOCK).current(push("s1", S1, 0)) is None
     began = CLOCK.monotonic()
     assert await PullHeads(slow, timeout=0.05, clock=CLOCK).current(push("s1", S1, 0)) is None
     assert CLOCK.monotonic() - began == pytest.approx(0.05)  # given up at the timeout, not waited out
+
+
+async def test_the_base_of_the_answer_that_gave_a_head_is_kept_with_it() -> None:
+    answers = [PullRefs(S2, BASE)]
+
+    async def fetch(job: ReviewJob) -> PullRefs:
+        return answers[0]
+
+    heads = PullHeads(fetch, ttl=30, clock=CLOCK)
+    s2 = push("s2", S2, 1)
+    assert heads.base_of(s2) is None  # nothing asked yet
+    await heads.current(s2)
+    assert heads.base_of(s2) == BASE
+    assert heads.base_of(push("s1", S1, 0)) is None  # kept with another head than this review's
+    await asyncio.sleep(31)
+    assert heads.base_of(s2) is None  # aged out: asked again rather than trusted
+    answers[0] = PullRefs(S3, BASE)
+    await heads.current(s2, fresh=True)
+    assert heads.base_of(s2) is None  # the PR moved on: that base was not S2's
