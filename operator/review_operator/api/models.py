@@ -466,6 +466,15 @@ class Spend(_Model):
         default_factory=list
     )
 
+    def recorded(self, attempt: int) -> bool:
+        return any(a.attempt == attempt for a in self.attempts)
+
+    def total_with(self, attempt: int, cost_usd: float) -> float:
+        """The total in USD with `attempt` costing `cost_usd`, counted once whether it was recorded
+        already or not (a post retried after a delay is the same attempt)."""
+        recorded = sum(a.cost_usd for a in self.attempts if a.attempt == attempt)
+        return round(max(0.0, self.total_cost_usd - recorded) + cost_usd, 6)
+
 
 class Posting(_Model):
     """Progress of posting the review to GitHub."""

@@ -137,7 +137,6 @@ def provenance(job: ReviewJob, result: ReviewResult) -> Provenance:
     """The reviewed range (the push's base, when the ReviewJob has one) and the spend of every attempt:
     those recorded in status, and this one's (once: a post retried after a delay is the same attempt)."""
     attempt = max(1, job.status.attempts)
-    earlier = sum(a.cost_usd for a in job.status.spend.attempts if a.attempt != attempt)
     scope = job.status.scope
     # What the runner reviewed is its result's word; why a review was full, the controller's (or the
     # runner's, when it could not have the earlier commit).
@@ -145,7 +144,7 @@ def provenance(job: ReviewJob, result: ReviewResult) -> Provenance:
     return Provenance(
         base_sha=job.spec.pull_request.base_sha or (None if scope is None else scope.base_sha),
         attempts=attempt,
-        total_cost_usd=round(earlier + result.cost_usd, 6),
+        total_cost_usd=job.status.spend.total_with(attempt, result.cost_usd),
         since_sha=result.since_sha or None,
         full_because="" if result.since_sha else because,
     )

@@ -150,7 +150,7 @@ def spent(job: ReviewJob, result: ReviewResult | None, now: datetime | None = No
     result, or this attempt was recorded already: a post retried after a delay is the same attempt)."""
     attempt = max(1, job.status.attempts)
     spend = job.status.spend
-    if result is None or any(a.attempt == attempt for a in spend.attempts):
+    if result is None or spend.recorded(attempt):
         return None
     tokens = _tokens(result)
     entry = AttemptSpend(
@@ -163,7 +163,7 @@ def spent(job: ReviewJob, result: ReviewResult | None, now: datetime | None = No
     )
     total = spend.total_tokens
     return Spend(
-        total_cost_usd=round(spend.total_cost_usd + result.cost_usd, 6),
+        total_cost_usd=spend.total_with(attempt, result.cost_usd),
         total_tokens=Tokens(
             input=total.input + tokens.input,
             output=total.output + tokens.output,
