@@ -114,6 +114,24 @@ async def test_a_deleted_pod_asks_for_a_pass_only_while_its_review_runs_on_it(
 
 
 @pytest.mark.parametrize(
+    ("deleted", "metadata", "kicked"),
+    [
+        (True, {}, False),  # the last event of a finished review's pod, after a pass let the review go
+        (False, {"deletionTimestamp": "2026-12-03T00:00:00Z"}, False),  # on its way out
+        (False, {}, True),  # alive, and its review unknown: only a pass can tell
+    ],
+)
+async def test_a_pod_whose_review_the_ledger_does_not_know_asks_for_a_pass_only_while_alive(
+    deleted: bool, metadata: dict[str, str], kicked: bool
+) -> None:
+    d = engine()  # the ledger is ready and knows no review
+    labels = {"review-operator.dev/reviewjob": "j1"}
+    pod = {"metadata": {"name": "p", "labels": labels, **metadata}, "status": {"phase": "Succeeded"}}
+    d.pod_changed(pod, deleted=deleted)
+    assert await waited(d) == (0 if kicked else pytest.approx(d.settings.resync_seconds))
+
+
+@pytest.mark.parametrize(
     ("labels", "kicked"),
     [
         ({}, True),  # deleted while active (by hand, or by the API server's cascade)
