@@ -94,8 +94,6 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
             metric(port, "reviewop_review_thread_failures_total"),
         )
 
-    counted = threads_counted()
-
     status, env, summary = await review(stack, "first", pull, findings=[ON_LINE_10, ON_LINE_31])
     assert (status["scope"]["mode"], status["scope"]["reason"]) == ("Full", "FirstReview")
     assert (
@@ -106,6 +104,7 @@ async def test_a_push_after_our_review_is_reviewed_incrementally_and_a_force_pus
     assert [r["commit_id"] for r in pull.reviews] == [first_head]
 
     assert open_threads(pull) == [("Unchecked input", 10), ("Dead code", 31)]
+    counted = threads_counted()  # the controller serves its metrics by now
 
     # The second push fixes line 10 and leaves line 31 alone; its delta review reports nothing.
     fixed = HEAD_FILES["app.py"].replace("changed 10\n", "checked 10\n")
