@@ -406,8 +406,7 @@ class Engine:
         job = self.ledger.job(name) if name else None
         if job is None and (deleted or meta.get("deletionTimestamp")):
             # A finished review's pod on its way out after a pass let the review go (it was labelled
-            # finished): nothing for a pass to decide. Asking for one here fed back on itself: at ten
-            # turnovers a second every pass let go of reviews whose pods' last events then asked again.
+            # finished): nothing for a pass to decide.
             return
         if job is None or name in self.ledger.stale:
             self.kick()
