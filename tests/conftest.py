@@ -61,3 +61,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if folder == "realnode":
             item.add_marker(pytest.mark.realnode)
+    # The real node is a session fixture: once up it holds the host until the run ends.
+    items.sort(key=lambda item: item.get_closest_marker("before_real_node") is None)

@@ -240,6 +240,7 @@ def run() -> list[Figure]:
     try:
         started = time.monotonic()
         plane.start()
+        node.track(plane)
         plane.kubectl("apply", "-f", str(REPO_ROOT / "crds" / "reviewjobs.review-operator.dev.yaml"))
         figures.append(
             ("control plane start (API server on the bridge address)", time.monotonic() - started, "s")

@@ -87,6 +87,7 @@ async def run(stop: asyncio.Event) -> None:
     try:
         print("starting the control plane and the real node …", flush=True)
         await asyncio.to_thread(plane.start)
+        node.track(plane)
         plane.kubectl("apply", "-f", str(CRD_FILE))
         await asyncio.to_thread(node.start, plane)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

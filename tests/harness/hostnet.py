@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BRIDGE = "rop-br0"
 HOST_IP = "10.85.0.1"
@@ -95,6 +98,25 @@ class HostState:
     ipsets: list[str] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
     cgroup_root: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sysctls": self.sysctls,
+            "rules": self.rules,
+            "ipsets": self.ipsets,
+            "dirs": [str(d) for d in self.dirs],
+            "cgroup_root": self.cgroup_root,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostState:
+        return cls(
+            sysctls={str(k): str(v) for k, v in data["sysctls"].items()},
+            rules={str(k): str(v) for k, v in data["rules"].items()},
+            ipsets=[str(n) for n in data["ipsets"]],
+            dirs=[Path(d) for d in data["dirs"]],
+            cgroup_root=str(data["cgroup_root"]),
+        )
 
     @classmethod
     def snapshot(cls, dirs: list[Path], cgroup_root: str) -> HostState:
@@ -244,6 +266,37 @@ def cgroup_controllers() -> list[Path]:
     if (base / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
         return [base]
     return [p for p in base.iterdir() if p.is_dir() and not p.is_symlink()]
+
+
+def kill_cgroup_processes(name: str) -> None:
+    """SIGKILLs every process in the cgroup tree `name` (the node's containers), in every hierarchy."""
+    if not name.strip("/"):
+        return
+    for controller in cgroup_controllers():
+        top = controller / name.strip("/")
+        for procs in top.rglob("cgroup.procs") if top.exists() else []:
+            with contextlib.suppress(OSError):
+                for pid in procs.read_text().split():
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
+
+
+def kill_processes_mentioning(needles: list[str]) -> None:
+    """SIGKILLs every process whose command line contains one of `needles` (the runc shims name the
+    node's containerd socket; a dead run's components name its directories)."""
+    if not needles:
+        return
+    encoded = [n.encode() for n in needles]
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
+            continue
+        try:
+            cmdline = (pid_dir / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(n in cmdline for n in encoded):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_dir.name), signal.SIGKILL)
 
 
 def create_cgroup_root(name: str) -> None:

@@ -17,11 +17,9 @@ Use: `node.prepare()` (bridge, fence) → `ControlPlane(address=HOST_IP).start()
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -31,7 +29,7 @@ from typing import IO
 
 import yaml
 
-from tests.harness import hostnet, kuberouter
+from tests.harness import hostlease, hostnet, kuberouter
 from tests.harness.controlplane import (
     REPO_ROOT,
     SERVICE_CIDR,
@@ -95,6 +93,7 @@ class RealNode:
     start_seconds: float = 0.0
     import_seconds: float = 0.0
     ipsets_before_firewall: list[str] = field(default_factory=list)
+    lease: hostlease.HostLease = field(default_factory=hostlease.HostLease)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -127,18 +126,36 @@ class RealNode:
         return None
 
     # -- host ------------------------------------------------------------------------------------
+    def claim_host(self) -> list[str]:
+        """Takes the host (waiting for another live run) and undoes what a run that died left on it
+        (hostlease.py); returns what it undid. `prepare()` claims it if this was not called."""
+        return self.lease.acquire()
+
     def prepare(self) -> None:
-        """Records the host's state, then creates the bridge and the forwarding fence."""
+        """Records the host's state (in memory and in the lease's journal), then creates the bridge
+        and the forwarding fence."""
+        self.claim_host()
+        for directory in (self.workdir, self.state):  # a dead run's directory may have had this path
+            directory.mkdir(parents=True, exist_ok=True)
+        hostnet.check_subnet_free()  # before anything is recorded: a failure here has nothing to undo
         self.host = hostnet.HostState.snapshot([self.workdir, self.state], CGROUP_ROOT)
+        self.lease.begin(self.host, [self.workdir, self.state])
         hostnet.create_bridge()
         hostnet.fence_forwarding()
         hostnet.create_cgroup_root(CGROUP_ROOT)
 
+    def track(self, plane: ControlPlane) -> None:
+        """Puts the control plane's processes and directory in the journal: a later run stops them
+        should this one die (they listen on the bridge's address)."""
+        self.lease.track(plane.pids, [plane.workdir])
+
     def restore(self) -> list[str]:
+        """Undoes `prepare()` and everything since; releases the host."""
         problems = self.host.restore() if self.host else []
         if os.environ.get("REVIEWOP_KEEP_CONTROLPLANE") != "1":
             shutil.rmtree(self.workdir, ignore_errors=True)
         shutil.rmtree(self.state, ignore_errors=True)
+        self.lease.release()
         return problems
 
     # -- node ------------------------------------------------------------------------------------
@@ -224,6 +241,7 @@ class RealNode:
             start_new_session=True,
         )
         self.procs.append(_Proc(name, popen, log))
+        self.lease.track([popen.pid])
         time.sleep(0.1)
         if popen.poll() is not None:
             raise ComponentError(f"{name} exited at once; see {self.log_path(name)}")
@@ -318,22 +336,8 @@ class RealNode:
 
     def _kill_leftovers(self) -> None:
         """SIGKILLs every process still in the node's cgroups (containers), then the runc shims."""
-        for controller in hostnet.cgroup_controllers():
-            top = controller / CGROUP_ROOT.strip("/")
-            for procs in top.rglob("cgroup.procs") if top.exists() else []:
-                for pid in procs.read_text().split():
-                    with contextlib.suppress(ProcessLookupError, ValueError):
-                        os.kill(int(pid), signal.SIGKILL)
-        for pid_dir in Path("/proc").iterdir():
-            if not pid_dir.name.isdigit():
-                continue
-            try:
-                cmdline = (pid_dir / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"containerd-shim-runc-v2" in cmdline and str(self.socket).encode() in cmdline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid_dir.name), signal.SIGKILL)
+        hostnet.kill_cgroup_processes(CGROUP_ROOT)
+        hostnet.kill_processes_mentioning([str(self.socket)])
         time.sleep(0.5)
 
 

@@ -9,6 +9,9 @@ they were before the node started.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,22 +42,43 @@ def real_cluster() -> Iterator[RealCluster]:
     if reason is not None:
         pytest.fail(f"the real node cannot run here: {reason}")
     node = RealNode(Images.load())
+    # A run that died (SIGKILL, a frozen machine) left its journal: undo it before measuring the host.
+    for line in node.claim_host():
+        warnings.warn(line, stacklevel=1)
     dirs = [node.workdir, node.state]
     before = hostnet.fingerprint(dirs)
-    node.prepare()
     plane = ControlPlane(address=hostnet.HOST_IP, nodes=(FakeNode("kwok-node-0"),))
-    try:
-        plane.start()
-        plane.kubectl("apply", "-f", str(CRD_FILE))
-        node.start(plane)
-        yield RealCluster(plane, node, node.images)
-    finally:
-        node.stop(plane)
-        plane.stop()
-        problems = node.restore()
+    with teardown_on_termination():
+        try:
+            node.prepare()
+            plane.start()
+            node.track(plane)
+            plane.kubectl("apply", "-f", str(CRD_FILE))
+            node.start(plane)
+            yield RealCluster(plane, node, node.images)
+        finally:
+            node.stop(plane)
+            plane.stop()
+            problems = node.restore()
     after = hostnet.fingerprint(dirs)
     assert problems == [], problems
     assert after == before, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+
+
+@contextlib.contextmanager
+def teardown_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a CI timeout, a closed terminal) end the run as Ctrl-C does, so pytest
+    still tears the node down; a SIGKILL is left to the next run (tests/harness/hostlease.py)."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")
