@@ -32,7 +32,8 @@ secret.mkdir(parents=True)
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(secret)], check=True)
 hostnet.write_sysctl("vm.overcommit_memory", {overcommit!r})
 subprocess.run(["iptables", "-t", "nat", "-N", "KUBE-MARK-MASQ"], check=True)
-sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+quiet = {{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}}  # the test reads our pipes to EOF
+sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True, **quiet)
 node.lease.track([sleeper.pid])
 print(json.dumps({{"dirs": [str(node.workdir), str(node.state)], "mount": str(secret),
                    "sleeper": sleeper.pid}}), flush=True)

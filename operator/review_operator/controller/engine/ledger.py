@@ -184,6 +184,19 @@ class Ledger:
             return True
         return generation > entry[1].metadata.generation
 
+    def loses_by_deletion(self, name: str, uid: str | None = None) -> bool:
+        """Whether a ReviewJob's leaving the watch (deleted, or out of the active selector) may change
+        what this ledger counts: it knows that very object as not yet final. A job it let go or saw
+        finish (our cleanup then labels it finished, which the API server reports as a DELETED event
+        carrying the object as it was before the label), or an older object under a reused name,
+        changes nothing."""
+        if not self.ready:
+            return True
+        entry = self.latest.get(name)
+        if entry is None or (uid is not None and uid != entry[1].metadata.uid):
+            return False
+        return not entry[1].status.phase.is_final
+
     def job(self, name: str) -> ReviewJob | None:
         entry = self.latest.get(name)
         return entry[1] if entry else None

@@ -387,11 +387,12 @@ class Engine:
     def job_changed(self, event: str | None, body: dict[str, Any]) -> None:
         """A ReviewJob changed: a pass is needed only for what our own writes did not already say."""
         meta = body.get("metadata") or {}
-        if event == "DELETED" and LABEL_FINISHED in (meta.get("labels") or {}):
-            return  # it left the watched set (ACTIVE_SELECTOR) when our cleanup labelled it finished
-        generation = int(meta.get("generation") or 0)
-        news = self.ledger.tells_news(meta.get("name", ""), generation, meta.get("uid"))
-        if event == "DELETED" or news:
+        name, uid = meta.get("name", ""), meta.get("uid")
+        if event == "DELETED":
+            news = self.ledger.loses_by_deletion(name, uid)
+        else:
+            news = self.ledger.tells_news(name, int(meta.get("generation") or 0), uid)
+        if news:
             self.kick()
 
     def pod_changed(self, pod: dict[str, Any], deleted: bool = False) -> None:

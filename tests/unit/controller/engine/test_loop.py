@@ -132,17 +132,22 @@ async def test_a_pod_whose_review_the_ledger_does_not_know_asks_for_a_pass_only_
 
 
 @pytest.mark.parametrize(
-    ("labels", "kicked"),
+    ("known", "uid", "kicked"),
     [
-        ({}, True),  # deleted while active (by hand, or by the API server's cascade)
-        ({"review-operator.dev/finished": "true"}, False),  # left the watched set: our cleanup's label
+        (job(Phase.RUNNING, podName="p"), "uid-j1", True),  # deleted while active: its slot frees
+        (job(Phase.QUEUED), "uid-j1", True),  # deleted while queued: no longer a candidate
+        # Our cleanup labelled it finished: the API server's DELETED event carries the object as it was
+        # before the label (no finished label on it), so the ledger's record is what tells.
+        (job(Phase.SUCCEEDED), "uid-j1", False),
+        (None, "uid-j1", False),  # a pass already let it go
+        (job(Phase.RUNNING, podName="p"), "uid-older", False),  # an older object under the same name
     ],
 )
-async def test_a_reviewjob_leaving_the_watch_asks_for_a_pass_only_when_it_was_not_finished(
-    labels: dict[str, str], kicked: bool
+async def test_a_reviewjob_leaving_the_watch_asks_for_a_pass_only_when_the_ledger_counts_it(
+    known: ReviewJob | None, uid: str, kicked: bool
 ) -> None:
-    d = engine(job(Phase.SUCCEEDED))
-    d.job_changed("DELETED", {"metadata": {"name": "j1", "uid": "uid-j1", "generation": 1, "labels": labels}})
+    d = engine(*([known] if known else []))
+    d.job_changed("DELETED", {"metadata": {"name": "j1", "uid": uid, "generation": 1, "labels": {}}})
     assert await waited(d) == (0 if kicked else pytest.approx(d.settings.resync_seconds))
 
 
