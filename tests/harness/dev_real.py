@@ -77,9 +77,13 @@ def delivery(head: str, base: str) -> dict[str, Any]:
 
 
 async def run(stop: asyncio.Event) -> None:
+    node = RealNode(Images.load(), workdir=DEV_DIR / "node")
+    # Before touching DEV_DIR: another `make dev-node` may be using it (this waits for it), or one that
+    # died may have left mounts below it (this undoes them).
+    for line in node.claim_host():
+        print(line, flush=True)
     shutil.rmtree(DEV_DIR, ignore_errors=True)
     DEV_DIR.mkdir(parents=True)
-    node = RealNode(Images.load(), workdir=DEV_DIR / "node")
     node.prepare()
     plane = ControlPlane(workdir=DEV_DIR / "cp", address=hostnet.HOST_IP, nodes=(FakeNode("kwok-node-0"),))
     double: GitHubDouble | None = None
