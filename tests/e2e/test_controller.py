@@ -654,8 +654,14 @@ async def test_every_attempts_spend_is_recorded_in_status_and_metrics(stack: Sta
 async def test_the_daily_budget_stops_admissions_once_spent_and_queued_reviews_say_why(stack: Stack) -> None:
     # Issue 19 "spend gate": only an alert existed; a hard daily cap now stops admissions.
     paid = '{"v":1,"outcome":"success","summary":"ok","cost_usd":0.3,"turns":2}'
+
+    def started(name: str) -> bool:
+        return stack.get(name).get("status", {}).get("phase") in ("Running", "Succeeded")
+
     for i in range(3):
         stack.reviewjob(f"day-{i}", stack.repos[7], i + 1, {SIM + "duration": "200ms", SIM + "message": paid})
+        if i < 2:  # in this order: created together, whichever's Queue write lands first starts first
+            await stack.wait(lambda n=f"day-{i}": started(n), 30, f"day-{i} started")
     done = await stack.wait_final(["day-0", "day-1"], timeout=90)
     assert {d["status"]["phase"] for d in done.values()} == {"Succeeded"}  # 0.3, then 0.6 ≥ 0.5
     # Each carries the day it finished: the budget of a restarted controller reads only that day's.

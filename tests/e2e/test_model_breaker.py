@@ -135,6 +135,11 @@ async def test_a_review_ending_unauthorized_holds_the_rest_of_the_queue_until_a_
     # one review tries, and its success lets the last one start.
     repo = stack.repos[9]
     stack.reviewjob("a-denied", repo, 1, {SIM + "duration": "200ms", **UNAUTHORIZED})
+    # It must hold the one slot first. Created together, the three share a creation second and the
+    # first one whose Queue write lands starts first (a cold start does not wait for all to queue):
+    # one CI run started c-last first, and it could never be held.
+    started = ("Running", "Failed")
+    await stack.wait(lambda: status(stack, "a-denied").get("phase") in started, 30, "a-denied started")
     stack.reviewjob("b-trial", repo, 2, {SIM + "duration": "200ms", SIM + "message": SUCCESS})
     stack.reviewjob("c-last", repo, 3, {SIM + "duration": "200ms", SIM + "message": SUCCESS})
     denied = (await stack.wait_final(["a-denied"], timeout=60))["a-denied"]["status"]
