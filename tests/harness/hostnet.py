@@ -281,12 +281,13 @@ def kill_cgroup_processes(name: str) -> None:
                         os.kill(int(pid), signal.SIGKILL)
 
 
-def kill_processes_mentioning(needles: list[str]) -> None:
-    """SIGKILLs every process whose command line contains one of `needles` (the runc shims name the
-    node's containerd socket; a dead run's components name its directories)."""
+def kill_processes_mentioning(needles: list[str], program: str | None = None) -> None:
+    """SIGKILLs every process whose command line contains one of `needles` (and `program`, if given:
+    the runc shims name the node's containerd socket; a dead run's components name its directories)."""
     if not needles:
         return
     encoded = [n.encode() for n in needles]
+    required = program.encode() if program else b""
     for pid_dir in Path("/proc").iterdir():
         if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
             continue
@@ -294,7 +295,7 @@ def kill_processes_mentioning(needles: list[str]) -> None:
             cmdline = (pid_dir / "cmdline").read_bytes()
         except OSError:
             continue
-        if any(n in cmdline for n in encoded):
+        if required in cmdline and any(n in cmdline for n in encoded):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_dir.name), signal.SIGKILL)
 

@@ -337,7 +337,7 @@ class RealNode:
     def _kill_leftovers(self) -> None:
         """SIGKILLs every process still in the node's cgroups (containers), then the runc shims."""
         hostnet.kill_cgroup_processes(CGROUP_ROOT)
-        hostnet.kill_processes_mentioning([str(self.socket)])
+        hostnet.kill_processes_mentioning([str(self.socket)], program="containerd-shim-runc-v2")
         time.sleep(0.5)
 
 
