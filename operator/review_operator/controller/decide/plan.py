@@ -11,7 +11,7 @@ plans the same steps.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.decide.admission import Slot
 from review_operator.controller.decide.heads import PRKey, job_head, pr_key
 from review_operator.controller.decide.machine import covers, decide
+from review_operator.controller.decide.parked import Parked
 from review_operator.controller.decide.steps import Hold, Pause, Seen, Stale, Step
 
 
@@ -28,6 +29,8 @@ from review_operator.controller.decide.steps import Hold, Pause, Seen, Stale, St
 class Observed:
     jobs: list[ReviewJob]
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # by pod name
+    # Queued reviews kept small (`parked.py`), none of them sharing its PR with another active one.
+    parked: list[Parked] = field(default_factory=list)
     # GitHub's head of each PR with two heads in play; None: no GitHub (stale means older, then).
     heads: dict[PRKey, str] | None = None
 
@@ -79,6 +82,18 @@ def stale_reviews(jobs: list[ReviewJob], heads: dict[PRKey, str] | None, now: da
     return stale
 
 
+def unpark_shared(jobs: list[ReviewJob], parked: list[Parked]) -> tuple[list[ReviewJob], list[Parked]]:
+    """Parked reviews of a PR with another active review made whole again: which of them is of a
+    stale commit is decided from the PR's reviews together (`stale_reviews`), and GitHub's head is
+    asked for such PRs only. A PR with one active review has no stale one."""
+    count = Counter(pr_key(job) for job in jobs)
+    count.update(p.pr for p in parked)
+    shared = [p for p in parked if count[p.pr] > 1]
+    if not shared:
+        return jobs, parked
+    return jobs + [p.model() for p in shared], [p for p in parked if count[p.pr] == 1]
+
+
 def plan_pass(
     observed: Observed,
     now: datetime,
@@ -100,4 +115,10 @@ def plan_pass(
         if job.status.phase is Phase.QUEUED and (step is None or isinstance(step, Hold)):
             # Oldest first: creation time (then name) keeps its place in line across retries.
             queued.append(Slot(name, job.spec.repository.id, _created(job, now), job.status.next_attempt_at))
+    for p in observed.parked:
+        if paused is not None and p.reason != paused.reason:
+            hold = decide(Seen(p.model(), None, None, paused), now, settings, rng)  # says why it waits
+            if hold is not None:
+                steps.append(hold)
+        queued.append(p.slot(now))
     return PassPlan(steps, queued, set(stale))

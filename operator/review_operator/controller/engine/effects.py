@@ -141,8 +141,9 @@ class Effects:
             self.on_written(job, after)
         return after
 
-    def observe_queue(self, jobs: list[ReviewJob]) -> None:
-        self.metrics.observe_jobs([j.status.phase for j in jobs])
+    def observe_queue(self, jobs: list[ReviewJob], parked: int = 0) -> None:
+        """The ReviewJobs by phase, as a pass read them (`parked`: how many quiet queued ones)."""
+        self.metrics.observe_jobs([j.status.phase for j in jobs] + [Phase.QUEUED] * parked)
 
     # -- admission and the pod -----------------------------------------------------------------
     async def queue(self, job: ReviewJob, now: datetime) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.controller.decide.admission import Slot, admit, holds_slot
+from review_operator.controller.decide.parked import Parked
 
 START_WINDOW = timedelta(minutes=1)
 
@@ -31,7 +32,8 @@ class Ledger:
     stale: set[str] = field(default_factory=set)  # superseded by a newer commit: for the pass only
     taken: set[str] = field(default_factory=set)  # candidates claimed (or tried) since the read
     starts: list[tuple[int, datetime]] = field(default_factory=list)  # (seq, start), for the per-minute cap
-    latest: dict[str, tuple[int, ReviewJob]] = field(default_factory=dict)  # name → (seq, newest known)
+    # name → (seq, newest known): whole, or parked (a quiet queued review kept small, `Parked`)
+    latest: dict[str, tuple[int, ReviewJob | Parked]] = field(default_factory=dict)
     # name → (seq, holds a slot after it, repository id): our last claim or release of each job
     changes: dict[str, tuple[int, bool, int]] = field(default_factory=dict)
     # Jobs whose newest known version waits on the clock (Running, or Queued with a backoff): the
@@ -48,8 +50,11 @@ class Ledger:
         stale: set[str],
         read_seq: int,
         now: datetime,
+        parked: list[Parked] | None = None,
     ) -> None:
-        """Starts over from a consistent read that began when `seq` was `read_seq`."""
+        """Starts over from a consistent read that began when `seq` was `read_seq` (its whole
+        ReviewJobs and its parked ones)."""
+        parked = parked or []
         self.holders = {j.metadata.name: j.spec.repository.id for j in jobs if holds_slot(j)}
         # Claims and releases written since the read began may be missing from it: apply them again.
         self.changes = {n: c for n, c in self.changes.items() if c[0] > read_seq}
@@ -60,17 +65,15 @@ class Ledger:
                 self.holders.pop(name, None)
         newer = {n: v for n, v in self.latest.items() if v[0] > read_seq}
         self.latest = {j.metadata.name: (read_seq, j) for j in jobs}
+        self.latest.update((p.name, (read_seq, p)) for p in parked)
         self.latest.update(newer)
         self.timed = {name for name, (_, job) in self.latest.items() if _waits_on_clock(job)}
         self.waiting = {name for name, (_, job) in self.latest.items() if _waiting(job)}
         self.queued = list(queued)
         self.stale = set(stale)
         self.taken = set()
-        observed_starts = [
-            (read_seq, j.status.start_time)
-            for j in jobs
-            if j.status.start_time is not None and now - j.status.start_time < START_WINDOW
-        ]
+        started = [j.status.start_time for j in jobs] + [p.start_time for p in parked]
+        observed_starts = [(read_seq, at) for at in started if at is not None and now - at < START_WINDOW]
         self.starts = observed_starts + [(seq, at) for seq, at in self.starts if seq > read_seq]
         self.ready = True
 
@@ -128,7 +131,7 @@ class Ledger:
             starts_left = max(0, max_per_minute - sum(1 for _, t in self.starts if now - t < START_WINDOW))
         names = admit(running, waiting, now, max_concurrent, max_per_repo, starts_left)
         self.taken.update(names)
-        return [self.latest[n][1] for n in names if n in self.latest]
+        return [whole(self.latest[n][1]) for n in names if n in self.latest]
 
     def next_due(
         self,
@@ -146,7 +149,12 @@ class Ledger:
         nothing is waiting on the clock."""
         due: list[datetime] = []
         for name in self.timed:
-            status = self.latest[name][1].status
+            entry = self.latest[name][1]
+            if isinstance(entry, Parked):
+                if entry.next_attempt_at is not None:
+                    due.append(entry.next_attempt_at)
+                continue
+            status = entry.status
             if status.phase is Phase.QUEUED and status.next_attempt_at is not None:
                 due.append(status.next_attempt_at)
             elif status.phase is Phase.RUNNING and status.posting.result is not None:
@@ -170,7 +178,7 @@ class Ledger:
         writes: a job it saw Queued may since have been claimed and finished by us, and claiming it
         again (with the version we wrote last) would succeed and run a finished review twice."""
         entry = self.latest.get(name)
-        return entry is not None and entry[1].status.phase is Phase.QUEUED
+        return entry is not None and phase(entry[1]) is Phase.QUEUED
 
     def tells_news(self, name: str, generation: int, uid: str | None = None) -> bool:
         """Whether a watch event on a ReviewJob may show something this ledger does not know: a job
@@ -180,9 +188,9 @@ class Ledger:
         if not self.ready:
             return True
         entry = self.latest.get(name)
-        if entry is None or (uid is not None and uid != entry[1].metadata.uid):
+        if entry is None or (uid is not None and uid != _uid(entry[1])):
             return True
-        return generation > entry[1].metadata.generation
+        return generation > _generation(entry[1])
 
     def loses_by_deletion(self, name: str, uid: str | None = None) -> bool:
         """Whether a ReviewJob's leaving the watch (deleted, or out of the active selector) may change
@@ -193,21 +201,40 @@ class Ledger:
         if not self.ready:
             return True
         entry = self.latest.get(name)
-        if entry is None or (uid is not None and uid != entry[1].metadata.uid):
+        if entry is None or (uid is not None and uid != _uid(entry[1])):
             return False
-        return not entry[1].status.phase.is_final
+        return not phase(entry[1]).is_final
 
-    def job(self, name: str) -> ReviewJob | None:
+    def job(self, name: str) -> ReviewJob | Parked | None:
+        """The newest version we know (parked if it is a quiet queued review)."""
         entry = self.latest.get(name)
         return entry[1] if entry else None
 
 
-def _waits_on_clock(job: ReviewJob) -> bool:
+def whole(entry: ReviewJob | Parked) -> ReviewJob:
+    return entry.model() if isinstance(entry, Parked) else entry
+
+
+def phase(entry: ReviewJob | Parked) -> Phase:
+    return entry.phase if isinstance(entry, Parked) else entry.status.phase
+
+
+def _uid(entry: ReviewJob | Parked) -> str:
+    return entry.uid if isinstance(entry, Parked) else entry.metadata.uid
+
+
+def _generation(entry: ReviewJob | Parked) -> int:
+    return entry.generation if isinstance(entry, Parked) else entry.metadata.generation
+
+
+def _waits_on_clock(job: ReviewJob | Parked) -> bool:
+    if isinstance(job, Parked):
+        return job.next_attempt_at is not None
     status = job.status
     return status.phase is Phase.RUNNING or (
         status.phase is Phase.QUEUED and status.next_attempt_at is not None
     )
 
 
-def _waiting(job: ReviewJob) -> bool:
-    return job.status.phase in (Phase.PENDING, Phase.QUEUED)
+def _waiting(job: ReviewJob | Parked) -> bool:
+    return phase(job) in (Phase.PENDING, Phase.QUEUED)

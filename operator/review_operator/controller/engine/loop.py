@@ -28,7 +28,8 @@ from review_operator.config import ControllerSettings
 from review_operator.controller.decide import checkrun, retention
 from review_operator.controller.decide.budget import DAILY_BUDGET_REACHED, day_start, next_day
 from review_operator.controller.decide.machine import decide
-from review_operator.controller.decide.plan import Observed, plan_pass
+from review_operator.controller.decide.parked import Parked
+from review_operator.controller.decide.plan import Observed, plan_pass, unpark_shared
 from review_operator.controller.decide.steps import (
     EnsurePod,
     Pause,
@@ -40,12 +41,13 @@ from review_operator.controller.engine.clock import SYSTEM_CLOCK, Clock
 from review_operator.controller.engine.effects import Effects
 from review_operator.controller.engine.executor import STEP_CONCURRENCY, Executor, describe
 from review_operator.controller.engine.heads import PullHeads
-from review_operator.controller.engine.ledger import Ledger
+from review_operator.controller.engine.ledger import Ledger, phase
 from review_operator.controller.engine.model_health import ModelHealth
 from review_operator.controller.engine.observer import (
+    Active,
     FinishedPage,
     Parsed,
-    parse_reviewjobs,
+    read_active_page,
     read_finished_page,
 )
 from review_operator.controller.engine.spending import DailySpend
@@ -62,6 +64,7 @@ ACTIVE_SELECTOR = f"!{LABEL_FINISHED}"
 POD_SELECTOR = f"{LABEL_COMPONENT}={REVIEW_POD_COMPONENT}"
 GC_PERIOD = timedelta(seconds=60)
 FINISHED_PAGE = 500  # finished ReviewJobs per LIST page (GC and the daily budget)
+ACTIVE_PAGE = 500  # active ReviewJobs per LIST page: a backlog is never one body
 MIN_PASS_GAP = 0.5
 FAILED_PASS_MAX_DELAY = 30.0
 DUE_SLACK = 0.2  # seconds past a deadline before the pass that acts on it (the checks are strict)
@@ -142,7 +145,7 @@ class Engine:
 
     def _is_final(self, name: str) -> bool:
         latest = self.ledger.job(name)
-        return latest is not None and latest.status.phase.is_final
+        return latest is not None and phase(latest).is_final
 
     def kick(self) -> None:
         self._kicked.set()
@@ -218,11 +221,27 @@ class Engine:
 
     async def observe(self) -> Observed:
         ns = self.settings.namespace
-        listed = await objects.list_reviewjobs_json(self.kube, ns, ACTIVE_SELECTOR)
+        active = await self._read_active()
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
-        jobs = await parse_reviewjobs(listed, self._parsed)
+        jobs, parked = unpark_shared(active.jobs, active.parked)
         heads = None if self.heads is None else await self.heads.of_conflicts(jobs)
-        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods}, heads=heads)
+        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods}, heads=heads, parked=parked)
+
+    async def _read_active(self) -> Active:
+        """Every active ReviewJob, a page of `ACTIVE_PAGE` at a time: one consistent read (the pages
+        of a LIST are served at its first page's resourceVersion), never one large body."""
+        active, page_after = Active(), ""
+        self._parsed.begin()
+        while True:
+            listed = await objects.list_reviewjobs_json(
+                self.kube, self.settings.namespace, ACTIVE_SELECTOR, limit=ACTIVE_PAGE, continue_=page_after
+            )
+            page_after = await read_active_page(listed, active, self._parsed)
+            del listed
+            if not page_after:
+                break
+        self._parsed.end()
+        return active
 
     async def reconcile_once(self) -> int:
         """One pass: read, plan, claim and execute; the number of steps it executed."""
@@ -236,6 +255,7 @@ class Engine:
         self.metrics.pass_seconds.labels("observe").observe(time.perf_counter() - begin)
         if self.spend.enabled:
             self.spend.saw(observed.jobs, now)
+            self.spend.saw(observed.parked, now)
             if not self.spend.finished_read:  # before the first admission of a term (or a day)
                 await self._read_finished(now)
         paused = self._paused(now)
@@ -243,9 +263,9 @@ class Engine:
         for job in observed.jobs:  # a running pod shows its review in progress (once: see CheckRuns)
             self.effects.checks.show(job, checkrun.for_pod(job, observed.pods.get(job.status.pod_name or "")))
         async with self._admission:
-            self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now)
+            self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now, observed.parked)
             claimed = await self._claim_all(self._admissible(now), now)
-        self.effects.observe_queue(observed.jobs)
+        self.effects.observe_queue(observed.jobs, len(observed.parked))
         self.metrics.slots(len(self.ledger.holders), len(self.ledger.waiting))
         # A job with a step in flight beside the passes (pod event, refill, posting) is left to it, and
         # so is one we wrote since the read began (the read is stale for it; the next pass decides).
@@ -405,6 +425,8 @@ class Engine:
         meta = pod.get("metadata") or {}
         name = (meta.get("labels") or {}).get(LABEL_REVIEWJOB)
         job = self.ledger.job(name) if name else None
+        if isinstance(job, Parked):
+            return  # queued: an earlier attempt's pod; nothing for a pod event to decide
         if job is None and (deleted or meta.get("deletionTimestamp")):
             # A finished review's pod on its way out after a pass let the review go (it was labelled
             # finished): nothing for a pass to decide.

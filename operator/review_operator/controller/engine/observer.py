@@ -6,29 +6,34 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.controller.decide.parked import Parked, park
 
 log = logging.getLogger(__name__)
 PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
 
 
 class Parsed:
-    """Parsed ReviewJobs kept from one LIST to the next, by uid: one whose `resourceVersion` has not
+    """What the last read made of each active ReviewJob, by uid: one whose `resourceVersion` has not
     changed is the same object again, not validated again (models are never changed in place). So
-    a pass costs a JSON decode of every active ReviewJob, and a validation only of those that changed:
-    thousands waiting in the queue cost little more than their bytes. Only the last LIST's are kept."""
+    a pass costs a JSON decode of every active ReviewJob, and a validation only of those that
+    changed. Only the last read's are kept: `begin` a read, `end` it when its last page is in."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[str, ReviewJob]] = {}
+        self._known: dict[str, tuple[str, ReviewJob | Parked]] = {}
+        self._seen: dict[str, tuple[str, ReviewJob | Parked]] = {}
 
-    def take(self, raw: dict[str, Any], seen: dict[str, tuple[str, ReviewJob]]) -> ReviewJob | None:
-        """The kept model of `raw` if it is unchanged (and keeps it in `seen`), else None."""
+    def begin(self) -> None:
+        self._seen = {}
+
+    def take(self, raw: dict[str, Any]) -> ReviewJob | Parked | None:
+        """What the last read made of `raw` if it is unchanged (and keeps it), else None."""
         meta = raw.get("metadata") or {}
         uid, version = meta.get("uid"), meta.get("resourceVersion")
         if not isinstance(uid, str) or not isinstance(version, str) or not version:
@@ -36,47 +41,63 @@ class Parsed:
         kept = self._known.get(uid)
         if kept is None or kept[0] != version:
             return None
-        seen[uid] = kept
+        self._seen[uid] = kept
         return kept[1]
 
-    def keep(self, job: ReviewJob, seen: dict[str, tuple[str, ReviewJob]]) -> None:
-        if job.metadata.uid and job.metadata.resource_version:
-            seen[job.metadata.uid] = (job.metadata.resource_version, job)
+    def keep(self, raw: dict[str, Any], value: ReviewJob | Parked) -> None:
+        meta = raw.get("metadata") or {}
+        uid, version = meta.get("uid"), meta.get("resourceVersion")
+        if isinstance(uid, str) and uid and isinstance(version, str) and version:
+            self._seen[uid] = (version, value)
 
-    def replace(self, seen: dict[str, tuple[str, ReviewJob]]) -> None:
-        self._known = seen
+    def end(self) -> None:
+        self._known, self._seen = self._seen, {}
 
 
-async def parse_reviewjobs(listed: bytes, parsed: Parsed | None = None) -> list[ReviewJob]:
-    """The ReviewJobs of a LIST body; malformed ones are logged and left out, never fatal. With
-    `parsed`, unchanged ones are taken from the previous LIST's (see `Parsed`).
+@dataclass
+class Active:
+    """The active ReviewJobs of one read: whole, or parked (quiet queued ones, see `Parked`)."""
 
-    Validated `PARSE_SLICE` at a time with a yield to the event loop between slices: a LIST of
-    thousands of ReviewJobs would otherwise hold the loop for a tenth of a second or more, and every
-    pod ending that arrives meanwhile (a slot to refill) would wait for it. Each item's decoded
-    JSON is dropped as soon as its model exists, so the two are never all held at once.
-    """
-    items: list[dict[str, Any]] = json.loads(listed).get("items") or []
+    jobs: list[ReviewJob] = field(default_factory=list)
+    parked: list[Parked] = field(default_factory=list)
+
+
+async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
+    """Adds one LIST page of active ReviewJobs to `into`; the next page's `continue` token (empty:
+    that was the last). Malformed ones are logged and left out, never fatal; unchanged ones are
+    taken from the last read's (see `Parsed`). Validated `PARSE_SLICE` at a time with a yield to the
+    event loop between slices (a pod ending that arrives meanwhile is a slot to refill)."""
+    body = json.loads(listed)
+    del listed
+    items: list[dict[str, Any]] = body.get("items") or []
+    token = str((body.get("metadata") or {}).get("continue") or "")
     items.reverse()  # popped from the end, so the LIST's order is kept
-    jobs: list[ReviewJob] = []
-    seen: dict[str, tuple[str, ReviewJob]] = {}
     validated = 0
     while items:
         raw = items.pop()
-        job = None if parsed is None else parsed.take(raw, seen)
-        if job is None:
+        value = parsed.take(raw)
+        if value is None:
             job = _validate(raw)
             validated += 1
-            if job is not None and parsed is not None:
-                parsed.keep(job, seen)
-        if job is not None:
-            jobs.append(job)
+            if job is None:
+                continue
+            value = park(job, raw) or job
+            parsed.keep(raw, value)
+        if isinstance(value, Parked):
+            into.parked.append(value)
+        else:
+            into.jobs.append(value)
         if validated >= PARSE_SLICE:
             validated = 0
             await asyncio.sleep(0)
-    if parsed is not None:
-        parsed.replace(seen)
-    return jobs
+    return token
+
+
+async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
+    """The ReviewJobs of a LIST body, whole; malformed ones are logged and left out, never fatal."""
+    items: list[dict[str, Any]] = json.loads(listed).get("items") or []
+    jobs = [_validate(raw) for raw in items]
+    return [job for job in jobs if job is not None]
 
 
 def _validate(raw: dict[str, Any]) -> ReviewJob | None:

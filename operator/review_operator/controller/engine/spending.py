@@ -12,6 +12,7 @@ from datetime import datetime
 
 from review_operator.api.models import ReviewJob
 from review_operator.controller.decide.budget import day_start, pause_message, spent_since
+from review_operator.controller.decide.parked import Parked
 
 
 class DailySpend:
@@ -32,12 +33,16 @@ class DailySpend:
             self.finished_read = False
         return day
 
-    def saw(self, jobs: Iterable[ReviewJob], now: datetime) -> None:
+    def saw(self, jobs: Iterable[ReviewJob | Parked], now: datetime) -> None:
         day = self._roll(now)
         for job in jobs:
-            spent = spent_since(job.status.spend, day)
+            if isinstance(job, Parked):
+                name, spend = job.name, job.spend
+            else:
+                name, spend = job.metadata.name, job.status.spend
+            spent = 0.0 if spend is None else spent_since(spend, day)
             if spent > 0:
-                self._by_job[job.metadata.name] = spent
+                self._by_job[name] = spent
 
     def saw_finished(self, spent: dict[str, float], now: datetime) -> None:
         """Today's spend of the finished ReviewJobs (from `observer.read_finished_page`)."""
