@@ -9,7 +9,9 @@ For each N in `BENCH_SCALE_N` (default 1000, 5000, 20000), two namespaces of sto
 A fresh controller is started on each; measured: catch-up (until every new ReviewJob is queued or
 started), its RSS, the mean LIST + parse time of a reconcile pass (its own histogram), the CPU it
 and the API server use in a window when nothing happens, and, after a SIGTERM restart, the time until
-its first reconcile pass has finished. Growth per 1000 stored is the slope between the smallest and
+its first reconcile pass has finished. The API server's own consistency checks of its ReviewJob
+cache (a full read from etcd every 5 to 7.5 minutes) are counted in the idle window: one that falls
+in it dominates the API server's CPU there. Growth per 1000 stored is the slope between the smallest and
 the largest N. Each namespace is deleted before the next, so the API server holds one at a time.
 """
 
@@ -138,6 +140,18 @@ def _observe_mean_ms(port: int) -> float:
     return 1000 * total / max(1.0, count)
 
 
+def _consistency_checks(plane: ControlPlane) -> int:
+    """How many times the API server has checked its watch cache of ReviewJobs against etcd (feature
+    DetectCacheInconsistency, on by default since Kubernetes 1.34: every 5 to 7.5 minutes it reads
+    every ReviewJob from etcd and decodes it, whatever the controller does)."""
+    text = plane.kubectl("get", "--raw", "/metrics").stdout
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("apiserver_storage_consistency_checks_total{") and 'resource="reviewjobs"' in line
+    )
+
+
 def _delete_namespace(api: client.ApiClient, ns: str) -> None:
     core = client.CoreV1Api(api)
     # Without a grace period (kwok's pods would wait it out) and in one request each.
@@ -180,11 +194,13 @@ def measure(plane: ControlPlane, api: client.ApiClient, n: int, finished: int) -
         time.sleep(SETTLE_S)  # the last status writes land, a GC pass (every 60 s) is in the window
         assert proc.popen is not None
         pids = (proc.popen.pid, next(p.popen.pid for p in plane.procs if p.name == "kube-apiserver"))
+        checks = _consistency_checks(plane)
         before = [cpu_seconds(pid) for pid in pids]
         time.sleep(IDLE_S)
         controller_cpu, apiserver_cpu = (
             100 * (cpu_seconds(pid) - b) / IDLE_S for pid, b in zip(pids, before, strict=True)
         )
+        checks = _consistency_checks(plane) - checks
         rss = status_kib(proc.popen.pid) / 1024
         observe_ms = _observe_mean_ms(port)
         proc.stop()  # SIGTERM: the Lease is released
@@ -205,6 +221,7 @@ def measure(plane: ControlPlane, api: client.ApiClient, n: int, finished: int) -
         "observe_ms": observe_ms,
         "controller_cpu": controller_cpu,
         "apiserver_cpu": apiserver_cpu,
+        "checks": checks,
         "restart": restart,
     }
 
@@ -218,6 +235,11 @@ def _figures(kind: str, results: dict[int, dict[str, float]]) -> list[Figure]:
             (f"{kind}, N={n}: mean LIST + parse per reconcile pass", r["observe_ms"], "ms"),
             (f"{kind}, N={n}: controller CPU while idle", r["controller_cpu"], "% of a core"),
             (f"{kind}, N={n}: API server CPU while idle", r["apiserver_cpu"], "% of a core"),
+            (
+                f"{kind}, N={n}: API server's watch-cache consistency checks of ReviewJobs in that window",
+                r["checks"],
+                "count",
+            ),
             (f"{kind}, N={n}: restart (SIGTERM) → first reconcile pass done", r["restart"], "s"),
         ]
     small, large = min(results), max(results)
