@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from review_operator.api.models import Phase, ReviewJob
 from review_operator.controller.decide.admission import Slot, admit, holds_slot
-from review_operator.controller.decide.parked import Parked
+from review_operator.controller.decide.parked import Parked, park
 
 START_WINDOW = timedelta(minutes=1)
 
@@ -83,7 +83,8 @@ class Ledger:
         queued need not wait for all the others to be queued before they start)."""
         self.seq += 1
         name, repo = after.metadata.name, after.spec.repository.id
-        self.latest[name] = (self.seq, after)
+        # A review we queued is kept parked too: a cold start queues a whole backlog at once.
+        self.latest[name] = (self.seq, park(after, after.to_manifest()) or after)
         if _waits_on_clock(after):
             self.timed.add(name)
         else:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from review_operator.api.models import API_VERSION, KIND, ReviewJob
+from review_operator.api.models import API_VERSION, KIND, Phase, ReviewJob
 from review_operator.controller.decide.parked import Parked, park
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
             if job is None:
                 continue
             value = park(job, raw) or job
-            parsed.keep(raw, value)
+            if job.status.phase is not Phase.PENDING:  # a new one changes with our first write
+                parsed.keep(raw, value)
         if isinstance(value, Parked):
             into.parked.append(value)
         else:

@@ -111,3 +111,14 @@ def test_the_ledger_counts_admits_and_times_parked_reviews_as_whole_ones() -> No
     assert small.tells_news("alone-1", 0, "uid-other")  # a new object under the name
     assert small.loses_by_deletion("alone-1", "uid-alone-1")  # deleted while it waits
     assert not small.loses_by_deletion("alone-1", "uid-other")
+
+
+def test_a_review_we_queue_is_kept_parked_and_admitted_whole() -> None:
+    pending = ReviewJob.model_validate(body("new", None, created=1))
+    queued = ReviewJob.model_validate(body("new", Phase.QUEUED, created=1, rv=2))
+    ledger = Ledger()
+    ledger.reset([pending], [], set(), 0, NOW)
+    assert ledger.written(pending, queued)  # it may start at once
+    assert isinstance(ledger.job("new"), Parked)
+    assert ledger.waiting == {"new"} and not ledger.tells_news("new", 0, "uid-new")
+    assert ledger.admissible(NOW, 20, 2, 0) == [queued]  # the same model as the write returned

@@ -91,8 +91,19 @@ async def test_a_page_gives_the_next_pages_token_and_malformed_items_are_left_ou
     assert "ignoring malformed ReviewJob j0001" in caplog.text and "rm -rf" not in caplog.text
 
 
-def with_uids(n: int) -> list[dict[str, Any]]:
-    return [{**item(i), "metadata": {**item(i)["metadata"], "uid": f"u{i}"}} for i in range(n)]
+def with_uids(n: int, phase: str = "Running") -> list[dict[str, Any]]:
+    return [
+        {**item(i), "metadata": {**item(i)["metadata"], "uid": f"u{i}"}, "status": {"phase": phase}}
+        for i in range(n)
+    ]
+
+
+async def test_a_new_reviewjob_is_not_kept_as_our_first_write_changes_it() -> None:
+    parsed = Parsed()
+    items = with_uids(1, "Pending")
+    one = (await read(listing(items), parsed)).jobs
+    two = (await read(listing(items), parsed)).jobs
+    assert one[0] == two[0] and one[0] is not two[0]
 
 
 async def test_an_unchanged_reviewjob_is_not_validated_again_and_a_changed_one_is() -> None:
