@@ -33,6 +33,7 @@ class Observed:
     parked: list[Parked] = field(default_factory=list)
     # GitHub's head of each PR with two heads in play; None: no GitHub (stale means older, then).
     heads: dict[PRKey, str] | None = None
+    deferred: int = 0  # new ReviewJobs the read left for the next one (see `observer.PENDING_PER_READ`)
 
 
 @dataclass

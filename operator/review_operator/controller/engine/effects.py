@@ -141,9 +141,11 @@ class Effects:
             self.on_written(job, after)
         return after
 
-    def observe_queue(self, jobs: list[ReviewJob], parked: int = 0) -> None:
-        """The ReviewJobs by phase, as a pass read them (`parked`: how many quiet queued ones)."""
-        self.metrics.observe_jobs([j.status.phase for j in jobs] + [Phase.QUEUED] * parked)
+    def observe_queue(self, jobs: list[ReviewJob], parked: int = 0, deferred: int = 0) -> None:
+        """The ReviewJobs by phase, as a pass read them (`parked`: how many quiet queued ones;
+        `deferred`: new ones left for the next read)."""
+        phases = [j.status.phase for j in jobs] + [Phase.QUEUED] * parked + [Phase.PENDING] * deferred
+        self.metrics.observe_jobs(phases)
 
     # -- admission and the pod -----------------------------------------------------------------
     async def queue(self, job: ReviewJob, now: datetime) -> None:

@@ -225,7 +225,8 @@ class Engine:
         pods = await objects.list_pods(self.kube, ns, POD_SELECTOR)
         jobs, parked = unpark_shared(active.jobs, active.parked)
         heads = None if self.heads is None else await self.heads.of_conflicts(jobs)
-        return Observed(jobs=jobs, pods={p["metadata"]["name"]: p for p in pods}, heads=heads, parked=parked)
+        pods_by_name = {p["metadata"]["name"]: p for p in pods}
+        return Observed(jobs, pods_by_name, parked, heads, deferred=active.deferred)
 
     async def _read_active(self) -> Active:
         """Every active ReviewJob, a page of `ACTIVE_PAGE` at a time: one consistent read (the pages
@@ -265,7 +266,7 @@ class Engine:
         async with self._admission:
             self.ledger.reset(observed.jobs, planned.queued, planned.stale, read_seq, now, observed.parked)
             claimed = await self._claim_all(self._admissible(now), now)
-        self.effects.observe_queue(observed.jobs, len(observed.parked))
+        self.effects.observe_queue(observed.jobs, len(observed.parked), observed.deferred)
         self.metrics.slots(len(self.ledger.holders), len(self.ledger.waiting))
         # A job with a step in flight beside the passes (pod event, refill, posting) is left to it, and
         # so is one we wrote since the read began (the read is stale for it; the next pass decides).
@@ -275,6 +276,7 @@ class Engine:
         # and its pod (steps are taken in order by STEP_CONCURRENCY workers).
         steps: deque[Step] = deque([EnsurePod(job) for job in claimed] + rest)
         count, queued_some = len(steps), any(isinstance(step, Queue) for step in rest)
+        deferred = observed.deferred
         mine = {step.job.metadata.name for step in steps} - self._busy
         # The read is let go step by step (each is dropped from the deque once executed): on a cold
         # start it is thousands of ReviewJobs, each replaced in the ledger by the version we wrote.
@@ -284,6 +286,8 @@ class Engine:
             await self.executor.execute_all(steps, now)
         finally:
             self._busy -= mine
+        if deferred:
+            self.kick()  # more new ReviewJobs than a read takes whole: the next pass takes the next ones
         if queued_some:
             self._schedule_refill()  # the newly queued may start now, not a pass later
             if paused is not None:

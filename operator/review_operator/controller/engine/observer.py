@@ -17,6 +17,10 @@ from review_operator.controller.decide.parked import Parked, park
 
 log = logging.getLogger(__name__)
 PARSE_SLICE = 100  # ReviewJobs validated between two yields to the event loop
+# New (Pending) ReviewJobs a read takes whole; the rest wait for the next read. A cold start over a
+# backlog of thousands would otherwise hold a 9 KiB model of each at once (and Python keeps a heap
+# that has grown); queued, they are parked small, and the next read takes the next ones.
+PENDING_PER_READ = 1000
 
 
 class Parsed:
@@ -60,6 +64,8 @@ class Active:
 
     jobs: list[ReviewJob] = field(default_factory=list)
     parked: list[Parked] = field(default_factory=list)
+    pending_room: int = PENDING_PER_READ
+    deferred: int = 0  # new ones left for the next read (beyond `PENDING_PER_READ`)
 
 
 async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
@@ -77,6 +83,11 @@ async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
         raw = items.pop()
         value = parsed.take(raw)
         if value is None:
+            if _is_new(raw):
+                if into.pending_room <= 0:
+                    into.deferred += 1
+                    continue
+                into.pending_room -= 1
             job = _validate(raw)
             validated += 1
             if job is None:
@@ -99,6 +110,11 @@ async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
     items: list[dict[str, Any]] = json.loads(listed).get("items") or []
     jobs = [_validate(raw) for raw in items]
     return [job for job in jobs if job is not None]
+
+
+def _is_new(raw: dict[str, Any]) -> bool:
+    status = raw.get("status")
+    return not isinstance(status, dict) or status.get("phase") in (None, "", Phase.PENDING.value)
 
 
 def _validate(raw: dict[str, Any]) -> ReviewJob | None:

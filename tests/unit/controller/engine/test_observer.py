@@ -169,3 +169,13 @@ async def test_quiet_queued_reviews_are_parked_small_and_give_back_the_same_mode
     again = await read(listing(items), parsed)  # unchanged: the same parked objects
     assert all(a is b for a, b in zip(again.parked, active.parked, strict=True))
     assert all(isinstance(p, Parked) for p in again.parked)
+
+
+async def test_new_reviewjobs_beyond_a_reads_room_are_left_for_the_next_read() -> None:
+    items = [queued(0), *with_uids(4, "Pending")[1:], item(9)]  # one queued, four new
+    active, parsed = Active(pending_room=2), Parsed()
+    parsed.begin()
+    await read_active_page(listing(items), active, parsed)
+    parsed.end()
+    assert [p.name for p in active.parked] == ["j0000"]  # queued ones are always read
+    assert [j.metadata.name for j in active.jobs] == ["j0001", "j0002"] and active.deferred == 2
