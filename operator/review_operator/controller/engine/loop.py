@@ -241,6 +241,7 @@ class Engine:
             del listed
             if not page_after:
                 break
+        await active.take_new()  # a new ReviewJob's model is not kept: our first write changes it
         self._parsed.end()
         return active
 

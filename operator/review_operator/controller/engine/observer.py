@@ -4,6 +4,7 @@ collection needs of the finished ones), and a ReviewJob named as an Event's obje
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
 from dataclasses import dataclass, field
@@ -64,8 +65,35 @@ class Active:
 
     jobs: list[ReviewJob] = field(default_factory=list)
     parked: list[Parked] = field(default_factory=list)
-    pending_room: int = PENDING_PER_READ
-    deferred: int = 0  # new ones left for the next read (beyond `PENDING_PER_READ`)
+    room: int = PENDING_PER_READ  # how many new ones this read takes whole
+    deferred: int = 0  # new ones left for the next read (beyond `room`)
+    # The oldest new ones seen so far, at most `room` (a heap: the newest of them on top).
+    _new: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
+    _offered: int = 0
+
+    def offer_new(self, raw: dict[str, Any]) -> None:
+        """Keeps `raw` if it is among the `room` oldest new ones seen so far (by creation)."""
+        created = _created_s(raw)
+        self._offered += 1
+        entry = (-created, self._offered, raw)
+        if len(self._new) < self.room:
+            heapq.heappush(self._new, entry)
+        elif self._new and -self._new[0][0] > created:
+            heapq.heapreplace(self._new, entry)
+            self.deferred += 1
+        else:
+            self.deferred += 1
+
+    async def take_new(self) -> None:
+        """Validates the new ones kept, oldest first, once the read's last page is in."""
+        kept = sorted(self._new, key=lambda e: (-e[0], e[1]))
+        self._new = []
+        for i, (_, _, raw) in enumerate(kept):
+            job = _validate(raw)
+            if job is not None:
+                self.jobs.append(job)
+            if i % PARSE_SLICE == PARSE_SLICE - 1:
+                await asyncio.sleep(0)
 
 
 async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
@@ -84,17 +112,14 @@ async def read_active_page(listed: bytes, into: Active, parsed: Parsed) -> str:
         value = parsed.take(raw)
         if value is None:
             if _is_new(raw):
-                if into.pending_room <= 0:
-                    into.deferred += 1
-                    continue
-                into.pending_room -= 1
+                into.offer_new(raw)  # taken by `take_new` after the last page, oldest first
+                continue
             job = _validate(raw)
             validated += 1
             if job is None:
                 continue
             value = park(job, raw) or job
-            if job.status.phase is not Phase.PENDING:  # a new one changes with our first write
-                parsed.keep(raw, value)
+            parsed.keep(raw, value)
         if isinstance(value, Parked):
             into.parked.append(value)
         else:
@@ -110,6 +135,14 @@ async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
     items: list[dict[str, Any]] = json.loads(listed).get("items") or []
     jobs = [_validate(raw) for raw in items]
     return [job for job in jobs if job is not None]
+
+
+def _created_s(raw: dict[str, Any]) -> float:
+    stamp = (raw.get("metadata") or {}).get("creationTimestamp")
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return 0.0  # none (or unreadable): taken first
 
 
 def _is_new(raw: dict[str, Any]) -> bool:

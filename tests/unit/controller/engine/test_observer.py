@@ -50,6 +50,7 @@ async def read(listed: bytes, parsed: Parsed | None = None) -> Active:
     active = Active()
     parsed.begin()
     await read_active_page(listed, active, parsed)
+    await active.take_new()
     parsed.end()
     return active
 
@@ -86,6 +87,7 @@ async def test_a_page_gives_the_next_pages_token_and_malformed_items_are_left_ou
     parsed.begin()
     assert await read_active_page(listing(items[:2], "next-page"), active, parsed) == "next-page"
     assert await read_active_page(listing(items[2:]), active, parsed) == ""
+    await active.take_new()  # new ones (these have no status) are validated after the last page
     parsed.end()
     assert [j.metadata.name for j in active.jobs] == ["j0000", "j0002", "j0003"]
     assert "ignoring malformed ReviewJob j0001" in caplog.text and "rm -rf" not in caplog.text
@@ -171,11 +173,16 @@ async def test_quiet_queued_reviews_are_parked_small_and_give_back_the_same_mode
     assert all(isinstance(p, Parked) for p in again.parked)
 
 
-async def test_new_reviewjobs_beyond_a_reads_room_are_left_for_the_next_read() -> None:
-    items = [queued(0), *with_uids(4, "Pending")[1:], item(9)]  # one queued, four new
-    active, parsed = Active(pending_room=2), Parsed()
+async def test_a_read_takes_the_oldest_new_reviewjobs_within_its_room_and_defers_the_rest() -> None:
+    new = with_uids(6, "Pending")[1:]  # j0001 … j0005
+    for raw, minute in zip(new, [4, 1, 5, 2, 3], strict=True):
+        raw["metadata"]["creationTimestamp"] = f"2026-12-03T10:0{minute}:00Z"
+    active, parsed = Active(room=3), Parsed()
     parsed.begin()
-    await read_active_page(listing(items), active, parsed)
+    await read_active_page(listing([new[0], new[1], queued(0)], "more"), active, parsed)
+    await read_active_page(listing(new[2:]), active, parsed)
+    await active.take_new()
     parsed.end()
     assert [p.name for p in active.parked] == ["j0000"]  # queued ones are always read
-    assert [j.metadata.name for j in active.jobs] == ["j0001", "j0002"] and active.deferred == 2
+    # The three oldest, oldest first (created at minutes 1, 2, 3); two are left for the next read.
+    assert [j.metadata.name for j in active.jobs] == ["j0002", "j0004", "j0005"] and active.deferred == 2
