@@ -85,10 +85,13 @@ class Executor:
 
         task.add_done_callback(done)
 
-    async def execute_all(self, steps: deque[Step], now: datetime) -> None:
+    async def execute_all(
+        self, steps: deque[Step], now: datetime, done: Callable[[Step], None] | None = None
+    ) -> None:
         """Runs a pass's steps on a few workers at once: each step concerns a different ReviewJob, and
         admission was decided before any of them ran, counting every job that still holds a slot.
-        Steps are taken from the left of `steps` (each by exactly one worker) and not kept."""
+        Steps are taken from the left of `steps` (each by exactly one worker) and not kept; `done` is
+        told of each once it is over (however it ended)."""
         errors: list[BaseException] = []
         skipped = 0
 
@@ -105,6 +108,9 @@ class Executor:
                     skipped += 1
                 except (KubeError, OSError) as exc:
                     errors.append(exc)
+                finally:
+                    if done is not None:
+                        done(step)
 
         await asyncio.gather(*(worker() for _ in range(min(STEP_CONCURRENCY, len(steps)))))
         if skipped:

@@ -120,6 +120,9 @@ class Engine:
         self.ledger = Ledger()
         self._refill_due = False
         self._busy: set[str] = set()  # ReviewJobs with a step in flight beside the passes
+        # ReviewJobs a pass had a step for but left to the step in flight on them: name → the ledger's
+        # write count when that pass read them. See `_let_go`.
+        self._left: dict[str, int] = {}
         self.spend = DailySpend(settings.daily_budget_usd)
         self._parsed = Parsed()  # the last pass's ReviewJobs: unchanged ones are not validated again
         # The model key's breaker (and its probe): a rejected key stops admissions until it works.
@@ -273,6 +276,9 @@ class Engine:
         # so is one we wrote since the read began (the read is stale for it; the next pass decides).
         skip = self._busy | set(self.executor.posting) | self.ledger.touched_since(read_seq)
         rest = [s for s in planned.steps if s.job.metadata.name not in skip]
+        self._left.update(
+            (s.job.metadata.name, read_seq) for s in planned.steps if s.job.metadata.name in self._busy
+        )
         # The claimed first: a cold start's hundreds of Queue writes must not stand between a slot
         # and its pod (steps are taken in order by STEP_CONCURRENCY workers).
         steps: deque[Step] = deque([EnsurePod(job) for job in claimed] + rest)
@@ -284,9 +290,9 @@ class Engine:
         del observed, planned, rest, claimed
         self._busy |= mine  # no pod-event step on these while the pass works on them
         try:
-            await self.executor.execute_all(steps, now)
+            await self.executor.execute_all(steps, now, self._step_done)
         finally:
-            self._busy -= mine
+            self._let_go(mine)
         if deferred:
             self.kick()  # more new ReviewJobs than a read takes whole: the next pass takes the next ones
         if queued_some:
@@ -299,6 +305,22 @@ class Engine:
             self._last_gc = now
             await self.collect_garbage(now)
         return count
+
+    def _step_done(self, step: Step) -> None:
+        self._let_go({step.job.metadata.name})  # not when its pass (or refill) ends: a pass may read it
+
+    def _let_go(self, names: set[str]) -> None:
+        """The steps in flight on `names` are done. A pass that had a step for one of them while it
+        was busy left it, yet took what it read into the ledger: a change in that read (a cancel
+        mark) is then no news to the watch event that brings it, and nothing would decide on it
+        until the resync. Unless the step wrote since (a conditional write succeeds only on the
+        version it was decided from, so that read showed nothing newer), a pass decides again now."""
+        self._busy -= names
+        for name in names & self._left.keys():
+            read_seq = self._left.pop(name)
+            entry = self.ledger.latest.get(name)
+            if entry is not None and entry[0] <= read_seq:
+                self.kick()
 
     # -- admission -----------------------------------------------------------------------------
     def _paused(self, now: datetime) -> Pause | None:
@@ -404,9 +426,9 @@ class Engine:
         finally:
             self.effects.lanes.release()
         try:
-            await self.executor.execute_all(deque(EnsurePod(job) for job in claimed), now)
+            await self.executor.execute_all(deque(EnsurePod(job) for job in claimed), now, self._step_done)
         finally:
-            self._busy -= names
+            self._let_go(names)
 
     # -- watch events --------------------------------------------------------------------------
     def job_changed(self, event: str | None, body: dict[str, Any]) -> None:
@@ -457,7 +479,7 @@ class Engine:
             try:
                 await self.executor.execute(step, now)
             finally:
-                self._busy.discard(job.metadata.name)
+                self._let_go({job.metadata.name})
 
         self.executor.spawn(run(), f"pod-step-{job.metadata.name}")
 

@@ -7,6 +7,7 @@ and none takes real time."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from datetime import timedelta
@@ -21,7 +22,7 @@ from review_operator.controller.engine.loop import DUE_SLACK, Engine
 from review_operator.k8s.aio import AsyncKube
 from review_operator.k8s.errors import KubeError
 from review_operator.metrics import ControllerMetrics
-from tests.factories import reviewjob
+from tests.factories import reviewjob, reviewjob_body
 from tests.fakes.clock import FAKE_TIME, LoopClock
 
 pytestmark = FAKE_TIME
@@ -196,3 +197,66 @@ async def test_the_engine_waits_on_the_loops_fake_time() -> None:
     d = engine(job(Phase.RUNNING, startTime=at(0), podName="p"), resync=600)
     assert await waited(d) == pytest.approx(300 + DUE_SLACK)
     assert time.perf_counter() - began < 1
+
+
+class StoredKube:
+    """An API server storing `bodies` as its only ReviewJobs, and no pods; it refuses every write."""
+
+    def __init__(self, *bodies: dict[str, Any]) -> None:
+        self.bodies = list(bodies)
+        self.writes: list[str] = []
+
+    async def request(self, method: str, path: str, body: Any = None, **_: Any) -> bytes:
+        if method != "GET":
+            self.writes.append(f"{method} {path}")
+            raise KubeError("Kubernetes API: HTTP 403 Forbidden", 403)
+        items = self.bodies if "/reviewjobs" in path else []
+        return json.dumps({"metadata": {}, "items": items}).encode()
+
+    async def json(self, method: str, path: str, body: Any = None, **options: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(await self.request(method, path, body, **options)))
+
+
+def running_then_cancelled() -> tuple[dict[str, Any], dict[str, Any]]:
+    running = reviewjob_body("j1", rv=1, phase=Phase.RUNNING, status={"podName": "p", "startTime": at(0)})
+    running["metadata"]["generation"] = 1
+    cancelled = copy.deepcopy(running)
+    cancelled["metadata"].update(generation=2, resourceVersion="2")
+    cancelled["spec"]["cancel"] = {"reason": "CancelCommand", "requestedAt": at(0)}
+    return running, cancelled
+
+
+@pytest.mark.parametrize("step_wrote", [False, True])
+async def test_a_change_a_pass_read_while_a_step_held_its_review_is_decided_once_that_step_is_done(
+    step_wrote: bool,
+) -> None:
+    """A cancel mark lands while a step (a pod event's, a refill's) works on the review; the pass
+    that reads it leaves the review to that step, and the watch event bringing the mark comes after
+    that pass: no news to the ledger. When the step is done without having written, a pass follows
+    at once (in CI the review otherwise ran on until the resync). One that wrote met the version it
+    was decided from: the pass's read showed nothing newer, and no pass is asked for."""
+    running, cancelled = running_then_cancelled()
+    kube = StoredKube(cancelled)
+    settings = ControllerSettings(namespace="ns", resync_seconds=60)
+    d = Engine(settings, cast(AsyncKube, kube), ControllerMetrics(CollectorRegistry()), clock=CLOCK)
+    d.lead_until(CLOCK.now() + timedelta(hours=1))
+    before = ReviewJob.model_validate(running)
+    d.ledger.reset([before], [], set(), d.ledger.seq, CLOCK.now())
+    d._last_gc = CLOCK.now()  # no garbage collection in this pass
+    d._busy.add("j1")  # a step in flight on it
+
+    await d.reconcile_once()
+    d.job_changed("MODIFIED", cancelled)
+    assert kube.writes == []  # left to the step in flight
+    assert await waited(d) == pytest.approx(60)  # the watch event alone asks for nothing
+
+    if step_wrote:
+        written(
+            d,
+            before,
+            before.model_copy(
+                update={"metadata": before.metadata.model_copy(update={"resource_version": "3"})}
+            ),
+        )
+    d._let_go({"j1"})
+    assert await waited(d) == (pytest.approx(60) if step_wrote else 0)
