@@ -47,12 +47,14 @@ class Parked:
         return Slot(self.name, self.repository_id, self.created or now, self.next_attempt_at)
 
 
-def park(job: ReviewJob, raw: dict[str, Any]) -> Parked | None:
-    """`job` (validated from `raw`) kept small, or None if it must stay whole: it is not Queued, or
-    it carries a cancel mark (the pass ends it)."""
+def park(job: ReviewJob, raw: dict[str, Any] | None = None) -> Parked | None:
+    """`job` (validated from `raw`; without it, from its own manifest) kept small, or None if it must
+    stay whole: it is not Queued, or it carries a cancel mark (the pass ends it)."""
     status = job.status
     if status.phase is not Phase.QUEUED or job.spec.cancel is not None:
         return None
+    if raw is None:
+        raw = job.to_manifest()
     meta = {k: v for k, v in (raw.get("metadata") or {}).items() if k != "managedFields"}
     return Parked(
         name=job.metadata.name,

@@ -84,7 +84,7 @@ class Ledger:
         self.seq += 1
         name, repo = after.metadata.name, after.spec.repository.id
         # A review we queued is kept parked too: a cold start queues a whole backlog at once.
-        self.latest[name] = (self.seq, park(after, after.to_manifest()) or after)
+        self.latest[name] = (self.seq, park(after) or after)
         if _waits_on_clock(after):
             self.timed.add(name)
         else:

@@ -39,21 +39,17 @@ class Parsed:
 
     def take(self, raw: dict[str, Any]) -> ReviewJob | Parked | None:
         """What the last read made of `raw` if it is unchanged (and keeps it), else None."""
-        meta = raw.get("metadata") or {}
-        uid, version = meta.get("uid"), meta.get("resourceVersion")
-        if not isinstance(uid, str) or not isinstance(version, str) or not version:
+        key = _identity(raw)
+        kept = None if key is None else self._known.get(key[0])
+        if key is None or kept is None or kept[0] != key[1]:
             return None
-        kept = self._known.get(uid)
-        if kept is None or kept[0] != version:
-            return None
-        self._seen[uid] = kept
+        self._seen[key[0]] = kept
         return kept[1]
 
     def keep(self, raw: dict[str, Any], value: ReviewJob | Parked) -> None:
-        meta = raw.get("metadata") or {}
-        uid, version = meta.get("uid"), meta.get("resourceVersion")
-        if isinstance(uid, str) and uid and isinstance(version, str) and version:
-            self._seen[uid] = (version, value)
+        key = _identity(raw)
+        if key is not None:
+            self._seen[key[0]] = (key[1], value)
 
     def end(self) -> None:
         self._known, self._seen = self._seen, {}
@@ -135,6 +131,15 @@ async def parse_reviewjobs(listed: bytes) -> list[ReviewJob]:
     items: list[dict[str, Any]] = json.loads(listed).get("items") or []
     jobs = [_validate(raw) for raw in items]
     return [job for job in jobs if job is not None]
+
+
+def _identity(raw: dict[str, Any]) -> tuple[str, str] | None:
+    """(uid, resourceVersion) of a ReviewJob as read; None without both."""
+    meta = raw.get("metadata") or {}
+    uid, version = meta.get("uid"), meta.get("resourceVersion")
+    if isinstance(uid, str) and uid and isinstance(version, str) and version:
+        return uid, version
+    return None
 
 
 def _created_s(raw: dict[str, Any]) -> float:

@@ -122,3 +122,15 @@ def test_a_review_we_queue_is_kept_parked_and_admitted_whole() -> None:
     assert isinstance(ledger.job("new"), Parked)
     assert ledger.waiting == {"new"} and not ledger.tells_news("new", 0, "uid-new")
     assert ledger.admissible(NOW, 20, 2, 0) == [queued]  # the same model as the write returned
+
+
+@pytest.mark.parametrize("raw", mix(), ids=lambda raw: raw["metadata"]["name"])
+def test_a_review_parked_from_its_model_alone_is_made_whole_as_it_was(raw: dict[str, Any]) -> None:
+    """A status write's answer is parked from the model (no JSON read at hand): nothing is lost."""
+    job = ReviewJob.model_validate(raw)
+    parked = park(job)
+    if job.status.phase is not Phase.QUEUED or job.spec.cancel is not None:
+        assert parked is None
+    else:
+        assert parked is not None and parked.model() == job
+        assert b"managedFields" not in parked.raw
