@@ -15,7 +15,7 @@ import kopf
 from review_operator.api.models import GROUP, PLURAL, VERSION
 from review_operator.builders.names import LABEL_COMPONENT
 from review_operator.builders.pod import REVIEW_POD_COMPONENT
-from review_operator.controller.engine.loop import ACTIVE_SELECTOR
+from review_operator.controller.engine.loop import ACTIVE_PAGE, ACTIVE_SELECTOR
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -72,6 +72,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Only the active ReviewJobs are watched (filtered by the API server): a week of finished ones
     # under the TTL would otherwise each cost a worker and an event at every start and re-list.
     settings.watching.label_selectors[GROUP, PLURAL] = ACTIVE_SELECTOR
+    # kopf lists what exists before it watches; a backlog of thousands listed in one body is a spike
+    # the controller's heap keeps for good: pages, like the passes' own reads.
+    settings.watching.chunk_size = ACTIVE_PAGE
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.persistence.progress_storage = NoProgress()
 

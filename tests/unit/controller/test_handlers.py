@@ -78,3 +78,5 @@ def test_startup_installs_it() -> None:
     reviewjobs = kopf.Resource("review-operator.dev", "v1alpha1", "reviewjobs", kind="ReviewJob")
     assert list(selectors.collect(reviewjobs)) == ["!review-operator.dev/finished"]
     assert list(selectors.collect(kopf.Resource("", "v1", "pods", kind="Pod"))) == []
+    # What exists is listed in pages before kopf watches, never a backlog in one body.
+    assert settings.watching.chunk_size == 500
